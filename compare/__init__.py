@@ -1,0 +1,1 @@
+"""The harness: parity, speed, plots and reports for the NumPy and Keras MLPs (`mlp-compare`)."""

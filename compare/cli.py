@@ -1,0 +1,71 @@
+"""`mlp-compare`: the command line. Each subcommand lives in `compare/commands/`.
+
+Errors the user can fix (a bad flag, a missing or malformed file, an unwritable folder, a missing
+extra) end with one line on stderr and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from compare.commands import SUBCOMMANDS
+from compare.errors import UsageError
+
+PROG = "mlp-compare"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Train a hand-written NumPy MLP and the same network in Keras on MNIST, "
+        "and compare accuracy, gradients and speed.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in SUBCOMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from numpy_mlp import __version__
+
+    return __version__
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are the user's input, not a bug: reported in one line."""
+    from keras_mlp.tf import KerasUnavailableError
+    from numpy_mlp.mnist import MnistError
+    from numpy_mlp.saving import ModelFileError
+
+    return (UsageError, MnistError, ModelFileError, KerasUnavailableError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""One module per subcommand; each has `register(subparsers)` and sets `func` to its runner."""
+
+from compare.commands import data
+
+SUBCOMMANDS = [data]

@@ -1,0 +1,56 @@
+"""`mlp-compare data`: fetch and verify MNIST, print what the tutorial prints, draw the digits."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from compare.options import add_data_args, output_folder
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "data",
+        help="fetch and verify MNIST; print its shape; draw one of each digit",
+        description=__doc__,
+    )
+    add_data_args(parser)
+    parser.add_argument(
+        "--out",
+        default="runs/data",
+        metavar="DIR",
+        help="folder for digits.png (default: runs/data)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _counts(y: np.ndarray) -> str:
+    return "  ".join(f"{d}: {c}" for d, c in enumerate(np.bincount(y, minlength=10)))
+
+
+def run(args: argparse.Namespace) -> int:
+    with output_folder(args.out) as out:
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out) -> int:
+    from compare import plots
+    from numpy_mlp.mnist import load_mnist, one_hot
+
+    X_train, y_train = load_mnist("train", args.data_dir)
+    print(f"Rows: {X_train.shape[0]}, Columns: {X_train.shape[1]}")
+    X_test, y_test = load_mnist("t10k", args.data_dir)
+    print(f"Rows: {X_test.shape[0]}, Columns: {X_test.shape[1]}")
+    print(f"X_train {X_train.shape} {X_train.dtype}, y_train {y_train.shape} {y_train.dtype}")
+    print(f"X_test  {X_test.shape} {X_test.dtype}, y_test  {y_test.shape} {y_test.dtype}")
+    print(f"First 3 labels: {y_train[:3]}")
+    with np.printoptions(precision=0, floatmode="fixed"):
+        print("First 3 labels (one-hot):")
+        print(one_hot(y_train[:3]))
+    print(f"Class counts, train: {_counts(y_train)}")
+    print(f"Class counts, test:  {_counts(y_test)}")
+    figure = out / "digits.png"
+    plots.digit_grid(X_train, y_train, figure)
+    print(f"Saved one example of each digit: {figure}")
+    return 0

@@ -1,0 +1,137 @@
+"""Figures (PNG, matplotlib with the Agg backend, written atomically)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from numpy_mlp.atomic import atomic_write_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def digit_grid(images: np.ndarray, labels: np.ndarray, path: str | os.PathLike) -> None:
+    """The tutorial's figure: a 2x5 grid with the first example of each digit 0-9.
+
+    images: (n, 784) uint8 or float; labels: (n,) integers.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 5, figsize=(8, 3.6), sharex=True, sharey=True)
+    for digit, ax in enumerate(axes.flat):
+        rows = np.flatnonzero(labels == digit)
+        if rows.size:
+            ax.imshow(images[rows[0]].reshape(28, 28), cmap="Greys", interpolation="nearest")
+        ax.set_title(str(digit))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("MNIST: one training example of each digit")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path) -> None:
+    """loss and val_loss per epoch for each model, on one set of axes."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    styles = {"loss": "-", "val_loss": "--"}
+    for (name, history), color in zip(histories.items(), ("C0", "C1", "C2"), strict=False):
+        for key, style in styles.items():
+            values = history.get(key) or []
+            if values:
+                epochs = np.arange(1, len(values) + 1)
+                ax.plot(epochs, values, style, color=color, label=f"{name} {key}", marker=".")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    ax.set_yscale("log")
+    ax.set_title("Learning curves (solid: training, dashed: validation)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def epoch_times(times: Mapping[str, Sequence[float]], path) -> None:
+    """Wall time of each epoch, per model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in times.items():
+        if values:
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("seconds")
+    ax.set_yscale("log")
+    ax.set_title("Time per epoch (epoch 1 includes Keras's graph tracing)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def misclassified(images, y_true, y_pred, path, *, title: str, count: int = 25) -> None:
+    """The first `count` misclassified test digits, titled 't: true p: predicted'."""
+    plt = _pyplot()
+    wrong = np.flatnonzero(y_true != y_pred)[:count]
+    cols = 5
+    rows = max(1, -(-wrong.size // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(8, 1.75 * rows + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, i in zip(axes.flat, wrong, strict=False):
+        ax.imshow(images[i].reshape(28, 28), cmap="Greys", interpolation="nearest")
+        ax.set_title(f"{i}) t: {y_true[i]} p: {y_pred[i]}", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def hidden_weights(W_h1: np.ndarray, path, *, title: str, count: int = 50) -> None:
+    """Columns of W^(h1) (bias row dropped) as 28x28 images: what each first-layer unit looks at."""
+    plt = _pyplot()
+    kernel = W_h1[1:, :count]
+    units = kernel.shape[1]
+    cols = 10
+    rows = -(-units // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(10, rows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for j, ax in enumerate(axes.flat[:units]):
+        w = kernel[:, j].reshape(28, 28)
+        limit = np.abs(w).max() or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def log_lines(
+    series: Mapping[str, Sequence[float]], path, *, xlabel: str, ylabel: str, title: str
+) -> None:
+    """Several positive series against 1, 2, ... on a log y axis."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, values in series.items():
+        values = np.maximum(np.asarray(values, dtype=float), 1e-300)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    _save(fig, path)

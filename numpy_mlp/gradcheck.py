@@ -1,0 +1,159 @@
+"""Gradient checking: backpropagation against central finite differences.
+
+For a weight w, the central difference with step h, and its Richardson extrapolation, are
+
+    D(h)  = (L(w + h) - L(w - h)) / (2h)             error O(h^2)
+    (h is divided by the largest |activation| feeding w, see `numerical_gradient`)
+    g_num = (4 D(h/2) - D(h)) / 3                    error O(h^4)
+
+and the agreement with the backprop value g_bp is the relative error
+
+    rel = |g_bp - g_num| / max(eps, |g_bp| + |g_num|)
+
+Why the care: with h = 1e-6 and the loss rounded to float64 (L ~ 2.3, one ulp ~ 4e-16) the plain
+difference carries ~1e-10 of rounding noise, which is a large *relative* error for the many tiny
+gradient entries of a 784-input layer (pixels that are almost always background). So the loss for
+the differences is evaluated in extended precision (np.longdouble, 64-bit mantissa on x86) and the
+O(h^2) truncation is removed by extrapolation. Measured on 784-50-50-10 with five MNIST rows, this
+puts the float64 check at ~1e-12 relative error; the float32 backprop is checked against the
+same accurate reference and lands near 1e-4, the rounding of its own float32 arithmetic.
+
+`eps` keeps entries whose gradient is exactly zero (a pixel that is 0 in every row of the batch)
+from dividing by zero: both values are then 0 and the error is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from numpy_mlp.activations import log_softmax
+
+
+def relative_error(a, b, eps: float = 1e-12) -> np.ndarray:
+    """|a - b| / max(eps, |a| + |b|), elementwise."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.abs(a - b) / np.maximum(eps, np.abs(a) + np.abs(b))
+
+
+@dataclass(frozen=True)
+class MatrixCheck:
+    """The result for one weight matrix."""
+
+    name: str
+    shape: tuple[int, int]
+    checked: int
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.max_rel_error < self.tolerance)
+
+
+def matrix_names(n_matrices: int) -> list[str]:
+    """The tutorial's names: W_h (one hidden layer) or W_h1, W_h2, ..., then W_out."""
+    if n_matrices == 2:
+        return ["W_h", "W_out"]
+    return [f"W_h{i + 1}" for i in range(n_matrices - 1)] + ["W_out"]
+
+
+def sample_entries(
+    shape: tuple[int, int], max_entries: int | None, rng: np.random.Generator
+) -> np.ndarray:
+    """(row, col) pairs to check: all of them, or a seeded sample that always includes bias-row entries."""
+    rows, cols = shape
+    everything = np.array([(r, c) for r in range(rows) for c in range(cols)], dtype=np.int64)
+    if max_entries is None or everything.shape[0] <= max_entries:
+        return everything
+    n_bias = min(cols, max(1, max_entries // 4))
+    bias = np.stack([np.zeros(n_bias, np.int64), rng.choice(cols, n_bias, replace=False)], 1)
+    rest = everything[cols:]
+    picked = rest[rng.choice(rest.shape[0], max_entries - n_bias, replace=False)]
+    return np.concatenate([bias, picked])
+
+
+def _extended_copy(mlp):
+    """A copy of `mlp` whose weights (and arithmetic) are np.longdouble, for evaluating the loss."""
+    clone = mlp.copy()
+    clone.dtype = np.dtype(np.longdouble)  # bypasses the float32/float64 check on purpose
+    clone.weights = [W.astype(np.longdouble) for W in mlp.weights]
+    return clone
+
+
+def numerical_gradient(mlp, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
+    """Richardson-extrapolated central differences of the loss w.r.t. W^(l)[r, c], per entry.
+
+    X: (n, d_in); Y: one-hot (n, k) or labels; entries: (m, 2) row/column pairs. Returns (m,) float64.
+    The loss is evaluated in extended precision on a copy; `mlp` itself is not touched.
+    """
+    ext = _extended_copy(mlp)
+    X = np.asarray(X, dtype=np.longdouble)
+    Y = ext._targets(Y, X.shape[0])
+    W = ext.weights[l]
+    # W^(l)[r, c] acts on the loss only through Z[:, c] += W[r, c] * A^(l)[:, r], so a step of
+    # h / max|A^(l)[:, r]| moves Z by about h whatever the size of that unit's activation. That keeps
+    # the relative error of the estimate the same for weights fed by tiny inputs (a pixel that is
+    # almost always background) as for the rest.
+    scale = np.abs(ext.forward(X)[l]).max(axis=0)
+    scale[scale == 0] = 1.0
+
+    def loss() -> np.longdouble:
+        return -(Y * log_softmax(ext.logits(X))).sum() / X.shape[0]
+
+    def central(r: int, c: int, step: float) -> np.longdouble:
+        saved = W[r, c]
+        W[r, c] = saved + step
+        plus = loss()
+        W[r, c] = saved - step
+        minus = loss()
+        W[r, c] = saved
+        return (plus - minus) / (2 * step)
+
+    out = np.empty(entries.shape[0], dtype=np.float64)
+    for i, (r, c) in enumerate(entries):
+        step = h / scale[r]
+        out[i] = (4 * central(r, c, step / 2) - central(r, c, step)) / 3
+    return out
+
+
+def check_gradients(
+    mlp,
+    X,
+    Y,
+    *,
+    h: float = 3e-4,
+    max_entries: int | None = None,
+    seed: int = 0,
+    tolerance: float | None = None,
+    eps: float = 1e-12,
+) -> list[MatrixCheck]:
+    """Compare `mlp.gradients(X, Y)` with central differences, matrix by matrix.
+
+    max_entries: check at most this many entries per matrix (a seeded sample with bias-row entries
+    included); None checks every weight. tolerance defaults by dtype: 1e-7 for float64, 1e-2 for
+    float32 (whose own rounding makes small entries uncertain at the 1e-4 level).
+    """
+    if tolerance is None:
+        tolerance = 1e-7 if mlp.dtype == np.float64 else 1e-2
+    rng = np.random.default_rng(seed)
+    analytic = mlp.gradients(X, Y)
+    results = []
+    for l, (name, G) in enumerate(zip(matrix_names(len(mlp.weights)), analytic, strict=True)):
+        entries = sample_entries(G.shape, max_entries, rng)
+        numeric = numerical_gradient(mlp, X, Y, l, entries, h)
+        exact = G[entries[:, 0], entries[:, 1]]
+        results.append(
+            MatrixCheck(
+                name=name,
+                shape=G.shape,
+                checked=int(entries.shape[0]),
+                max_abs_error=float(np.max(np.abs(exact - numeric))),
+                max_rel_error=float(np.max(relative_error(exact, numeric, eps))),
+                tolerance=tolerance,
+            )
+        )
+    return results

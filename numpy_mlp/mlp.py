@@ -1,0 +1,236 @@
+"""The multilayer perceptron, in the tutorial's notation.
+
+Every non-output layer carries a bias unit a_0 = 1, so each weight matrix has one extra row:
+
+    W^(l)  shape (m, d): m = units of layer l + 1 (the bias unit), d = units of layer l+1.
+           Row 0 holds the bias weights; rows 1..m-1 the connection weights.
+
+For 784-50-50-10: W_h[0] is 785x50, W_h[1] is 51x50 and W_out is 51x10.
+
+Forward pass (n rows at a time):
+    A_in  = [1 | X]                        (n, 785)
+    Z_h   = A_in W_h                       (n, 50)
+    A_h   = [1 | tanh(Z_h)]                (n, 51)     ... once per hidden layer
+    Z_out = A_h W_out                      (n, 10)
+    A_out = softmax(Z_out)                 (n, 10)
+
+Backward pass (delta = dL/dZ, L the batch-mean cross-entropy):
+    delta_out = (A_out - Y) / n                                     (n, 10)
+    dL/dW^(l) = A^(l)^T delta^(l+1)                                 (m, d), bias row = column sum
+    delta_h   = (delta_next W_next[1:]^T) * (1 - A_h[:, 1:]^2)      bias row dropped: no input
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from numpy_mlp.activations import (
+    cross_entropy,
+    cross_entropy_delta,
+    softmax,
+    tanh,
+    tanh_derivative,
+)
+from numpy_mlp.mnist import one_hot
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
+    """Validate a layer list such as (784, 50, 50, 10): at least input and output, all positive."""
+    sizes = tuple(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+    return tuple(int(s) for s in sizes)
+
+
+def check_dtype(dtype) -> np.dtype:
+    """float32 or float64, or ValueError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"unknown dtype {dtype!r}; use float32 or float64") from None
+    if dt not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def add_bias_unit(A: np.ndarray) -> np.ndarray:
+    """[1 | A]: prepend the bias unit a_0 = 1 to every row. (n, d) -> (n, d + 1)."""
+    return np.hstack([np.ones((A.shape[0], 1), dtype=A.dtype), A])
+
+
+def glorot_uniform(
+    rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype
+) -> np.ndarray:
+    """A (fan_in + 1, fan_out) matrix: bias row 0 zero, the rest U(-L, L), L = sqrt(6/(fan_in+fan_out)).
+
+    fan_in counts the units of the previous layer without the bias unit, as Keras does.
+    """
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    W = np.zeros((fan_in + 1, fan_out), dtype=dtype)
+    W[1:] = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+    return W
+
+
+class MLP:
+    """A fully connected network: tanh hidden layers, softmax output, cross-entropy loss.
+
+    MLP((784, 50, 50, 10), seed=123) builds the tutorial's network. `weights` lists the matrices
+    from input to output in the bias-row layout; `W_h` and `W_out` are the same arrays by the
+    tutorial's names.
+    """
+
+    def __init__(
+        self, layer_sizes: Sequence[int], *, seed: int | None = None, dtype=np.float32
+    ) -> None:
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.dtype = check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        self.weights: list[np.ndarray] = [
+            glorot_uniform(rng, fan_in, fan_out, self.dtype)
+            for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)
+        ]
+        self.optimizer = None  # set by fit(); saved with the model
+
+    # -- the tutorial's names ------------------------------------------------------------------
+    @property
+    def W_h(self) -> list[np.ndarray]:
+        """The hidden-layer matrices W^(h1), W^(h2), ... (the same arrays as weights[:-1])."""
+        return self.weights[:-1]
+
+    @property
+    def W_out(self) -> np.ndarray:
+        """W^(out), shape (units of the last hidden layer + 1, classes)."""
+        return self.weights[-1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.layer_sizes[-1]
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.layer_sizes))
+        return f"MLP({sizes}, dtype={self.dtype.name})"
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def _inputs(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"X must have shape (n, {self.layer_sizes[0]}), got {np.shape(X)}")
+        return X
+
+    def _targets(self, Y, n: int) -> np.ndarray:
+        """One-hot (n, k) targets; integer labels (n,) are converted."""
+        Y = np.asarray(Y)
+        if Y.ndim == 1:
+            Y = one_hot(Y, self.n_classes, dtype=self.dtype)
+        if Y.shape != (n, self.n_classes):
+            raise ValueError(
+                f"Y must be one-hot (n={n}, k={self.n_classes}) or labels (n,), got {Y.shape}"
+            )
+        return Y.astype(self.dtype, copy=False)
+
+    # -- forward -----------------------------------------------------------------------------------
+    def forward(self, X) -> list[np.ndarray]:
+        """All activations of one forward pass: [A_in, A_h1, ..., A_out].
+
+        X: (n, d_in). Every entry but the last carries its bias unit in column 0
+        (A_in is (n, d_in + 1)); A_out = softmax(Z_out) is (n, k) and rows sum to 1.
+        """
+        A = add_bias_unit(self._inputs(X))  # A_in = [1 | X]
+        activations = [A]
+        for W in self.W_h:
+            Z_h = A @ W  # Z_h = A W_h
+            A = add_bias_unit(tanh(Z_h))  # A_h = [1 | tanh(Z_h)]
+            activations.append(A)
+        Z_out = A @ self.W_out  # Z_out = A_h W_out
+        activations.append(softmax(Z_out))  # A_out = softmax(Z_out)
+        return activations
+
+    def predict_proba(self, X, *, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities A_out, shape (n, k), computed in chunks of `batch_size` rows."""
+        X = self._inputs(X)
+        if X.shape[0] <= batch_size:
+            return self.forward(X)[-1]
+        return np.concatenate(
+            [self.forward(X[i : i + batch_size])[-1] for i in range(0, X.shape[0], batch_size)]
+        )
+
+    def predict_classes(self, X) -> np.ndarray:
+        """argmax_k A_out[i, k] for each row: integer labels, shape (n,)."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def accuracy(self, X, y) -> float:
+        """Percentage of rows whose predicted class equals the label (y: labels or one-hot)."""
+        y = np.asarray(y)
+        labels = np.argmax(y, axis=1) if y.ndim == 2 else y
+        return float(np.mean(self.predict_classes(X) == labels) * 100.0)
+
+    def logits(self, X) -> np.ndarray:
+        """Z_out = A_h W_out, shape (n, k): the output layer before softmax."""
+        A = add_bias_unit(self._inputs(X))
+        for W in self.W_h:
+            A = add_bias_unit(tanh(A @ W))
+        return A @ self.W_out
+
+    def loss(self, X, Y) -> float:
+        """L = -(1/n) sum_i sum_k Y_ik log A_out_ik (computed from Z_out for stability)."""
+        X = self._inputs(X)
+        return cross_entropy(self.logits(X), self._targets(Y, X.shape[0]))
+
+    # -- backward ----------------------------------------------------------------------------------
+    def gradients(self, X, Y) -> list[np.ndarray]:
+        """dL/dW for every matrix, by backpropagation: a list shaped like `weights`.
+
+        X: (n, d_in); Y: one-hot (n, k) or labels (n,). L is the batch-mean cross-entropy.
+        """
+        X = self._inputs(X)
+        Y = self._targets(Y, X.shape[0])
+        activations = self.forward(X)
+        A_out = activations[-1]
+        grads: list[np.ndarray] = [np.empty(0)] * len(self.weights)
+
+        delta = cross_entropy_delta(A_out, Y)  # delta_out = (A_out - Y) / n
+        for l in reversed(range(len(self.weights))):
+            A = activations[l]  # A^(l), bias unit in column 0
+            grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
+            if l > 0:
+                W_next = self.weights[l]
+                # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * (1 - A^(l)^2), bias unit dropped
+                delta = (delta @ W_next[1:].T) * tanh_derivative(A[:, 1:])
+        return grads
+
+    # -- training and persistence (implemented in their own modules) ---------------------------------
+    def fit(self, X, Y, **kwargs):
+        """Train with minibatch SGD; see `numpy_mlp.training.fit` for every argument."""
+        from numpy_mlp.training import fit
+
+        return fit(self, X, Y, **kwargs)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write weights, sizes, dtype and optimizer state to one `.npz` (atomically)."""
+        from numpy_mlp.saving import save_mlp
+
+        save_mlp(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MLP:
+        """Read a model written by `save`; raises ModelFileError on a bad file."""
+        from numpy_mlp.saving import load_mlp
+
+        return load_mlp(path)
+
+    def copy(self) -> MLP:
+        """An independent copy of the model (weights copied, no optimizer)."""
+        clone = object.__new__(MLP)
+        clone.layer_sizes = self.layer_sizes
+        clone.dtype = self.dtype
+        clone.weights = [W.copy() for W in self.weights]
+        clone.optimizer = None
+        return clone

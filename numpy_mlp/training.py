@@ -1,0 +1,192 @@
+"""`fit`: minibatch training with the Keras semantics the tutorial relies on.
+
+* validation_split takes the **last** fraction of the rows, before any shuffling;
+* the training rows are reshuffled every epoch (seeded), the last partial batch is kept;
+* each epoch's logs hold the batch-size-weighted mean training loss and accuracy seen during the
+  epoch, the validation loss and accuracy after it, and the epoch's wall time in seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numpy_mlp.activations import cross_entropy
+from numpy_mlp.fast import FastStep, NonFiniteLoss, ReferenceStep
+from numpy_mlp.optimizers import SGD
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite; the weights are those from before the failing step."""
+
+    def __init__(self, epoch: int, step: int, loss: float, learning_rate: float) -> None:
+        super().__init__(
+            f"loss became {loss} at epoch {epoch}, step {step}; training stopped with the "
+            f"weights from before that step. Try a smaller learning rate (it was {learning_rate:g})."
+        )
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+@dataclass
+class History:
+    """What `fit` returns: `history[name]` is a list with one value per finished epoch."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+def split_validation(X: np.ndarray, Y: np.ndarray, validation_split: float):
+    """(X_train, Y_train, X_val, Y_val): the last `validation_split` fraction is for validation.
+
+    The count is n - int(n * (1 - split)), as in Keras: 60,000 rows and 0.1 give 54,000 / 6,000.
+    """
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must lie in [0, 1), got {validation_split}")
+    n = X.shape[0]
+    n_train = int(n * (1.0 - validation_split)) if validation_split else n
+    return X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
+
+
+def _check_positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _evaluate(mlp, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """(mean loss, accuracy as a fraction) on X, Y in chunks."""
+    loss_sum, correct = 0.0, 0
+    for start in range(0, X.shape[0], 4096):
+        Xc, Yc = X[start : start + 4096], Y[start : start + 4096]
+        Z_out = mlp.logits(Xc)
+        loss_sum += cross_entropy(Z_out, Yc) * Xc.shape[0]
+        correct += int(np.count_nonzero(Z_out.argmax(axis=1) == Yc.argmax(axis=1)))
+    return loss_sum / X.shape[0], correct / X.shape[0]
+
+
+def _epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
+    parts = [f"Epoch {epoch + 1}/{epochs}", f"{logs['seconds']:.2f}s"]
+    parts += [f"{k}: {v:.4f}" for k, v in logs.items() if k != "seconds"]
+    return " - ".join(parts)
+
+
+def fit(
+    mlp,
+    X,
+    Y,
+    *,
+    epochs: int = 50,
+    batch_size: int = 64,
+    optimizer: SGD | None = None,
+    validation_split: float = 0.1,
+    validation_data: tuple | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    verbose: int = 1,
+    callbacks: list | None = None,
+    engine: str = "fast",
+) -> History:
+    """Train `mlp` in place with minibatch SGD and return the History.
+
+    X: (n, d_in). Y: one-hot (n, k) or integer labels (n,). optimizer: an SGD (default: the
+    tutorial's lr 0.001, momentum 0.9, decay 1e-7); it is kept on the model and resumes when fit is
+    called again. validation_data=(X_val, Y_val) overrides validation_split. verbose: 0 silent,
+    1 a progress bar per epoch (only on a terminal) and a line per epoch, 2 a line per epoch.
+    engine: "fast" (preallocated, in-place; the default) or "reference" (the readable code path);
+    both compute the same numbers.
+
+    Raises TrainingDivergedError if a batch loss is not finite (weights are left as before that step).
+    """
+    epochs = _check_positive("epochs", epochs)
+    batch_size = _check_positive("batch_size", batch_size)
+    if engine not in ("fast", "reference"):
+        raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    X = mlp._inputs(X)
+    Y = mlp._targets(Y, X.shape[0])
+    if validation_data is not None:
+        X_train, Y_train = X, Y
+        X_val = mlp._inputs(validation_data[0])
+        Y_val = mlp._targets(validation_data[1], X_val.shape[0])
+    else:
+        X_train, Y_train, X_val, Y_val = split_validation(X, Y, validation_split)
+    n = X_train.shape[0]
+    if n == 0:
+        raise ValueError("no training rows left after the validation split")
+    X_train = np.ascontiguousarray(X_train)
+    Y_train = np.ascontiguousarray(Y_train)
+
+    if optimizer is None:
+        optimizer = mlp.optimizer if mlp.optimizer is not None else SGD()
+    mlp.optimizer = optimizer
+    step = (
+        FastStep(mlp.weights, optimizer, min(batch_size, n))
+        if engine == "fast"
+        else ReferenceStep(mlp, optimizer)
+    )
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        callback.on_train_begin(mlp)
+
+    rng = np.random.default_rng(seed)
+    history = History()
+    steps_per_epoch = -(-n // batch_size)
+    show_bar = verbose == 1 and sys.stderr.isatty()
+    try:
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            bar = None
+            if show_bar:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(
+                    total=steps_per_epoch,
+                    desc=f"Epoch {epoch + 1}/{epochs}",
+                    unit="step",
+                    leave=False,
+                    mininterval=0.2,
+                )
+            loss_sum, correct = 0.0, 0
+            for s in range(steps_per_epoch):
+                idx = order[s * batch_size : (s + 1) * batch_size]
+                try:
+                    loss, hits = step(X_train, Y_train, idx)
+                except NonFiniteLoss as exc:
+                    if bar is not None:
+                        bar.close()
+                    raise TrainingDivergedError(
+                        epoch + 1, s + 1, exc.loss, optimizer.current_learning_rate()
+                    ) from None
+                loss_sum += loss * idx.shape[0]
+                correct += hits
+                if bar is not None and (s % 25 == 24 or s == steps_per_epoch - 1):
+                    bar.update(s + 1 - bar.n)
+                    bar.set_postfix(loss=f"{loss_sum / ((s + 1) * batch_size):.4f}", refresh=False)
+            if bar is not None:
+                bar.close()
+            logs = {"loss": loss_sum / n, "accuracy": correct / n}
+            if X_val.shape[0]:
+                logs["val_loss"], logs["val_accuracy"] = _evaluate(mlp, X_val, Y_val)
+            logs["seconds"] = time.perf_counter() - started
+            history.append(epoch, logs)
+            if verbose:
+                print(_epoch_line(epoch, epochs, logs), flush=True)
+            stop = False
+            for callback in callbacks:
+                stop = callback.on_epoch_end(epoch, logs) or stop
+            if stop:
+                break
+    finally:
+        for callback in callbacks:
+            callback.on_train_end()
+    return history

