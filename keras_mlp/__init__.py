@@ -1,1 +1,22 @@
-"""The tutorial's network in Keras 3 (TensorFlow backend), and conversion to and from numpy_mlp."""
+"""The tutorial's network in Keras 3 (TensorFlow backend), and conversion to and from numpy_mlp.
+
+Importing this package does not import TensorFlow; the functions do, on first use.
+"""
+
+from keras_mlp.autodiff import gradients, loss_and_gradients
+from keras_mlp.convert import WeightShapeError, get_numpy_weights, set_numpy_weights
+from keras_mlp.model import build_model, make_optimizer, predict_classes
+from keras_mlp.tf import KerasUnavailableError, available
+
+__all__ = [
+    "KerasUnavailableError",
+    "WeightShapeError",
+    "available",
+    "build_model",
+    "get_numpy_weights",
+    "gradients",
+    "loss_and_gradients",
+    "make_optimizer",
+    "predict_classes",
+    "set_numpy_weights",
+]

@@ -6,7 +6,9 @@ inside the functions that need them, so NumPy-only work never pays TensorFlow's 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 INSTALL_HINT = "install the keras extra: pip install 'mlp-compare[keras]'"
 
@@ -15,12 +17,37 @@ class KerasUnavailableError(ImportError):
     """TensorFlow (with Keras 3) is not installed, or is too old."""
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 while TensorFlow starts.
+
+    Its C++ start-up lines (oneDNN notice, missing CUDA drivers on a CPU-only machine) are written
+    before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Python exceptions
+    still propagate; set MLP_COMPARE_TF_VERBOSE=1 to see everything.
+    """
+    if os.environ.get("MLP_COMPARE_TF_VERBOSE") or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def tensorflow():
     """The `tensorflow` module; KerasUnavailableError naming the extra if it is missing."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
-        import tensorflow as tf
+        with _quiet_stderr():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery, with its CUDA probing, now
     except ImportError as exc:
         raise KerasUnavailableError(
             f"TensorFlow is not installed ({exc}); {INSTALL_HINT}"

@@ -1,0 +1,122 @@
+"""`mlp-compare explain`: every number of one forward and backward pass, in the tutorial's notation.
+
+A small seeded network and one input row, printed so that each value can be checked by hand:
+A_in (with its bias unit), Z_h, A_h, Z_out, A_out, the loss, the deltas, each gradient, and the
+weights after one plain SGD step.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from compare.errors import UsageError
+from compare.options import layers_arg, nonnegative_int, positive_float
+
+MAX_UNITS = 16
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "explain",
+        help="print one forward and backward pass of a small network, number by number",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--layers",
+        type=layers_arg,
+        default=(3, 4, 3),
+        metavar="3,4,3",
+        help=f"layer sizes, each at most {MAX_UNITS} (default: 3,4,3)",
+    )
+    parser.add_argument("--seed", type=nonnegative_int, default=1, help="seed (default: 1)")
+    parser.add_argument(
+        "--label",
+        type=nonnegative_int,
+        default=None,
+        help="the input's class (default: drawn from the seed)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=0.1,
+        help="learning rate of the SGD step shown at the end (default: 0.1)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _show(name: str, array: np.ndarray, equation: str) -> None:
+    shape = "x".join(map(str, array.shape))
+    print(f"\n{name}  ({shape})   {equation}")
+    print(
+        np.array2string(
+            np.atleast_2d(array),
+            precision=5,
+            suppress_small=True,
+            floatmode="fixed",
+            max_line_width=110,
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from numpy_mlp.activations import cross_entropy_delta, tanh_derivative
+    from numpy_mlp.gradcheck import matrix_names
+    from numpy_mlp.mlp import MLP
+    from numpy_mlp.mnist import one_hot
+
+    if max(args.layers) > MAX_UNITS:
+        raise UsageError(
+            f"--layers: explain prints every number; keep each layer at most "
+            f"{MAX_UNITS} units (got {','.join(map(str, args.layers))})"
+        )
+    rng = np.random.default_rng(args.seed)
+    mlp = MLP(args.layers, seed=args.seed, dtype=np.float64)
+    x = np.round(rng.normal(size=(1, args.layers[0])), 2)
+    k = args.layers[-1]
+    label = args.label if args.label is not None else int(rng.integers(0, k))
+    if label >= k:
+        raise UsageError(f"--label {label}: the network has {k} classes (0..{k - 1})")
+    Y = one_hot(np.array([label]), k, dtype=np.float64)
+    names = matrix_names(len(mlp.weights))
+    hidden = ["h"] if len(mlp.weights) == 2 else [f"h{i + 1}" for i in range(len(mlp.W_h))]
+
+    print(
+        f"Network {'-'.join(map(str, args.layers))}, seed {args.seed}, one input of class "
+        f"{label}. Row 0 of every W is the bias row; column 0 of every A is the bias unit 1."
+    )
+    for name, W in zip(names, mlp.weights, strict=True):
+        _show(name, W, "glorot-uniform connection rows, zero bias row")
+
+    A = mlp.forward(x)
+    _show("A_in", A[0], "[1 | x]")
+    for i, h in enumerate(hidden):
+        _show(f"Z_{h}", A[i] @ mlp.weights[i], f"A_{'in' if i == 0 else hidden[i - 1]} {names[i]}")
+        _show(f"A_{h}", A[i + 1], f"[1 | tanh(Z_{h})]")
+    _show("Z_out", A[-2] @ mlp.W_out, f"A_{hidden[-1]} W_out")
+    _show("A_out", A[-1], "softmax(Z_out): exp(Z - max) / sum exp(Z - max)")
+    _show("Y", Y, "one-hot target")
+    print(f"\nloss L = -sum_k Y_k log A_out_k = {mlp.loss(x, Y):.6f}")
+
+    grads = mlp.gradients(x, Y)
+    delta = cross_entropy_delta(A[-1], Y)
+    _show("delta_out", delta, "(A_out - Y) / n, n = 1")
+    for l in range(len(mlp.weights) - 1, -1, -1):
+        _show(
+            f"dL/d{names[l]}",
+            grads[l],
+            f"A_{'in' if l == 0 else hidden[l - 1]}^T delta (bias row = delta itself)",
+        )
+        if l > 0:
+            delta = (delta @ mlp.weights[l][1:].T) * tanh_derivative(A[l][:, 1:])
+            _show(
+                f"delta_{hidden[l - 1]}",
+                delta,
+                f"(delta {names[l]}[1:]^T) * (1 - A_{hidden[l - 1]}[:, 1:]^2)",
+            )
+    print(f"\nOne plain SGD step, W <- W - {args.lr:g} dL/dW:")
+    for name, W, g in zip(names, mlp.weights, grads, strict=True):
+        _show(f"{name} (after)", W - args.lr * g, f"{name} - eta dL/d{name}")
+    return 0

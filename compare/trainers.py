@@ -1,0 +1,220 @@
+"""Training either implementation on MNIST with the same settings, returning the same record.
+
+`train_numpy` and `train_keras` take a `Settings` and the prepared `MnistData` and return a
+`TrainResult`: the per-epoch history (Keras key names, accuracy as a fraction), the time of each
+epoch, accuracies in percent on all training rows and on the test set, the test predictions, the
+first-layer weights (bias-row layout) and a way to save the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from compare.data import MnistData
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The training configuration; defaults are the tutorial's."""
+
+    layers: tuple[int, ...] = (784, 50, 50, 10)
+    epochs: int = 50
+    batch_size: int = 64
+    learning_rate: float = 0.001
+    momentum: float = 0.9
+    decay: float = 1e-7
+    validation_split: float = 0.1
+    seed: int = 123
+    dtype: str = "float32"
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    early_stopping: int = 0  # patience in epochs; 0 = off
+
+    @classmethod
+    def from_args(cls, args) -> Settings:
+        names = cls.__dataclass_fields__
+        return cls(**{k: getattr(args, k) for k in names if hasattr(args, k)})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+
+@dataclass
+class TrainResult:
+    impl: str
+    history: dict[str, list[float]]
+    epoch_seconds: list[float]
+    train_accuracy: float  # percent, all training rows (validation rows included, as the tutorial)
+    test_accuracy: float  # percent
+    train_loss: float  # last epoch, as logged during training
+    val_loss: float | None
+    val_accuracy: float | None  # percent
+    test_pred: np.ndarray
+    first_predictions: list[int]  # first three predicted training labels (the tutorial prints them)
+    first_layer: np.ndarray  # W_h1 in the bias-row layout
+    predict_seconds: float  # predicting the whole test set once, after warm-up
+    save: Callable[[str], None] = field(repr=False)
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """JSON-ready numbers (no arrays)."""
+        return {
+            "train_accuracy": self.train_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "val_accuracy": self.val_accuracy,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "epochs_run": len(self.epoch_seconds),
+            "epoch_seconds": self.epoch_seconds,
+            "predict_seconds": self.predict_seconds,
+            "history": self.history,
+            **self.extra,
+        }
+
+
+def _timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+    fn()  # warm-up (first-call costs such as graph tracing are not what we measure)
+    started = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - started
+
+
+def _last(history: dict, key: str, scale: float = 1.0) -> float | None:
+    values = history.get(key) or []
+    return float(values[-1]) * scale if values else None
+
+
+def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
+    """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
+    from numpy_mlp import MLP, SGD, EarlyStopping
+
+    mlp = MLP(settings.layers, seed=settings.seed, dtype=settings.dtype)
+    optimizer = SGD(
+        learning_rate=settings.learning_rate,
+        momentum=settings.momentum,
+        decay=settings.decay,
+        nesterov=settings.nesterov,
+        weight_decay=settings.weight_decay,
+    )
+    callbacks = [EarlyStopping(patience=settings.early_stopping)] if settings.early_stopping else []
+    history = mlp.fit(
+        data.X_train,
+        data.y_train,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        optimizer=optimizer,
+        validation_split=settings.validation_split,
+        seed=settings.seed,
+        verbose=verbose,
+        callbacks=callbacks,
+    )
+    h = {k: [float(x) for x in v] for k, v in history.history.items()}
+    test_pred, predict_seconds = _timed(lambda: mlp.predict_classes(data.X_test))
+    train_pred = mlp.predict_classes(data.X_train)
+    return TrainResult(
+        impl="numpy",
+        history=h,
+        epoch_seconds=h["seconds"],
+        train_accuracy=float(np.mean(train_pred == data.y_train) * 100),
+        test_accuracy=float(np.mean(test_pred == data.y_test) * 100),
+        train_loss=float(h["loss"][-1]),
+        val_loss=_last(h, "val_loss"),
+        val_accuracy=_last(h, "val_accuracy", 100.0),
+        test_pred=test_pred,
+        first_predictions=train_pred[:3].tolist(),
+        first_layer=mlp.weights[0],
+        predict_seconds=predict_seconds,
+        save=lambda path: mlp.save(path),
+    )
+
+
+def _epoch_timer():
+    """A Keras callback recording each epoch's wall time (training plus validation)."""
+    from keras_mlp.tf import keras
+
+    class EpochTimer(keras().callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._started)
+            if logs is not None:
+                logs["seconds"] = self.seconds[-1]
+
+    return EpochTimer()
+
+
+def train_keras(
+    data: MnistData,
+    settings: Settings,
+    *,
+    verbose: int = 1,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = False,
+) -> TrainResult:
+    """Train keras_mlp.build_model with `settings` via `model.fit`; returns the TrainResult."""
+    from keras_mlp import build_model, predict_classes
+    from keras_mlp.tf import keras
+
+    k = keras()
+    k.utils.set_random_seed(settings.seed)  # fit's shuffling, like the tutorial's seeding
+    model = build_model(
+        settings.layers,
+        seed=settings.seed,
+        learning_rate=settings.learning_rate,
+        momentum=settings.momentum,
+        decay=settings.decay,
+        dtype=settings.dtype,
+        nesterov=settings.nesterov,
+        weight_decay=settings.weight_decay,
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    timer = _epoch_timer()
+    callbacks = [timer]
+    if settings.early_stopping:
+        callbacks.append(
+            k.callbacks.EarlyStopping(
+                monitor="val_loss", patience=settings.early_stopping, restore_best_weights=True
+            )
+        )
+    fit = model.fit(
+        data.X_train,
+        data.Y_train,
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        verbose=verbose,
+        validation_split=settings.validation_split,
+        callbacks=callbacks,
+    )
+    h = {key: [float(x) for x in values] for key, values in fit.history.items()}
+    h["seconds"] = list(timer.seconds)
+    test_pred, predict_seconds = _timed(lambda: predict_classes(model, data.X_test))
+    train_pred = predict_classes(model, data.X_train)
+    first = model.layers[0]
+    return TrainResult(
+        impl="keras",
+        history=h,
+        epoch_seconds=list(timer.seconds),
+        train_accuracy=float(np.mean(train_pred == data.y_train) * 100),
+        test_accuracy=float(np.mean(test_pred == data.y_test) * 100),
+        train_loss=float(h["loss"][-1]),
+        val_loss=_last(h, "val_loss"),
+        val_accuracy=_last(h, "val_accuracy", 100.0),
+        test_pred=test_pred,
+        first_predictions=train_pred[:3].tolist(),
+        first_layer=np.vstack([first.bias.numpy()[None, :], first.kernel.numpy()]),
+        predict_seconds=predict_seconds,
+        save=lambda path: model.save(path),
+        extra={"steps_per_execution": steps_per_execution, "jit_compile": jit_compile},
+    )

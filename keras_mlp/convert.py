@@ -1,0 +1,48 @@
+"""Between Keras (kernel, bias) pairs and numpy_mlp's bias-row layout: W = vstack([bias, kernel]).
+
+kernel: (fan_in, units); bias: (units,); W: (fan_in + 1, units), row 0 the bias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class WeightShapeError(ValueError):
+    """The weights do not fit the model."""
+
+
+def dense_layers(model) -> list:
+    return [layer for layer in model.layers if layer.weights]
+
+
+def to_bias_rows(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(fan_in, units), (units,) -> (fan_in + 1, units) with the bias as row 0."""
+    return np.vstack([np.asarray(bias)[None, :], np.asarray(kernel)])
+
+
+def get_numpy_weights(model) -> list[np.ndarray]:
+    """The model's weights in the bias-row layout, input to output (copies, the model's dtype)."""
+    return [to_bias_rows(layer.kernel.numpy(), layer.bias.numpy()) for layer in dense_layers(model)]
+
+
+def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
+    """Load bias-row matrices into the model's Dense layers; shapes are checked first."""
+    layers = dense_layers(model)
+    if len(weights) != len(layers):
+        raise WeightShapeError(
+            f"the model has {len(layers)} Dense layers, got {len(weights)} weight matrices"
+        )
+    for i, (layer, W) in enumerate(zip(layers, weights, strict=True)):
+        expected = (layer.kernel.shape[0] + 1, layer.kernel.shape[1])
+        if tuple(W.shape) != expected:
+            raise WeightShapeError(
+                f"matrix {i} ({layer.name}) has shape {tuple(W.shape)}, expected {expected} "
+                "(bias row + kernel)"
+            )
+    for layer, W in zip(layers, weights, strict=True):
+        W = np.asarray(W, dtype=layer.kernel.dtype)
+        layer.kernel.assign(W[1:])
+        layer.bias.assign(W[0])

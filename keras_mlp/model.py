@@ -1,0 +1,117 @@
+"""The tutorial's network in Keras 3, for today's Keras.
+
+What changed since the tutorial: `SGD(decay=...)` is gone (the same schedule is now
+`InverseTimeDecay(eta_0, decay_steps=1, decay_rate=decay)`), `predict_classes` is gone (argmax of
+`predict`), and hyperparameters are passed as NumPy float64 scalars because Keras turns a Python float
+into a float32 tensor first: in a float64 model momentum=0.9 would act as 0.89999997615814 (see
+the shared reference, 'hyperparameter dtype'). For the same reason the loss is given the model's
+dtype explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from keras_mlp.tf import keras
+from numpy_mlp.mlp import check_dtype, check_layer_sizes
+
+
+def make_optimizer(
+    *,
+    learning_rate: float = 0.001,
+    momentum: float = 0.9,
+    decay: float = 1e-7,
+    nesterov: bool = False,
+):
+    """Keras SGD with classical momentum and eta_t = eta_0 / (1 + decay * t)."""
+    k = keras()
+    schedule = k.optimizers.schedules.InverseTimeDecay(
+        np.float64(learning_rate), decay_steps=1, decay_rate=np.float64(decay)
+    )
+    return k.optimizers.SGD(
+        learning_rate=schedule, momentum=np.float64(momentum), nesterov=nesterov
+    )
+
+
+def l2_penalty(strength: float):
+    """A Keras regularizer strength * sum(kernel^2), with the factor in the kernel's own dtype.
+
+    keras.regularizers.L2 casts its Python-float factor through float32 first, which puts a
+    float64 model's gradients off by ~1e-8 relative; this one builds the factor in the kernel's
+    dtype directly.
+    """
+    k = keras()
+
+    class ExactL2(k.regularizers.Regularizer):
+        def __init__(self, l2: float) -> None:
+            self.l2 = float(l2)
+
+        def __call__(self, x):
+            factor = np.asarray(self.l2, dtype=np.dtype(k.backend.standardize_dtype(x.dtype)))
+            return k.ops.convert_to_tensor(factor) * k.ops.sum(k.ops.square(x))
+
+        def get_config(self) -> dict:
+            return {"l2": self.l2}
+
+    return ExactL2(strength)
+
+
+def build_model(
+    layer_sizes: Sequence[int] = (784, 50, 50, 10),
+    *,
+    seed: int = 123,
+    learning_rate: float = 0.001,
+    momentum: float = 0.9,
+    decay: float = 1e-7,
+    dtype: str = "float32",
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = False,
+):
+    """A compiled keras.Sequential: Dense tanh hidden layers, a Dense softmax output.
+
+    glorot_uniform kernels (seeded per layer), zero biases, SGD with momentum and the old Keras
+    learning-rate decay, categorical cross-entropy, accuracy. `dtype` is set on every layer (no
+    global policy change). weight_decay adds an L2 penalty (weight_decay / 2) * ||kernel||^2, whose
+    gradient weight_decay * kernel is what numpy_mlp's SGD(weight_decay=...) adds; biases are free.
+    jit_compile defaults to False so that the arithmetic is the plain TensorFlow kernels'.
+    """
+    k = keras()
+    sizes = check_layer_sizes(layer_sizes)
+    dtype = check_dtype(dtype).name
+    regularizer = l2_penalty(weight_decay / 2.0) if weight_decay else None
+    layers = [k.Input(shape=(sizes[0],), dtype=dtype)]
+    for i, units in enumerate(sizes[1:]):
+        last = i == len(sizes) - 2
+        layers.append(
+            k.layers.Dense(
+                units,
+                activation="softmax" if last else "tanh",
+                kernel_initializer=k.initializers.GlorotUniform(seed=seed + i),
+                bias_initializer="zeros",
+                kernel_regularizer=regularizer,
+                dtype=dtype,
+                name="out" if last else f"h{i + 1}",
+            )
+        )
+    model = k.Sequential(layers, name="mlp_" + "_".join(map(str, sizes)))
+    model.compile(
+        optimizer=make_optimizer(
+            learning_rate=learning_rate, momentum=momentum, decay=decay, nesterov=nesterov
+        ),
+        # The loss gets the model's dtype: by default Keras computes losses in floatx (float32),
+        # which would silently round a float64 model's loss and gradients to float32.
+        loss=k.losses.CategoricalCrossentropy(dtype=dtype),
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def predict_classes(model, X, *, batch_size: int = 4096) -> np.ndarray:
+    """argmax over the predicted probabilities (the method Keras removed). X (n, d) -> (n,)."""
+    return np.argmax(model.predict(X, batch_size=batch_size, verbose=0), axis=1)
