@@ -135,3 +135,32 @@ def log_lines(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     _save(fig, path)
+
+
+def lockstep_trace(
+    traces: Mapping[str, Sequence[tuple[int, float]]], epochs: Sequence[Mapping], path
+) -> None:
+    """Largest |W_numpy - W_keras| against updates (log scale); epoch ends marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (dtype, trace), color in zip(traces.items(), ("C0", "C1"), strict=False):
+        if trace:
+            u, d = zip(*trace, strict=True)
+            ax.plot(u, np.maximum(d, 1e-20), color=color, label=f"{dtype}, every few updates")
+        ends = [r for r in epochs if r["dtype"] == dtype]
+        ax.plot(
+            [r["updates"] for r in ends],
+            [max(r["max_abs_diff"], 1e-20) for r in ends],
+            "o",
+            color=color,
+            markersize=8,
+            label=f"{dtype}, end of epoch",
+        )
+    ax.axhline(1e-12, color="grey", linestyle=":", label="1e-12")
+    ax.set_yscale("log")
+    ax.set_xlabel("SGD updates")
+    ax.set_ylabel("max |W_numpy - W_keras|")
+    ax.set_title("NumPy and Keras trained in lockstep on the same batches")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)

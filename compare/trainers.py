@@ -163,7 +163,7 @@ def train_keras(
     jit_compile: bool | str = False,
 ) -> TrainResult:
     """Train keras_mlp.build_model with `settings` via `model.fit`; returns the TrainResult."""
-    from keras_mlp import build_model, predict_classes
+    from keras_mlp import build_model, floatx_of, predict_classes
     from keras_mlp.tf import keras
 
     k = keras()
@@ -188,15 +188,16 @@ def train_keras(
                 monitor="val_loss", patience=settings.early_stopping, restore_best_weights=True
             )
         )
-    fit = model.fit(
-        data.X_train,
-        data.Y_train,
-        batch_size=settings.batch_size,
-        epochs=settings.epochs,
-        verbose=verbose,
-        validation_split=settings.validation_split,
-        callbacks=callbacks,
-    )
+    with floatx_of(model):  # keep float64 inputs float64 (fit casts inputs to floatx)
+        fit = model.fit(
+            data.X_train,
+            data.Y_train,
+            batch_size=settings.batch_size,
+            epochs=settings.epochs,
+            verbose=verbose,
+            validation_split=settings.validation_split,
+            callbacks=callbacks,
+        )
     h = {key: [float(x) for x in values] for key, values in fit.history.items()}
     h["seconds"] = list(timer.seconds)
     test_pred, predict_seconds = _timed(lambda: predict_classes(model, data.X_test))

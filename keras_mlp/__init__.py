@@ -5,7 +5,13 @@ Importing this package does not import TensorFlow; the functions do, on first us
 
 from keras_mlp.autodiff import gradients, loss_and_gradients
 from keras_mlp.convert import WeightShapeError, get_numpy_weights, set_numpy_weights
-from keras_mlp.model import build_model, make_optimizer, predict_classes
+from keras_mlp.model import (
+    build_model,
+    floatx_of,
+    make_optimizer,
+    predict_classes,
+    predict_proba,
+)
 from keras_mlp.tf import KerasUnavailableError, available
 
 __all__ = [
@@ -13,10 +19,12 @@ __all__ = [
     "WeightShapeError",
     "available",
     "build_model",
+    "floatx_of",
     "get_numpy_weights",
     "gradients",
     "loss_and_gradients",
     "make_optimizer",
     "predict_classes",
+    "predict_proba",
     "set_numpy_weights",
 ]

@@ -10,7 +10,8 @@ dtype explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -112,6 +113,35 @@ def build_model(
     return model
 
 
+def model_dtype(model) -> str:
+    """'float32' or 'float64': the dtype of the model's first kernel."""
+    first = next(layer for layer in model.layers if layer.weights)
+    return keras().backend.standardize_dtype(first.kernel.dtype)
+
+
+@contextlib.contextmanager
+def floatx_of(model) -> Iterator[None]:
+    """Temporarily set Keras's floatx to the model's dtype; restored on exit.
+
+    `fit`, `predict` and `evaluate` cast float NumPy inputs to floatx (float32 by default) before
+    the model sees them, which would round a float64 model's inputs to float32. Wrapping those calls
+    in this scope keeps them in float64; nothing outside the scope sees the change.
+    """
+    k = keras()
+    saved = k.config.floatx()
+    k.config.set_floatx(model_dtype(model))
+    try:
+        yield
+    finally:
+        k.config.set_floatx(saved)
+
+
+def predict_proba(model, X, *, batch_size: int = 4096) -> np.ndarray:
+    """The model's class probabilities, (n, d) -> (n, k), computed in the model's own dtype."""
+    with floatx_of(model):
+        return model.predict(X, batch_size=batch_size, verbose=0)
+
+
 def predict_classes(model, X, *, batch_size: int = 4096) -> np.ndarray:
     """argmax over the predicted probabilities (the method Keras removed). X (n, d) -> (n,)."""
-    return np.argmax(model.predict(X, batch_size=batch_size, verbose=0), axis=1)
+    return np.argmax(predict_proba(model, X, batch_size=batch_size), axis=1)

@@ -30,6 +30,7 @@ from typing import IO, NamedTuple
 
 from numpy_mlp.atomic import atomic_open
 from numpy_mlp.mnist import MnistError, find_file
+from numpy_mlp.progress import progress_bar
 
 
 class MnistChecksumError(MnistError):
@@ -173,9 +174,7 @@ def _copy_verified(
     size = 0
     bar = None
     if progress and expected_size > (1 << 20):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=expected_size, unit="B", unit_scale=True, desc=label, leave=False)
+        bar = progress_bar(total=expected_size, unit="B", unit_scale=True, desc=label)
     try:
         with atomic_open(dest, "wb") as out:
             for block in iter(lambda: source.read(_CHUNK), b""):

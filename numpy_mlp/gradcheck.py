@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numpy_mlp.activations import log_softmax
+from numpy_mlp.mlp import add_bias_unit
 
 
 def relative_error(a, b, eps: float = 1e-12) -> np.ndarray:
@@ -84,33 +85,40 @@ def _extended_copy(mlp):
     return clone
 
 
+def _loss_from(ext, Z: np.ndarray, l: int, Y: np.ndarray) -> np.longdouble:
+    """The loss, continuing the forward pass of `ext` from Z = Z^(l+1), the input to layer l+1."""
+    for W in ext.weights[l + 1 :]:
+        Z = add_bias_unit(np.tanh(Z)) @ W
+    return -(Y * log_softmax(Z)).sum() / Z.shape[0]
+
+
 def numerical_gradient(mlp, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
     """Richardson-extrapolated central differences of the loss w.r.t. W^(l)[r, c], per entry.
 
     X: (n, d_in); Y: one-hot (n, k) or labels; entries: (m, 2) row/column pairs. Returns (m,) float64.
     The loss is evaluated in extended precision on a copy; `mlp` itself is not touched.
+
+    Changing W^(l)[r, c] by s changes only column c of Z^(l+1) = A^(l) W^(l), by s * A^(l)[:, r],
+    so each perturbed loss starts from Z^(l+1) (computed once) and reruns only the layers above.
     """
     ext = _extended_copy(mlp)
     X = np.asarray(X, dtype=np.longdouble)
     Y = ext._targets(Y, X.shape[0])
-    W = ext.weights[l]
-    # W^(l)[r, c] acts on the loss only through Z[:, c] += W[r, c] * A^(l)[:, r], so a step of
-    # h / max|A^(l)[:, r]| moves Z by about h whatever the size of that unit's activation. That keeps
-    # the relative error of the estimate the same for weights fed by tiny inputs (a pixel that is
-    # almost always background) as for the rest.
-    scale = np.abs(ext.forward(X)[l]).max(axis=0)
+    A = ext.forward(X)[l]  # A^(l) with its bias unit, (n, m)
+    Z = A @ ext.weights[l]  # Z^(l+1), (n, d)
+    # A step of h / max|A^(l)[:, r]| moves Z by about h whatever the size of that unit's
+    # activation, so weights fed by tiny inputs (a pixel that is almost always background) get
+    # the same relative accuracy as the rest.
+    scale = np.abs(A).max(axis=0)
     scale[scale == 0] = 1.0
 
-    def loss() -> np.longdouble:
-        return -(Y * log_softmax(ext.logits(X))).sum() / X.shape[0]
-
     def central(r: int, c: int, step: float) -> np.longdouble:
-        saved = W[r, c]
-        W[r, c] = saved + step
-        plus = loss()
-        W[r, c] = saved - step
-        minus = loss()
-        W[r, c] = saved
+        saved = Z[:, c].copy()
+        Z[:, c] = saved + step * A[:, r]
+        plus = _loss_from(ext, Z, l, Y)
+        Z[:, c] = saved - step * A[:, r]
+        minus = _loss_from(ext, Z, l, Y)
+        Z[:, c] = saved
         return (plus - minus) / (2 * step)
 
     out = np.empty(entries.shape[0], dtype=np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 from numpy_mlp.activations import cross_entropy
 from numpy_mlp.fast import FastStep, NonFiniteLoss, ReferenceStep
 from numpy_mlp.optimizers import SGD
+from numpy_mlp.progress import progress_bar
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -147,14 +148,8 @@ def fit(
             order = rng.permutation(n) if shuffle else np.arange(n)
             bar = None
             if show_bar:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(
-                    total=steps_per_epoch,
-                    desc=f"Epoch {epoch + 1}/{epochs}",
-                    unit="step",
-                    leave=False,
-                    mininterval=0.2,
+                bar = progress_bar(
+                    total=steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
             loss_sum, correct = 0.0, 0
             for s in range(steps_per_epoch):

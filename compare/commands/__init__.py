@@ -1,5 +1,5 @@
 """One module per subcommand; each has `register(subparsers)` and sets `func` to its runner."""
 
-from compare.commands import data, explain, gradcheck, train
+from compare.commands import data, explain, gradcheck, lockstep, train
 
-SUBCOMMANDS = [data, train, gradcheck, explain]
+SUBCOMMANDS = [data, train, gradcheck, explain, lockstep]
