@@ -181,7 +181,7 @@ def train_keras(
         jit_compile=jit_compile,
     )
     timer = _epoch_timer()
-    callbacks = [timer]
+    callbacks = [timer, k.callbacks.TerminateOnNaN()]
     if settings.early_stopping:
         callbacks.append(
             k.callbacks.EarlyStopping(
@@ -200,6 +200,13 @@ def train_keras(
         )
     h = {key: [float(x) for x in values] for key, values in fit.history.items()}
     h["seconds"] = list(timer.seconds)
+    if not np.all(np.isfinite(h.get("loss", [0.0]))):
+        epoch = int(np.argmax(~np.isfinite(h["loss"]))) + 1
+        raise FloatingPointError(
+            f"Keras loss became non-finite in epoch {epoch} (after "
+            f"{int(model.optimizer.iterations.numpy())} updates; TerminateOnNaN stopped it). "
+            f"Try a smaller learning rate (it was {settings.learning_rate:g})."
+        )
     test_pred, predict_seconds = _timed(lambda: predict_classes(model, data.X_test))
     train_pred = predict_classes(model, data.X_train)
     first = model.layers[0]

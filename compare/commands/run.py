@@ -1,0 +1,50 @@
+"""`mlp-compare run`: the main job. Trains the NumPy and the Keras MLP on MNIST with the tutorial's
+configuration, checks their gradients against each other, times both, and writes a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from compare.options import add_data_args, add_training_args, check_mnist_layers, output_folder
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="the main job: train both, compare accuracy, gradients and speed, write a report",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--impl",
+        choices=("both", "numpy", "keras"),
+        default="both",
+        help="which implementations to run (default: both)",
+    )
+    add_training_args(parser)
+    add_data_args(parser)
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder for the artifacts (default: runs/<UTC timestamp>)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from compare.runner import Run
+    from compare.trainers import Settings
+
+    check_mnist_layers(args.layers)
+    impls = ["numpy", "keras"] if args.impl == "both" else [args.impl]
+    if "keras" in impls:
+        from keras_mlp.tf import tensorflow
+
+        tensorflow()  # without the keras extra: one line naming it, before any work
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    with output_folder(args.out or f"runs/{stamp}") as out:
+        return Run(
+            Settings.from_args(args), impls, out, data_dir=args.data_dir, limit=args.limit
+        ).execute()

@@ -1,0 +1,247 @@
+"""report.md and the terminal summary, rendered from metrics.json's contents alone."""
+
+from __future__ import annotations
+
+IMPLS = (("numpy", "NumPy"), ("keras", "Keras"))
+FIGURES = (
+    ("digits.png", "One training example of each digit"),
+    ("learning_curves.png", "Learning curves (training and validation loss per epoch)"),
+    ("epoch_times.png", "Time per epoch"),
+    ("misclassified_numpy.png", "NumPy: misclassified test digits"),
+    ("misclassified_keras.png", "Keras: misclassified test digits"),
+    ("hidden_weights_numpy.png", "NumPy: what the first hidden units look at"),
+    ("hidden_weights_keras.png", "Keras: what the first hidden units look at"),
+)
+
+
+def _pct(value) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def _num(value, fmt: str = ".4f") -> str:
+    return format(value, fmt) if isinstance(value, int | float) else "-"
+
+
+def _ran(metrics: dict) -> list[tuple[str, str, dict]]:
+    return [(key, label, metrics[key]) for key, label in IMPLS if key in metrics]
+
+
+def accuracy_table(metrics: dict) -> list[str]:
+    rows = [
+        "| model | train acc. % | validation acc. % | test acc. % | final loss | final val_loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, label, m in _ran(metrics):
+        if "error" in m:
+            rows.append(f"| {label} | failed: {m['error']} | | | | |")
+            continue
+        rows.append(
+            f"| {label} | {_pct(m['train_accuracy'])} | {_pct(m['val_accuracy'])} | "
+            f"{_pct(m['test_accuracy'])} | {_num(m['train_loss'])} | "
+            f"{_num(m['val_loss'])} |"
+        )
+    for name, ref in metrics.get("reference", {}).items():
+        rows.append(
+            f"| reference ({name}) | {_pct(ref['train_accuracy'])} | | "
+            f"{_pct(ref['test_accuracy'])} | | |"
+        )
+    return rows
+
+
+def gradient_table(metrics: dict) -> list[str]:
+    agreement = metrics.get("gradient_agreement")
+    if not agreement:
+        gc = metrics.get("numpy_gradcheck")
+        if not gc:
+            return ["Not measured (the run stopped before this phase)."]
+        rows = ["| matrix | NumPy vs finite differences (rel.) | verdict |", "|---|---|---|"]
+        rows += [
+            f"| {m['name']} | {m['max_rel_error']:.2e} | {'pass' if m['passed'] else 'FAIL'} |"
+            for m in gc["matrices"]
+        ]
+        return rows + [
+            "",
+            "TensorFlow was not part of this run, so only the finite-difference check is shown.",
+        ]
+    rows = [
+        "| dtype | matrix | NumPy vs TF: max abs | NumPy vs TF: rel. | NumPy vs FD | "
+        "TF vs FD | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dtype, report in agreement.items():
+        for m in report["matrices"]:
+            rows.append(
+                f"| {dtype} | {m['name']} | {m['max_abs_error']:.2e} | "
+                f"{m['max_rel_error']:.2e} | {m['numpy_vs_fd']:.2e} | "
+                f"{m['keras_vs_fd']:.2e} | {'pass' if m['passed'] else 'FAIL'} |"
+            )
+    tolerances = ", ".join(
+        f"{d}: {r['tolerance']:g} (TF), {r['fd_tolerance']:g} (FD)" for d, r in agreement.items()
+    )
+    return rows + [
+        "",
+        f"Relative error NumPy vs TF is max|a - b| / max|b| over the matrix; "
+        f"against finite differences it is elementwise. Tolerances: {tolerances}.",
+    ]
+
+
+def speed_table(metrics: dict) -> list[str]:
+    rows = [
+        "| model | epoch 1 (s) | median epoch (s) | IQR (s) | min-max (s) | "
+        "samples/s | predict test set (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, label, m in _ran(metrics):
+        s = m.get("speed")
+        if not s:
+            continue
+        rows.append(
+            f"| {label} | {s['first_epoch']:.3f} | {s['median']:.3f} | "
+            f"{s['q1']:.3f}-{s['q3']:.3f} | {s['min']:.3f}-{s['max']:.3f} | "
+            f"{s['samples_per_second']:,.0f} | {_num(m.get('predict_seconds'), '.4f')} |"
+        )
+    speed = metrics.get("speed")
+    if speed:
+        r = speed["keras_over_numpy_spread"]
+        rows += [
+            "",
+            f"Keras / NumPy epoch time: median {r['median']:.2f}x (quartiles "
+            f"{r['q1']:.2f}-{r['q3']:.2f}x, range {r['min']:.2f}-{r['max']:.2f}x over "
+            f"{r['pairs']} paired epochs; epoch 1 excluded). Prediction on the test set: "
+            f"Keras / NumPy {_num(speed.get('predict_keras_over_numpy'), '.2f')}x.",
+        ]
+    return rows
+
+
+def verdict(metrics: dict) -> str:
+    """One paragraph: do they agree, which was faster and by how much."""
+    parts = []
+    agreement = metrics.get("gradient_agreement")
+    if agreement:
+        f64 = agreement.get("float64", {})
+        if f64.get("passed"):
+            parts.append(
+                f"The two implementations agree: for the same weights and batch their "
+                f"gradients differ by at most {f64['max_rel_error']:.1e} (relative) in "
+                "float64, which is rounding, and both match finite differences."
+            )
+        else:
+            parts.append(
+                "The gradients of the two implementations DISAGREE beyond rounding; "
+                "see the gradient table."
+            )
+    n, k = metrics.get("numpy", {}), metrics.get("keras", {})
+    if "test_accuracy" in n and "test_accuracy" in k:
+        parts.append(
+            f"Trained independently, NumPy reached {n['test_accuracy']:.2f}% and Keras "
+            f"{k['test_accuracy']:.2f}% test accuracy (a difference of "
+            f"{abs(k['test_accuracy'] - n['test_accuracy']):.2f} points)."
+        )
+    speed = metrics.get("speed")
+    if speed:
+        ratio = speed["keras_over_numpy"]
+        faster, factor = ("NumPy", ratio) if ratio >= 1 else ("Keras", 1 / ratio)
+        parts.append(
+            f"{faster} was faster here: {factor:.1f}x per epoch (median of paired "
+            f"epochs, {n['speed']['median']:.3f} s NumPy vs {k['speed']['median']:.3f} s "
+            "Keras), both measured in this one run on this machine."
+        )
+    for key, label in IMPLS:
+        if "error" in metrics.get(key, {}):
+            parts.append(f"{label} training failed: {metrics[key]['error']}")
+    if metrics.get("status") == "interrupted":
+        parts.append("The run was interrupted; the sections below hold what finished.")
+    return " ".join(parts) or "Nothing has finished yet."
+
+
+def _blas(env: dict) -> str:
+    libs = [
+        f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
+        for b in env.get("blas", [])
+    ]
+    return f"; BLAS {', '.join(libs)}" if libs else ""
+
+
+def render_report(metrics: dict) -> str:
+    config = metrics.get("config", {})
+    env = metrics.get("environment", {})
+    layers = "-".join(map(str, config.get("layers", [])))
+    lines = [
+        "# NumPy MLP vs Keras MLP on MNIST",
+        "",
+        f"Status: **{metrics.get('status')}**. Network {layers}, {config.get('epochs')} epochs, "
+        f"batch {config.get('batch_size')}, lr {config.get('learning_rate')}, momentum "
+        f"{config.get('momentum')}, decay {config.get('decay')}, {config.get('dtype')}, "
+        f"seed {config.get('seed')}"
+        + (f", first {config['limit']} training rows only" if config.get("limit") else "")
+        + ".",
+        "",
+        verdict(metrics),
+        "",
+        "## Accuracy",
+        "",
+        *accuracy_table(metrics),
+        "",
+        "Training accuracy is on all training rows (validation rows included), as the tutorial "
+        "measures it.",
+        "",
+        "## Gradient agreement",
+        "",
+        *gradient_table(metrics),
+        "",
+        "## Speed",
+        "",
+        *speed_table(metrics),
+        "",
+        f"Machine: {env.get('cpu_count')} CPUs, {env.get('platform')}; Python {env.get('python')}, "
+        f"NumPy {env.get('numpy')}"
+        + (
+            f", TensorFlow {env['tensorflow']}, Keras {env['keras']} (intra-op threads "
+            f"{env['tf_intra_op_threads']}, inter-op {env['tf_inter_op_threads']}; 0 = all cores)"
+            if "tensorflow" in env
+            else ""
+        )
+        + _blas(env)
+        + ".",
+        "",
+        "## Figures",
+        "",
+    ]
+    artifacts = set(metrics.get("artifacts", []))
+    for name, caption in FIGURES:
+        if name in artifacts:
+            lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(metrics: dict) -> str:
+    """A short table for the terminal."""
+    lines = [f"{'':<8} {'train %':>8} {'test %':>8} {'median epoch':>13} {'samples/s':>10}"]
+    for _, label, m in _ran(metrics):
+        if "error" in m:
+            lines.append(f"{label:<8} FAILED: {m['error']}")
+            continue
+        s = m.get("speed", {})
+        lines.append(
+            f"{label:<8} {m['train_accuracy']:>8.2f} {m['test_accuracy']:>8.2f} "
+            f"{s.get('median', 0):>12.3f}s {s.get('samples_per_second', 0):>10,.0f}"
+        )
+    ref = metrics.get("reference", {}).get("tutorial")
+    if ref:
+        lines.append(f"{'tutorial':<8} {ref['train_accuracy']:>8.2f} {ref['test_accuracy']:>8.2f}")
+    agreement = metrics.get("gradient_agreement")
+    if agreement:
+        lines.append(
+            "gradients NumPy vs TensorFlow: "
+            + ", ".join(
+                f"{d} {r['max_rel_error']:.1e} ({'pass' if r['passed'] else 'FAIL'})"
+                for d, r in agreement.items()
+            )
+        )
+    speed = metrics.get("speed")
+    if speed:
+        r = speed["keras_over_numpy_spread"]
+        lines.append(
+            f"Keras / NumPy epoch time: {r['median']:.2f}x (quartiles {r['q1']:.2f}-{r['q3']:.2f}x)"
+        )
+    return "\n".join(lines)

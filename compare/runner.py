@@ -1,0 +1,248 @@
+"""The main job behind `mlp-compare run`: train both models, measure, draw, report.
+
+Phases run in order; after each one `metrics.json` (and `report.md`) are rewritten atomically, so
+whatever has finished is always on disk in a valid state. Ctrl-C stops the run cleanly with the
+status "interrupted"; a model whose training fails is reported and the other model's results kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from compare import plots
+from compare.data import MnistData, load_data
+from compare.report import render_report, render_summary
+from compare.speed import epoch_stats, ratio_stats
+from compare.trainers import Settings, TrainResult
+from numpy_mlp.atomic import atomic_write_text
+from numpy_mlp.training import TrainingDivergedError
+
+REFERENCE = {
+    "tutorial": {"train_accuracy": 98.81, "test_accuracy": 96.27},
+    "book": {"train_accuracy": 98.80, "test_accuracy": 96.35},
+}
+GRADIENT_BATCH = 32
+Trainer = Callable[..., TrainResult]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Run:
+    """One comparison run writing into `out`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        impls: list[str],
+        out: Path,
+        *,
+        data_dir=None,
+        limit: int | None = None,
+        trainers: dict[str, Trainer] | None = None,
+    ) -> None:
+        from compare.trainers import train_keras, train_numpy
+
+        self.settings, self.impls, self.out = settings, impls, out
+        self.data_dir, self.limit = data_dir, limit
+        self.trainers = trainers or {"numpy": train_numpy, "keras": train_keras}
+        self.results: dict[str, TrainResult] = {}
+        self.metrics: dict = {
+            "status": "running",
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "config": {**settings.to_dict(), "impls": impls, "limit": limit},
+            "reference": REFERENCE,
+            "phases_done": [],
+            "artifacts": [],
+        }
+        self.failed: list[str] = []
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+    def save(self) -> None:
+        self.metrics["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        atomic_write_text(self.out / "metrics.json", json.dumps(self.metrics, indent=2) + "\n")
+        atomic_write_text(self.out / "report.md", render_report(self.metrics))
+
+    def artifact(self, name: str) -> Path:
+        self.metrics["artifacts"].append(name)
+        return self.out / name
+
+    def phase(self, number: int, total: int, title: str) -> None:
+        _say(f"\n[{number}/{total}] {title}")
+
+    # -- phases --------------------------------------------------------------------------------------
+    def load(self) -> MnistData:
+        data = load_data(self.data_dir, dtype=self.settings.dtype, limit=self.limit)
+        _say(
+            f"Rows: {data.X_train.shape[0]}, Columns: {data.X_train.shape[1]} (train); "
+            f"Rows: {data.X_test.shape[0]}, Columns: {data.X_test.shape[1]} (test)"
+        )
+        plots.digit_grid(data.raw_train, data.y_train, self.artifact("digits.png"))
+        self.metrics["data"] = {
+            "train_rows": int(data.X_train.shape[0]),
+            "test_rows": int(data.X_test.shape[0]),
+        }
+        return data
+
+    def train(self, impl: str, data: MnistData) -> None:
+        verbose = 1 if sys.stdout.isatty() else 2
+        try:
+            result = self.trainers[impl](data, self.settings, verbose=verbose)
+        except (TrainingDivergedError, FloatingPointError, ValueError, RuntimeError) as exc:
+            self.failed.append(impl)
+            self.metrics[impl] = {"error": f"{type(exc).__name__}: {exc}"}
+            _say(f"{impl} training FAILED: {exc}")
+            return
+        except Exception as exc:  # a bug, but the other model's results must survive it
+            self.failed.append(impl)
+            self.metrics[impl] = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            }
+            _say(f"{impl} training FAILED unexpectedly: {type(exc).__name__}: {exc}")
+            return
+        self.results[impl] = result
+        rows = int(data.X_train.shape[0] * (1 - self.settings.validation_split))
+        self.metrics[impl] = {**result.summary(), "speed": epoch_stats(result.epoch_seconds, rows)}
+        label = "NumPy" if impl == "numpy" else "Keras"
+        plots.misclassified(
+            data.raw_test,
+            data.y_test,
+            result.test_pred,
+            self.artifact(f"misclassified_{impl}.png"),
+            title=f"{label}: misclassified test digits (t: true, p: predicted)",
+        )
+        plots.hidden_weights(
+            result.first_layer,
+            self.artifact(f"hidden_weights_{impl}.png"),
+            title=f"{label}: first hidden layer weights as 28x28 images (red +, blue -)",
+        )
+        suffix = "npz" if impl == "numpy" else "keras"
+        result.save(str(self.artifact(f"model_{impl}.{suffix}")))
+        _say(
+            f"{label}: train accuracy {result.train_accuracy:.2f}%, test accuracy "
+            f"{result.test_accuracy:.2f}%"
+        )
+
+    def gradients(self, data: MnistData) -> None:
+        from compare.parity import gradient_agreement
+
+        X = data.X_train[:GRADIENT_BATCH].astype(np.float64)
+        y = data.y_train[:GRADIENT_BATCH]
+        report = {}
+        for dtype in ("float64", "float32"):
+            report[dtype] = gradient_agreement(
+                self.settings.layers, X, y, dtype=dtype, seed=self.settings.seed, max_entries=40
+            )
+            verdict = "agree" if report[dtype]["passed"] else "DISAGREE"
+            _say(
+                f"{dtype}: max relative error NumPy vs TensorFlow "
+                f"{report[dtype]['max_rel_error']:.2e} ({verdict})"
+            )
+        self.metrics["gradient_agreement"] = report
+        if not all(r["passed"] for r in report.values()):
+            self.failed.append("gradients")
+
+    def numpy_gradcheck(self, data: MnistData) -> None:
+        from numpy_mlp import MLP
+        from numpy_mlp.gradcheck import check_gradients
+
+        mlp = MLP(self.settings.layers, seed=self.settings.seed, dtype=np.float64)
+        X = data.X_train[:GRADIENT_BATCH].astype(np.float64)
+        results = check_gradients(mlp, X, data.y_train[:GRADIENT_BATCH], max_entries=40)
+        self.metrics["numpy_gradcheck"] = {
+            "max_rel_error": max(r.max_rel_error for r in results),
+            "passed": all(r.passed for r in results),
+            "matrices": [
+                {"name": r.name, "max_rel_error": r.max_rel_error, "passed": r.passed}
+                for r in results
+            ],
+        }
+        if not self.metrics["numpy_gradcheck"]["passed"]:
+            self.failed.append("gradients")
+        _say(
+            f"NumPy vs finite differences (float64): max relative error "
+            f"{self.metrics['numpy_gradcheck']['max_rel_error']:.2e}"
+        )
+
+    def compare(self) -> None:
+        histories = {impl: r.history for impl, r in self.results.items()}
+        if histories:
+            plots.learning_curves(histories, self.artifact("learning_curves.png"))
+            plots.epoch_times(
+                {impl: r.epoch_seconds for impl, r in self.results.items()},
+                self.artifact("epoch_times.png"),
+            )
+        if {"numpy", "keras"} <= set(self.results):
+            n, k = self.results["numpy"], self.results["keras"]
+            self.metrics["speed"] = {
+                "keras_over_numpy": ratio_stats(k.epoch_seconds, n.epoch_seconds)["median"],
+                "keras_over_numpy_spread": ratio_stats(k.epoch_seconds, n.epoch_seconds),
+                "predict_keras_over_numpy": k.predict_seconds / n.predict_seconds
+                if n.predict_seconds
+                else None,
+            }
+            self.metrics["difference"] = {
+                "test_accuracy_points": k.test_accuracy - n.test_accuracy,
+                "train_accuracy_points": k.train_accuracy - n.train_accuracy,
+            }
+
+    # -- the whole run ----------------------------------------------------------------------------------
+    def execute(self) -> int:
+        from compare.environment import environment
+
+        with_keras = "keras" in self.impls
+        self.metrics["environment"] = environment(with_tensorflow=with_keras)
+        total = 2 + len(self.impls) + 1
+        started = time.perf_counter()
+        try:
+            self.save()
+            self.phase(1, total, "Loading and verifying MNIST")
+            data = self.load()
+            self.metrics["phases_done"].append("data")
+            self.save()
+            for i, impl in enumerate(self.impls):
+                label = "NumPy" if impl == "numpy" else "Keras"
+                self.phase(
+                    2 + i,
+                    total,
+                    f"Training the {label} MLP "
+                    f"({self.settings.epochs} epochs, batch {self.settings.batch_size})",
+                )
+                self.train(impl, data)
+                self.metrics["phases_done"].append(f"train_{impl}")
+                self.save()
+            self.phase(total - 1, total, "Gradient agreement (same weights, same batch)")
+            if with_keras:
+                self.gradients(data)
+            else:
+                self.numpy_gradcheck(data)
+            self.metrics["phases_done"].append("gradients")
+            self.save()
+            self.phase(total, total, "Comparing and drawing")
+            self.compare()
+            self.metrics["status"] = "failed" if self.failed else "complete"
+        except KeyboardInterrupt:
+            self.metrics["status"] = "interrupted"
+            self.compare()
+            self.metrics["seconds"] = time.perf_counter() - started
+            self.save()
+            print(f"\nInterrupted. What finished is saved in {self.out}", file=sys.stderr)
+            return 130
+        self.metrics["seconds"] = time.perf_counter() - started
+        self.save()
+        print("\n" + render_summary(self.metrics))
+        print(
+            f"\nArtifacts in {self.out}/: report.md, metrics.json, "
+            f"{', '.join(a for a in self.metrics['artifacts'] if a.endswith('.png'))}"
+        )
+        return 1 if self.failed else 0

@@ -1,0 +1,251 @@
+"""`mlp-compare run`, the main job: artifacts, robustness, and the full tutorial configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compare.trainers import Settings
+from tests.conftest import ROOT, keras_or_skip, run_cli
+
+PNGS = [
+    "digits.png",
+    "learning_curves.png",
+    "epoch_times.png",
+    "misclassified_numpy.png",
+    "misclassified_keras.png",
+    "hidden_weights_numpy.png",
+    "hidden_weights_keras.png",
+]
+
+
+def _get(metrics: dict, dotted: str):
+    value = metrics
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+@pytest.mark.keras
+def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir):
+    keras_or_skip()
+    out = tmp_path / "run"
+    result = run_cli(
+        "run",
+        "--limit",
+        "3000",
+        "--epochs",
+        "2",
+        "--lr",
+        "0.01",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    for phase in (
+        "[1/5]",
+        "[2/5] Training the NumPy MLP",
+        "[3/5] Training the Keras MLP",
+        "[4/5] Gradient agreement",
+        "[5/5]",
+    ):
+        assert phase in result.stdout
+    assert "Keras / NumPy epoch time:" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete"
+    for key in (
+        "numpy.train_accuracy",
+        "numpy.test_accuracy",
+        "keras.train_accuracy",
+        "keras.test_accuracy",
+    ):
+        assert 70 < _get(metrics, key) <= 100, key
+    for key in ("numpy.epoch_seconds", "keras.epoch_seconds"):
+        seconds = _get(metrics, key)
+        assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert _get(metrics, "gradient_agreement.float64.max_rel_error") < 1e-10
+    assert _get(metrics, "gradient_agreement.float32.max_rel_error") < 1e-4
+    assert _get(metrics, "speed.keras_over_numpy") > 0
+    assert metrics["environment"]["numpy"] == np.__version__
+    assert "tensorflow" in metrics["environment"]
+    for name in PNGS:
+        with Image.open(out / name) as image:
+            image.verify()
+    report = (out / "report.md").read_text()
+    assert "The two implementations agree" in report and "faster here" in report
+    assert all(f"({name})" in report for name in PNGS)
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+def test_full_tutorial_configuration_both_models(tmp_path, mnist_dir):
+    """50 epochs each: both within half a point of the reference (98.8 train, 96.3 test)."""
+    keras_or_skip()
+    out = tmp_path / "full"
+    result = run_cli("run", "--data-dir", str(mnist_dir), "--out", str(out), timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for impl in ("numpy", "keras"):
+        assert abs(metrics[impl]["train_accuracy"] - 98.8) <= 0.5, (impl, metrics[impl])
+        assert abs(metrics[impl]["test_accuracy"] - 96.3) <= 0.5, (impl, metrics[impl])
+        assert metrics[impl]["epochs_run"] == 50
+    assert metrics["gradient_agreement"]["float64"]["max_rel_error"] < 1e-10
+
+
+def test_numpy_only_run_without_tensorflow(tmp_path, mnist_dir):
+    """With TensorFlow unimportable: --impl numpy works, --impl both names the extra."""
+    out = tmp_path / "np"
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "from compare.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    common = ["--limit", "2000", "--epochs", "1", "--data-dir", str(mnist_dir)]
+    ok = subprocess.run(
+        [sys.executable, "-c", code, "run", "--impl", "numpy", *common, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert ok.returncode == 0, ok.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and "keras" not in metrics
+    assert metrics["numpy_gradcheck"]["passed"]
+    both = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            "--impl",
+            "both",
+            *common,
+            "--out",
+            str(tmp_path / "both"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert both.returncode == 2
+    assert "mlp-compare[keras]" in both.stderr and len(both.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "both").exists()
+
+
+def test_divergence_of_one_model_keeps_the_other(tmp_path, mnist_dir):
+    """The NumPy model diverges (absurd learning rate); the other model's results are kept."""
+    from compare.runner import Run
+    from compare.trainers import train_numpy
+
+    def diverging(data, settings, **kwargs):
+        return train_numpy(
+            data,
+            Settings(**{**settings.to_dict(), "layers": settings.layers, "learning_rate": 1e36}),
+            **kwargs,
+        )
+
+    def healthy(data, settings, **kwargs):
+        return train_numpy(data, settings, **kwargs)
+
+    settings = Settings(epochs=2, learning_rate=0.01)
+    run = Run(
+        settings,
+        ["numpy", "keras"],
+        tmp_path,
+        data_dir=str(mnist_dir),
+        limit=2000,
+        trainers={"numpy": diverging, "keras": healthy},
+    )
+    run.gradients = lambda data: None  # this test is about training failures only
+    code = run.execute()
+    assert code == 1
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "failed"
+    assert "smaller learning rate" in metrics["numpy"]["error"]
+    assert metrics["keras"]["test_accuracy"] > 70  # the other side's results survive
+    report = (tmp_path / "report.md").read_text()
+    assert "NumPy training failed" in report and "| NumPy | failed:" in report
+
+
+@pytest.mark.keras
+def test_divergence_from_the_command_line_exits_nonzero(tmp_path, mnist_dir):
+    keras_or_skip()
+    result = run_cli(
+        "run",
+        "--limit",
+        "1500",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e36",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 1
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "failed"
+    assert "error" in metrics["numpy"] and "error" in metrics["keras"]
+    assert "FAILED" in result.stdout
+
+
+@pytest.mark.keras
+def test_ctrl_c_keeps_what_finished(tmp_path, mnist_dir):
+    keras_or_skip()
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "compare",
+            "run",
+            "--limit",
+            "20000",
+            "--epochs",
+            "30",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.time() + 300
+    metrics = {}
+    while time.time() < deadline:  # wait until the NumPy model is done and Keras is training
+        time.sleep(0.5)
+        path = out / "metrics.json"
+        if path.exists():
+            metrics = json.loads(path.read_text())
+            if "train_numpy" in metrics.get("phases_done", []):
+                break
+    assert "train_numpy" in metrics.get("phases_done", []), "the NumPy phase never finished"
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert metrics["numpy"]["test_accuracy"] > 80
+    for name in ("digits.png", "misclassified_numpy.png", "learning_curves.png"):
+        with Image.open(out / name) as image:
+            image.verify()
+    assert "interrupted" in (out / "report.md").read_text()
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
