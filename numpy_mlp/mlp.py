@@ -154,12 +154,17 @@ class MLP:
         return activations
 
     def predict_proba(self, X, *, batch_size: int = 4096) -> np.ndarray:
-        """Class probabilities A_out, shape (n, k), computed in chunks of `batch_size` rows."""
+        """Class probabilities A_out = softmax(Z_out), shape (n, k), in chunks of `batch_size` rows."""
         X = self._inputs(X)
-        if X.shape[0] <= batch_size:
-            return self.forward(X)[-1]
-        return np.concatenate(
-            [self.forward(X[i : i + batch_size])[-1] for i in range(0, X.shape[0], batch_size)]
+        return (
+            np.concatenate(
+                [
+                    softmax(self.logits(X[i : i + batch_size]))
+                    for i in range(0, X.shape[0], batch_size)
+                ]
+            )
+            if X.shape[0]
+            else np.empty((0, self.n_classes), self.dtype)
         )
 
     def predict_classes(self, X) -> np.ndarray:
@@ -173,11 +178,15 @@ class MLP:
         return float(np.mean(self.predict_classes(X) == labels) * 100.0)
 
     def logits(self, X) -> np.ndarray:
-        """Z_out = A_h W_out, shape (n, k): the output layer before softmax."""
-        A = add_bias_unit(self._inputs(X))
+        """Z_out, shape (n, k): the output layer before softmax.
+
+        Computes the same layers as `forward`, writing [1 | A] W as A W[1:] + W[0] so that no
+        [1 | A] copy is made (this is what prediction and evaluation use).
+        """
+        A = self._inputs(X)
         for W in self.W_h:
-            A = add_bias_unit(tanh(A @ W))
-        return A @ self.W_out
+            A = tanh(A @ W[1:] + W[0])
+        return A @ self.W_out[1:] + self.W_out[0]
 
     def loss(self, X, Y) -> float:
         """L = -(1/n) sum_i sum_k Y_ik log A_out_ik (computed from Z_out for stability)."""

@@ -91,22 +91,3 @@ class SGD:
             else:
                 W += v
         self.iterations += 1
-
-    def step_inplace(self, weights: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
-        """The same update as `step`, without temporaries: `grads` are used as scratch space.
-
-        Computes exactly the same numbers (eta_t * g, then v * mu - that, then W + v). The training
-        fast path calls this; `step` stays the readable version.
-        """
-        if self.weight_decay or self.nesterov:
-            self.step(weights, grads)
-            return
-        self.init_state(weights)
-        eta = self.current_learning_rate()
-        mu = self.momentum
-        for W, g, v in zip(weights, grads, self.velocities, strict=True):
-            v *= mu
-            g *= eta
-            v -= g
-            W += v
-        self.iterations += 1

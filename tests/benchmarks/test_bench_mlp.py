@@ -1,0 +1,180 @@
+"""NumPy against Keras: forward, gradients, one training step, one epoch (pytest-benchmark).
+
+Each group holds a NumPy/Keras pair. Keras functions are traced and compiled before the timed
+rounds; the time that took is in extra_info["trace_seconds"]. Timings are never asserted here.
+
+    pytest tests/benchmarks --benchmark-enable --benchmark-only          # measure
+    pytest tests/benchmarks --benchmark-enable --benchmark-autosave      # save a baseline
+    pytest tests/benchmarks --benchmark-enable --benchmark-compare       # compare to it
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numpy_mlp import MLP, SGD
+from numpy_mlp.fast import FastStep
+from tests.benchmarks.conftest import BATCH, DTYPE, LAYERS, traced
+from tests.conftest import keras_or_skip
+
+pytestmark = pytest.mark.benchmark_suite
+
+
+def _batch(train_rows, seed=0):
+    X, Y = train_rows
+    idx = np.random.default_rng(seed).permutation(X.shape[0])[:BATCH]
+    return X, Y, idx
+
+
+@pytest.fixture
+def numpy_step():
+    mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
+    return mlp, FastStep(mlp.weights, SGD(), BATCH)
+
+
+@pytest.fixture
+def keras_model():
+    keras_or_skip()
+    from keras_mlp import build_model
+
+    return build_model(LAYERS, seed=123, dtype=DTYPE)
+
+
+def _tensors(X, Y, idx):
+    from keras_mlp.tf import tensorflow
+
+    tf = tensorflow()
+    return tf.constant(X[idx]), tf.constant(Y[idx])
+
+
+# -- forward -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="forward (batch 64)")
+def test_forward_numpy(benchmark, record, train_rows, numpy_step):
+    _, step = numpy_step
+    X, Y, idx = _batch(train_rows)
+    buf = step.buffers(BATCH)
+    np.take(X, idx, axis=0, out=buf.X)
+    np.take(Y, idx, axis=0, out=buf.Y)
+    record(impl="numpy")
+    loss, _ = benchmark(step.forward, buf, BATCH)
+    assert np.isfinite(loss)
+
+
+@pytest.mark.keras
+@pytest.mark.benchmark(group="forward (batch 64)")
+def test_forward_keras(benchmark, record, train_rows, keras_model):
+    from keras_mlp.steps import forward_fn
+
+    Xb, _ = _tensors(*_batch(train_rows))
+    forward = forward_fn(keras_model)
+    record(impl="keras tf.function", trace_seconds=traced(forward, Xb))
+    P = benchmark(forward, Xb)
+    assert P.shape == (BATCH, 10)
+
+
+# -- gradients (forward + backward) ----------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="gradients: forward + backward (batch 64)")
+def test_gradients_numpy(benchmark, record, train_rows, numpy_step):
+    _, step = numpy_step
+    X, Y, idx = _batch(train_rows)
+    buf = step.buffers(BATCH)
+    np.take(X, idx, axis=0, out=buf.X)
+    np.take(Y, idx, axis=0, out=buf.Y)
+
+    def gradients():
+        step.forward(buf, BATCH)
+        step.backward(buf, BATCH)
+
+    record(impl="numpy")
+    benchmark(gradients)
+    assert np.all(np.isfinite(step.grads[0]))
+
+
+@pytest.mark.keras
+@pytest.mark.benchmark(group="gradients: forward + backward (batch 64)")
+def test_gradients_keras(benchmark, record, train_rows, keras_model):
+    from keras_mlp.steps import gradient_fn
+
+    Xb, Yb = _tensors(*_batch(train_rows))
+    backward = gradient_fn(keras_model)
+    record(impl="keras tf.function", trace_seconds=traced(backward, Xb, Yb))
+    loss, grads = benchmark(backward, Xb, Yb)
+    assert len(grads) == 6
+
+
+# -- one training step --------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="train step (batch 64)")
+def test_train_step_numpy(benchmark, record, train_rows, numpy_step):
+    _, step = numpy_step
+    X, Y, idx = _batch(train_rows)
+    record(impl="numpy")
+    loss, _ = benchmark(step, X, Y, idx)
+    assert np.isfinite(loss)
+
+
+@pytest.mark.keras
+@pytest.mark.benchmark(group="train step (batch 64)")
+def test_train_step_keras(benchmark, record, train_rows, keras_model):
+    from keras_mlp.steps import train_step_fn
+
+    Xb, Yb = _tensors(*_batch(train_rows))
+    train_step = train_step_fn(keras_model)
+    record(impl="keras tf.function", trace_seconds=traced(train_step, Xb, Yb))
+    loss = benchmark(train_step, Xb, Yb)
+    assert np.isfinite(float(loss))
+
+
+# -- one epoch --------------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="epoch (54,000 rows, 844 updates)")
+def test_epoch_numpy(benchmark, record, train_rows):
+    X, Y = train_rows
+    mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
+    record(impl="numpy fit")
+    benchmark.pedantic(
+        mlp.fit,
+        args=(X, Y),
+        kwargs={"epochs": 1, "validation_split": 0.0, "verbose": 0, "seed": 0},
+        rounds=5,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    assert mlp.optimizer.iterations >= 844
+
+
+@pytest.mark.keras
+@pytest.mark.benchmark(group="epoch (54,000 rows, 844 updates)")
+@pytest.mark.parametrize(
+    ("steps_per_execution", "jit_compile"),
+    [(1, "auto"), (32, "auto"), (32, True)],
+    ids=["defaults", "spe32", "spe32-xla"],
+)
+def test_epoch_keras_fit(benchmark, record, train_rows, steps_per_execution, jit_compile):
+    keras_or_skip()
+    from keras_mlp import build_model
+
+    X, Y = train_rows
+    model = build_model(
+        LAYERS,
+        seed=123,
+        dtype=DTYPE,
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    kwargs = {"batch_size": BATCH, "epochs": 1, "verbose": 0, "shuffle": True}
+    record(
+        impl="keras fit",
+        steps_per_execution=steps_per_execution,
+        jit_compile=str(jit_compile),
+        trace_seconds=traced(lambda: model.fit(X, Y, **kwargs)),
+    )
+    benchmark.pedantic(model.fit, args=(X, Y), kwargs=kwargs, rounds=3, iterations=1)
+    assert int(model.optimizer.iterations.numpy()) >= 844 * 2
