@@ -1,5 +1,5 @@
 """One module per subcommand; each has `register(subparsers)` and sets `func` to its runner."""
 
-from compare.commands import data, explain, gradcheck, lockstep, run, train
+from compare.commands import bench, data, explain, gradcheck, lockstep, run, train
 
-SUBCOMMANDS = [run, data, train, gradcheck, explain, lockstep]
+SUBCOMMANDS = [run, data, train, gradcheck, explain, lockstep, bench]

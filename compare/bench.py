@@ -1,0 +1,242 @@
+"""How cost grows: NumPy against Keras across batch sizes and widths, and the tutorial's epoch.
+
+Every number here is measured in this process on this machine, so the ratios are the figures to
+read. For each configuration the NumPy side is numpy_mlp's FastStep (the step `fit` uses, batch
+gather included) with the BLAS thread count that was faster for it; the Keras side is a compiled
+tf.function train step on tensors prepared in advance (its input pipeline is not timed), traced
+before timing. Each time is the median of several rounds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+TUTORIAL = (784, 50, 50, 10)
+
+
+def train_flops(layers: Sequence[int], rows: int) -> float:
+    """Floating-point operations of one training pass over `rows` rows (multiply-add = 2).
+
+    Per row: forward 2 sum(m_l d_l), weight gradients the same again, and delta propagation
+    2 sum(d_l m_l) for every matrix but the first (the input needs no delta). m_l excludes bias units
+    (their products are additions, not counted). 784-50-50-10: 174,800 per row, 9.44 GFLOP for
+    54,000 rows.
+    """
+    products = [a * b for a, b in zip(layers[:-1], layers[1:], strict=False)]
+    return float(rows) * (4 * sum(products) + 2 * sum(products[1:]))
+
+
+def median_time(fn: Callable[[], None], *, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def matmul_peak(n: int = 2048, rounds: int = 7) -> dict:
+    """Sustained float32 GFLOP/s of an n x n matrix product with NumPy's default threads."""
+    rng = np.random.default_rng(0)
+    A = rng.random((n, n), dtype=np.float32)
+    B = rng.random((n, n), dtype=np.float32)
+    out = np.empty_like(A)
+    np.matmul(A, B, out=out)
+    t = median_time(lambda: np.matmul(A, B, out=out), rounds=rounds)
+    return {"n": n, "seconds": t, "gflops": 2 * n**3 / t / 1e9}
+
+
+def _calibrate(run_steps: Callable[[int], None], target: float, lo: int = 5, hi: int = 2000) -> int:
+    started = time.perf_counter()
+    run_steps(lo)
+    per_step = (time.perf_counter() - started) / lo
+    return int(min(hi, max(lo, target / max(per_step, 1e-9))))
+
+
+def numpy_step_seconds(
+    layers, batch: int, X: np.ndarray, Y: np.ndarray, *, target: float, rounds: int, threads: int
+) -> float:
+    """Seconds per training step of numpy_mlp's FastStep (gather included)."""
+    from numpy_mlp import MLP, SGD
+    from numpy_mlp.fast import FastStep
+
+    mlp = MLP(layers, seed=0, dtype=np.float32)
+    step = FastStep(mlp.weights, SGD(), batch)
+    rng = np.random.default_rng(0)
+    pool = [rng.choice(X.shape[0], batch, replace=False) for _ in range(8)]
+
+    def run(k: int) -> None:
+        for i in range(k):
+            step(X, Y, pool[i % 8])
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        k = _calibrate(run, target)
+        return median_time(lambda: run(k), rounds=rounds) / k
+
+
+def keras_step_seconds(
+    layers,
+    batch: int,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    target: float,
+    rounds: int,
+    jit_compile: bool = False,
+) -> tuple[float, float]:
+    """(seconds per compiled Keras train step, seconds spent tracing it)."""
+    from keras_mlp import build_model
+    from keras_mlp.steps import train_step_fn
+    from keras_mlp.tf import tensorflow
+
+    tf = tensorflow()
+    model = build_model(layers, seed=0, dtype="float32")
+    step = train_step_fn(model, jit_compile=jit_compile)
+    rng = np.random.default_rng(0)
+    pool = []
+    for _ in range(8):
+        idx = rng.choice(X.shape[0], batch, replace=False)
+        pool.append((tf.constant(X[idx]), tf.constant(Y[idx])))
+    started = time.perf_counter()
+    float(step(*pool[0]))
+    trace = time.perf_counter() - started
+
+    def run(k: int) -> None:
+        loss = None
+        for i in range(k):
+            loss = step(*pool[i % 8])
+        float(loss)  # wait for the last step to finish
+
+    k = _calibrate(run, target)
+    return median_time(lambda: run(k), rounds=rounds) / k, trace
+
+
+def sweep_point(
+    layers, batch: int, X, Y, *, peak: float, target: float, rounds: int, with_keras: bool
+) -> dict:
+    """One configuration: time per sample, GFLOP/s and fraction of peak for each side."""
+    flops = train_flops(layers, batch)
+    numpy_by_threads = {
+        threads: numpy_step_seconds(
+            layers, batch, X, Y, target=target, rounds=rounds, threads=threads
+        )
+        for threads in (1, 2)
+    }
+    threads, t_np = min(numpy_by_threads.items(), key=lambda kv: kv[1])
+    point = {
+        "layers": list(layers),
+        "batch": batch,
+        "flops_per_step": flops,
+        "numpy": {
+            "step_seconds": t_np,
+            "sample_seconds": t_np / batch,
+            "gflops": flops / t_np / 1e9,
+            "fraction_of_peak": flops / t_np / 1e9 / peak,
+            "blas_threads": threads,
+            "step_seconds_by_threads": {str(k): v for k, v in numpy_by_threads.items()},
+        },
+    }
+    if with_keras:
+        t_k, trace = keras_step_seconds(layers, batch, X, Y, target=target, rounds=rounds)
+        point["keras"] = {
+            "step_seconds": t_k,
+            "sample_seconds": t_k / batch,
+            "gflops": flops / t_k / 1e9,
+            "fraction_of_peak": flops / t_k / 1e9 / peak,
+            "trace_seconds": trace,
+        }
+        point["keras_over_numpy"] = t_k / t_np
+    return point
+
+
+def crossover(points: list[dict], key: str) -> dict | None:
+    """The first point (in sweep order) where Keras takes less time per sample than NumPy."""
+    for p in points:
+        if "keras" in p and p["keras"]["sample_seconds"] < p["numpy"]["sample_seconds"]:
+            return {
+                key: p[key] if key == "batch" else p["layers"][1],
+                "keras_over_numpy": p["keras_over_numpy"],
+            }
+    return None
+
+
+def numpy_epoch_seconds(X, y, *, rounds: int, engine: str = "fast", blas_threads: int = 1) -> float:
+    """Median seconds of one `fit` epoch over all of X (no validation), tutorial settings."""
+    from numpy_mlp import MLP
+
+    mlp = MLP(TUTORIAL, seed=123, dtype=np.float32)
+    history = mlp.fit(
+        X,
+        y,
+        epochs=rounds,
+        batch_size=64,
+        validation_split=0.0,
+        verbose=0,
+        seed=0,
+        engine=engine,
+        blas_threads=blas_threads,
+    )
+    return float(np.median(history.history["seconds"]))
+
+
+def keras_epoch_seconds(
+    X, Y, *, rounds: int, steps_per_execution: int, jit_compile
+) -> tuple[float, float]:
+    """(median seconds of one Keras `fit` epoch over all of X, seconds of the first epoch)."""
+    from keras_mlp import build_model
+
+    model = build_model(
+        TUTORIAL,
+        seed=123,
+        dtype="float32",
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    kwargs = {"batch_size": 64, "epochs": 1, "verbose": 0, "shuffle": True}
+    first = median_time(lambda: model.fit(X, Y, **kwargs), rounds=1)
+    return median_time(lambda: model.fit(X, Y, **kwargs), rounds=rounds), first
+
+
+KERAS_FIT_CONFIGS = (
+    ("defaults", 1, "auto"),
+    ("steps_per_execution=32", 32, "auto"),
+    ("steps_per_execution=32, XLA", 32, True),
+    ("steps_per_execution=128", 128, "auto"),
+)
+
+
+def peak_rss_of_numpy_training(data_dir: str | None, epochs: int = 1) -> float:
+    """Peak resident memory (MB) of `mlp-compare train --impl numpy` at the tutorial configuration."""
+    with tempfile.TemporaryDirectory() as out:
+        args = [
+            sys.executable,
+            "-m",
+            "compare",
+            "train",
+            "--impl",
+            "numpy",
+            "--epochs",
+            str(epochs),
+            "--verbose",
+            "0",
+            "--out",
+            out,
+        ]
+        if data_dir:
+            args += ["--data-dir", data_dir]
+        code = (
+            "import resource, subprocess, sys\n"
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        )
+    return int(result.stdout.strip().splitlines()[-1]) / 1024.0

@@ -1,0 +1,71 @@
+"""`mlp-compare bench`: FLOP counting, crossover logic, and a small end-to-end run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compare.bench import crossover, train_flops
+from tests.conftest import keras_or_skip, run_cli
+
+
+def test_flop_count_of_the_tutorial_epoch():
+    # per row: 4 * (784*50 + 50*50 + 50*10) + 2 * (50*50 + 50*10) = 174,800
+    assert train_flops((784, 50, 50, 10), 1) == 174_800
+    assert train_flops((784, 50, 50, 10), 54_000) == pytest.approx(9.4392e9)
+    assert train_flops((3, 4, 3), 1) == 4 * (12 + 12) + 2 * 12
+
+
+def _point(batch, numpy_s, keras_s):
+    return {
+        "batch": batch,
+        "layers": [784, batch, batch, 10],
+        "numpy": {"sample_seconds": numpy_s},
+        "keras": {"sample_seconds": keras_s},
+        "keras_over_numpy": keras_s / numpy_s,
+    }
+
+
+def test_crossover_is_the_first_point_where_keras_wins():
+    points = [_point(16, 1.0, 3.0), _point(64, 1.0, 0.9), _point(256, 1.0, 0.5)]
+    assert crossover(points, "batch") == {"batch": 64, "keras_over_numpy": 0.9}
+    assert crossover(points[:1], "batch") is None
+    assert crossover(points, "width")["width"] == 64
+
+
+@pytest.mark.keras
+def test_bench_end_to_end_small(tmp_path, mnist_dir):
+    keras_or_skip()
+    result = run_cli(
+        "bench",
+        "--quick",
+        "--batches",
+        "32,128",
+        "--widths",
+        "64",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    tutorial = report["tutorial"]
+    assert tutorial["updates"] == 844 and tutorial["epoch_gflop"] == pytest.approx(9.4392)
+    assert tutorial["numpy"]["fast_1_thread"] > 0 and tutorial["vs_keras_defaults"] > 0
+    assert 0 < tutorial["peak_rss_mb"] < 4000
+    assert [p["batch"] for p in report["sweep_batch"]] == [32, 128]
+    assert [p["layers"][1] for p in report["sweep_width"]] == [64]
+    for p in report["sweep_batch"] + report["sweep_width"]:
+        for impl in ("numpy", "keras"):
+            assert p[impl]["sample_seconds"] > 0
+            assert 0 < p[impl]["fraction_of_peak"] < 1.5
+    assert "Targets:" in result.stdout and "Crossover (batch)" in result.stdout
+    assert (tmp_path / "bench.png").stat().st_size > 10_000
+
+
+def test_bench_rejects_bad_sizes(tmp_path):
+    result = run_cli("bench", "--batches", "0,16", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "--batches" in result.stderr
