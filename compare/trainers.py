@@ -160,9 +160,13 @@ def train_keras(
     *,
     verbose: int = 1,
     steps_per_execution: int = 1,
-    jit_compile: bool | str = False,
+    jit_compile: bool | str = "auto",
 ) -> TrainResult:
-    """Train keras_mlp.build_model with `settings` via `model.fit`; returns the TrainResult."""
+    """Train keras_mlp.build_model with `settings` via `model.fit`; returns the TrainResult.
+
+    steps_per_execution and jit_compile default to Keras's own defaults, so that the timing is
+    that of Keras as a user gets it (`mlp-compare bench` tries faster settings).
+    """
     from keras_mlp import build_model, floatx_of, predict_classes
     from keras_mlp.tf import keras
 

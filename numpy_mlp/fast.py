@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from numpy_mlp.mlp import add_bias_unit
 from numpy_mlp.optimizers import SGD
 
 
@@ -116,24 +117,30 @@ class FastStep:
         return views
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, idx: np.ndarray) -> tuple[float, int]:
-        m = idx.shape[0]
-        buf = self.buffers(m)
+        buf = self.buffers(idx.shape[0])
         np.take(X, idx, axis=0, out=buf.X)
         np.take(Y, idx, axis=0, out=buf.Y)
-        loss, correct = self.forward(buf, m)
+        return self.train_batch(buf.A_in, buf.Y)
+
+    def train_batch(self, A_in: np.ndarray, Y: np.ndarray) -> tuple[float, int]:
+        """One step on a batch already gathered: A_in = [1 | X_batch] (m, d_in + 1), Y (m, k)."""
+        m = A_in.shape[0]
+        buf = self.buffers(m)
+        loss, correct = self.forward(buf, A_in, Y)
         if not math.isfinite(loss):
             raise NonFiniteLoss(loss)
-        self.backward(buf, m)
+        self.backward(buf, A_in, Y)
         self.update()
         return loss, correct
 
-    def forward(self, buf: _Buffers, m: int) -> tuple[float, int]:
-        """Forward pass for the m rows in buf; returns (batch loss, correct rows).
+    def forward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> tuple[float, int]:
+        """Forward pass for the m rows of A_in = [1 | X]; returns (batch loss, correct rows).
 
         Leaves [1 | tanh(Z_h)] in buf.A_h and A_out = softmax(Z_out) in buf.D[-1].
         """
         W, A_h, D = self.weights, buf.A_h, buf.D
-        A = buf.A_in
+        m = A_in.shape[0]
+        A = A_in
         for l in range(len(A_h)):
             np.matmul(A, W[l], out=buf.Z_h[l])  # Z_h = [1 | A] W_h
             np.tanh(buf.Z_h[l], out=buf.tanh_out[l])  # A_h = [1 | tanh(Z_h)]
@@ -143,7 +150,7 @@ class FastStep:
         np.maximum.reduce(Z, axis=1, keepdims=True, out=buf.rowmax)
         Z -= buf.rowmax  # shifted logits: softmax unchanged, exp cannot overflow
         # z_y = the label's shifted logit per row: 0 exactly when the label has the largest score
-        np.multiply(Z, buf.Y, out=buf.YZ)
+        np.multiply(Z, Y, out=buf.YZ)
         zy = np.add.reduce(buf.YZ, axis=1, out=buf.zy)
         correct = int(np.count_nonzero(zy == 0))
         np.exp(Z, out=Z)
@@ -153,13 +160,13 @@ class FastStep:
         Z /= buf.rowsum  # A_out = softmax(Z_out)
         return loss, correct
 
-    def backward(self, buf: _Buffers, m: int) -> None:
+    def backward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> None:
         """Backpropagation after `forward`: fills self.grads with dL/dW, bias rows included."""
         A_h, D, G, T = buf.A_h, buf.D, self.grads, buf.T
-        D[-1] -= buf.Y
-        D[-1] /= m  # delta_out = (A_out - Y) / m
+        D[-1] -= Y
+        D[-1] /= A_in.shape[0]  # delta_out = (A_out - Y) / m
         for l in range(len(A_h), -1, -1):
-            A = buf.A_in if l == 0 else A_h[l - 1]
+            A = A_in if l == 0 else A_h[l - 1]
             np.matmul(A.T, D[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta
             if l:
                 np.matmul(D[l], self._kernels_T[l], out=D[l - 1])  # delta W[1:]^T
@@ -191,7 +198,11 @@ class ReferenceStep:
         optimizer.init_state(mlp.weights)
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, idx: np.ndarray) -> tuple[float, int]:
-        Xb, Yb = X[idx], Y[idx]
+        return self.train_batch(add_bias_unit(X[idx]), Y[idx])
+
+    def train_batch(self, A_in: np.ndarray, Yb: np.ndarray) -> tuple[float, int]:
+        """One step on a gathered batch A_in = [1 | X_batch], Yb (m, k)."""
+        Xb = A_in[:, 1:]
         loss = self.mlp.loss(Xb, Yb)
         if not np.isfinite(loss):
             raise NonFiniteLoss(loss)

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from numpy_mlp.activations import cross_entropy
 from numpy_mlp.fast import FastStep, NonFiniteLoss, ReferenceStep
 from numpy_mlp.optimizers import SGD
+from numpy_mlp.prefetch import PrefetchedBatches
 from numpy_mlp.progress import progress_bar
 
 
@@ -150,9 +151,14 @@ def fit(
         else contextlib.nullcontext()
     )
     # A diverging run overflows before the loss turns non-finite; the error below says so plainly.
-    with limiter, np.errstate(over="ignore", invalid="ignore"):
+    with (
+        limiter,
+        np.errstate(over="ignore", invalid="ignore"),
+        PrefetchedBatches(X_train, Y_train, min(batch_size, n)) as batches,
+    ):
         return _train(
             mlp,
+            batches,
             step,
             optimizer,
             X_train,
@@ -170,6 +176,7 @@ def fit(
 
 def _train(
     mlp,
+    batches,
     step,
     optimizer,
     X_train,
@@ -200,17 +207,16 @@ def _train(
                     total=steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
             loss_sum, correct = 0.0, 0
-            for s in range(steps_per_epoch):
-                idx = order[s * batch_size : (s + 1) * batch_size]
+            for s, (A_in, Yb) in enumerate(batches.epoch(order)):
                 try:
-                    loss, hits = step(X_train, Y_train, idx)
+                    loss, hits = step.train_batch(A_in, Yb)
                 except NonFiniteLoss as exc:
                     if bar is not None:
                         bar.close()
                     raise TrainingDivergedError(
                         epoch + 1, s + 1, exc.loss, optimizer.current_learning_rate()
                     ) from None
-                loss_sum += loss * idx.shape[0]
+                loss_sum += loss * A_in.shape[0]
                 correct += hits
                 if bar is not None and (s % 25 == 24 or s == steps_per_epoch - 1):
                     bar.update(s + 1 - bar.n)
