@@ -29,6 +29,9 @@ def register(sub) -> None:
     )
     add_training_args(parser, epochs=1)
     parser.set_defaults(dtype=None)
+    for action in parser._actions:  # --dtype means "only this one" here
+        if action.dest == "dtype":
+            action.help = "run only this dtype (default: the --dtypes list)"
     parser.add_argument(
         "--dtypes",
         default="float64,float32",
