@@ -12,7 +12,8 @@ This module computes the same numbers for one minibatch step, but
   momentum update is four in-place operations for the whole network instead of four per matrix;
 * NumPy's per-call overhead is what dominates at this size (~90 us of a ~330 us step for
   784-50-50-10, batch 64), so the step makes as few calls as it can: ufunc reductions rather than
-  their Python wrappers, no per-step list building or shape checks.
+  their Python wrappers, no per-step list building or shape checks, and `np.dot` rather than
+  `np.matmul` for the products (the same BLAS call with less dispatch: ~5-10% of an epoch).
 
 Because of the shared buffer, `FastStep` replaces the arrays in the `weights` list it is given by
 views of that buffer (same values): hold on to `mlp.weights`, not to one matrix, across `fit`.
@@ -142,11 +143,11 @@ class FastStep:
         m = A_in.shape[0]
         A = A_in
         for l in range(len(A_h)):
-            np.matmul(A, W[l], out=buf.Z_h[l])  # Z_h = [1 | A] W_h
+            np.dot(A, W[l], out=buf.Z_h[l])  # Z_h = [1 | A] W_h
             np.tanh(buf.Z_h[l], out=buf.tanh_out[l])  # A_h = [1 | tanh(Z_h)]
             A = A_h[l]
         Z = D[-1]
-        np.matmul(A, W[-1], out=Z)  # Z_out = [1 | A_h] W_out
+        np.dot(A, W[-1], out=Z)  # Z_out = [1 | A_h] W_out
         np.maximum.reduce(Z, axis=1, keepdims=True, out=buf.rowmax)
         Z -= buf.rowmax  # shifted logits: softmax unchanged, exp cannot overflow
         # z_y = the label's shifted logit per row: 0 exactly when the label has the largest score
@@ -167,9 +168,9 @@ class FastStep:
         D[-1] /= A_in.shape[0]  # delta_out = (A_out - Y) / m
         for l in range(len(A_h), -1, -1):
             A = A_in if l == 0 else A_h[l - 1]
-            np.matmul(A.T, D[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta
+            np.dot(A.T, D[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta
             if l:
-                np.matmul(D[l], self._kernels_T[l], out=D[l - 1])  # delta W[1:]^T
+                np.dot(D[l], self._kernels_T[l], out=D[l - 1])  # delta W[1:]^T
                 tanh_out = buf.tanh_out[l - 1]
                 np.multiply(tanh_out, tanh_out, out=T[l - 1])
                 np.subtract(1.0, T[l - 1], out=T[l - 1])  # 1 - A_h^2
