@@ -167,41 +167,84 @@ def crossover(points: list[dict], key: str) -> dict | None:
     return None
 
 
-def numpy_epoch_seconds(X, y, *, rounds: int, engine: str = "fast", blas_threads: int = 1) -> float:
-    """Median seconds of one `fit` epoch over all of X (no validation), tutorial settings."""
-    from numpy_mlp import MLP
+class NumpyEpoch:
+    """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds."""
 
-    mlp = MLP(TUTORIAL, seed=123, dtype=np.float32)
-    history = mlp.fit(
-        X,
-        y,
-        epochs=rounds,
-        batch_size=64,
-        validation_split=0.0,
-        verbose=0,
-        seed=0,
-        engine=engine,
-        blas_threads=blas_threads,
-    )
-    return float(np.median(history.history["seconds"]))
+    def __init__(self, X, y, *, engine: str = "fast", blas_threads: int = 1) -> None:
+        from numpy_mlp import MLP
+
+        self.X, self.y, self.engine, self.blas_threads = X, y, engine, blas_threads
+        self.mlp = MLP(TUTORIAL, seed=123, dtype=np.float32)
+
+    def __call__(self) -> float:
+        history = self.mlp.fit(
+            self.X,
+            self.y,
+            epochs=1,
+            batch_size=64,
+            validation_split=0.0,
+            verbose=0,
+            engine=self.engine,
+            blas_threads=self.blas_threads,
+        )
+        return float(history.history["seconds"][0])
 
 
-def keras_epoch_seconds(
-    X, Y, *, rounds: int, steps_per_execution: int, jit_compile
-) -> tuple[float, float]:
-    """(median seconds of one Keras `fit` epoch over all of X, seconds of the first epoch)."""
-    from keras_mlp import build_model
+class KerasEpoch:
+    """One Keras `fit` epoch over all of X per call; seconds from epoch begin to end.
 
-    model = build_model(
-        TUTORIAL,
-        seed=123,
-        dtype="float32",
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-    )
-    kwargs = {"batch_size": 64, "epochs": 1, "verbose": 0, "shuffle": True}
-    first = median_time(lambda: model.fit(X, Y, **kwargs), rounds=1)
-    return median_time(lambda: model.fit(X, Y, **kwargs), rounds=rounds), first
+    The first call (graph tracing, compilation) is made at construction and kept apart.
+    """
+
+    def __init__(self, X, Y, *, steps_per_execution: int, jit_compile) -> None:
+        from keras_mlp import build_model
+
+        self.model = build_model(
+            TUTORIAL,
+            seed=123,
+            dtype="float32",
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+        )
+        self.X, self.Y = X, Y
+        self.first_seconds = self()
+
+    def __call__(self) -> float:
+        from compare.trainers import epoch_timer
+
+        timer = epoch_timer()
+        self.model.fit(
+            self.X, self.Y, batch_size=64, epochs=1, verbose=0, shuffle=True, callbacks=[timer]
+        )
+        return timer.seconds[0]
+
+
+def interleaved(
+    contenders: dict[str, Callable[[], float]],
+    rounds: int,
+    on_round: Callable[[int], None] | None = None,
+) -> dict[str, list[float]]:
+    """Call each contender once per round, in turn, so slow spells of a shared machine hit all."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(rounds):
+        for name, run in contenders.items():
+            times[name].append(run())
+        if on_round is not None:
+            on_round(r)
+    return times
+
+
+def paired_ratio(slow: Sequence[float], fast: Sequence[float]) -> dict:
+    """Per-round slow/fast ratios: median, quartiles, min and max."""
+    ratios = np.asarray(slow, dtype=float) / np.asarray(fast, dtype=float)
+    return {
+        "median": float(np.median(ratios)),
+        "q1": float(np.percentile(ratios, 25)),
+        "q3": float(np.percentile(ratios, 75)),
+        "min": float(ratios.min()),
+        "max": float(ratios.max()),
+        "rounds": int(ratios.size),
+    }
 
 
 KERAS_FIT_CONFIGS = (

@@ -134,7 +134,7 @@ def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> Tra
     )
 
 
-def _epoch_timer():
+def epoch_timer():
     """A Keras callback recording each epoch's wall time (training plus validation)."""
     from keras_mlp.tf import keras
 
@@ -184,7 +184,7 @@ def train_keras(
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
     )
-    timer = _epoch_timer()
+    timer = epoch_timer()
     callbacks = [timer, k.callbacks.TerminateOnNaN()]
     if settings.early_stopping:
         callbacks.append(

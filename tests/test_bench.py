@@ -54,7 +54,11 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir):
     report = json.loads((tmp_path / "bench.json").read_text())
     tutorial = report["tutorial"]
     assert tutorial["updates"] == 844 and tutorial["epoch_gflop"] == pytest.approx(9.4392)
-    assert tutorial["numpy"]["fast_1_thread"] > 0 and tutorial["vs_keras_defaults"] > 0
+    medians = tutorial["median_seconds"]
+    assert medians["numpy fast, 1 BLAS thread"] > 0 and medians["numpy reference path"] > 0
+    assert len(tutorial["epoch_seconds"]["keras fit, defaults"]) == tutorial["rounds"]
+    assert tutorial["vs_keras_defaults"] > 0
+    assert tutorial["vs_keras_best_spread"]["min"] <= tutorial["vs_keras_best"]
     assert 0 < tutorial["peak_rss_mb"] < 4000
     assert [p["batch"] for p in report["sweep_batch"]] == [32, 128]
     assert [p["layers"][1] for p in report["sweep_width"]] == [64]
@@ -62,7 +66,7 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir):
         for impl in ("numpy", "keras"):
             assert p[impl]["sample_seconds"] > 0
             assert 0 < p[impl]["fraction_of_peak"] < 1.5
-    assert "Targets:" in result.stdout and "Crossover (batch)" in result.stdout
+    assert "Targets (" in result.stdout and "Crossover (batch)" in result.stdout
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 
 

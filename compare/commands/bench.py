@@ -77,6 +77,9 @@ def _verdict(ok: bool) -> str:
 def tutorial_section(
     X, Y, y, *, with_keras: bool, rounds: int, quick: bool, peak: dict, data_dir, say
 ) -> dict:
+    """One epoch of the tutorial configuration, NumPy against Keras fit settings, interleaved."""
+    import numpy as np
+
     from compare import bench
 
     epoch_flops = bench.train_flops(bench.TUTORIAL, X.shape[0])
@@ -86,73 +89,74 @@ def tutorial_section(
         "updates": -(-X.shape[0] // 64),
         "epoch_gflop": epoch_flops / 1e9,
         "arithmetic_limit_seconds": limit,
+        "rounds": rounds,
     }
-    say("NumPy fit epochs (fast path, 1 BLAS thread) ...")
-    numpy_fast = bench.numpy_epoch_seconds(X, y, rounds=rounds)
-    section["numpy"] = {
-        "fast_1_thread": numpy_fast,
-        "fast_2_threads": bench.numpy_epoch_seconds(
-            X, y, rounds=max(2, rounds // 2), blas_threads=2
-        ),
-        "reference_engine": bench.numpy_epoch_seconds(
-            X, y, rounds=1 if quick else 2, engine="reference"
-        ),
+    contenders = {
+        "numpy fast, 1 BLAS thread": bench.NumpyEpoch(X, y),
+        "numpy fast, 2 BLAS threads": bench.NumpyEpoch(X, y, blas_threads=2),
     }
-    section["numpy_over_limit"] = numpy_fast / limit
+    keras_configs = {}
     if with_keras:
-        keras_fits = {}
-        configs = bench.KERAS_FIT_CONFIGS[:2] if quick else bench.KERAS_FIT_CONFIGS
-        for name, spe, jit in configs:
-            say(f"Keras fit epochs ({name}) ...")
-            median, first = bench.keras_epoch_seconds(
-                X, Y, rounds=max(1, rounds - 2), steps_per_execution=spe, jit_compile=jit
-            )
-            keras_fits[name] = {
-                "seconds": median,
-                "first_epoch_seconds": first,
+        for name, spe, jit in bench.KERAS_FIT_CONFIGS[:2] if quick else bench.KERAS_FIT_CONFIGS:
+            say(f"Tracing Keras fit ({name}) ...")
+            epoch = bench.KerasEpoch(X, Y, steps_per_execution=spe, jit_compile=jit)
+            contenders[f"keras fit, {name}"] = epoch
+            keras_configs[f"keras fit, {name}"] = {
                 "steps_per_execution": spe,
                 "jit_compile": str(jit),
+                "first_epoch_seconds": epoch.first_seconds,
             }
-        best = min(keras_fits, key=lambda k: keras_fits[k]["seconds"])
-        section["keras_fit"] = keras_fits
+    say(f"Timing {len(contenders)} contenders in {rounds} interleaved rounds ...")
+    times = bench.interleaved(
+        contenders, rounds, on_round=lambda r: say(f"  round {r + 1}/{rounds} done")
+    )
+    say("Timing the readable reference path (one epoch) ...")
+    times["numpy reference path"] = [bench.NumpyEpoch(X, y, engine="reference")()]
+    section["epoch_seconds"] = times
+    section["median_seconds"] = {name: float(np.median(t)) for name, t in times.items()}
+    section["keras_fit"] = keras_configs
+    numpy = times["numpy fast, 1 BLAS thread"]
+    section["numpy_over_limit"] = float(np.median(numpy)) / limit
+    if with_keras:
+        best = min(keras_configs, key=lambda k: section["median_seconds"][k])
         section["keras_best"] = best
-        section["vs_keras_defaults"] = keras_fits["defaults"]["seconds"] / numpy_fast
-        section["vs_keras_best"] = keras_fits[best]["seconds"] / numpy_fast
+        section["vs_keras_defaults_spread"] = bench.paired_ratio(
+            times["keras fit, defaults"], numpy
+        )
+        section["vs_keras_best_spread"] = bench.paired_ratio(times[best], numpy)
+        section["vs_keras_defaults"] = section["vs_keras_defaults_spread"]["median"]
+        section["vs_keras_best"] = section["vs_keras_best_spread"]["median"]
     say("Peak memory of a NumPy training run ...")
     section["peak_rss_mb"] = bench.peak_rss_of_numpy_training(data_dir)
     return section
 
 
 def format_tutorial(s: dict, peak: dict) -> str:
-    n = s["numpy"]
     lines = [
         f"Tutorial configuration: 784-50-50-10, batch 64, float32, {s['rows']:,} rows = "
-        f"{s['updates']} updates an epoch ({s['epoch_gflop']:.2f} GFLOP)",
-        f"  NumPy fit epoch, fast path, 1 BLAS thread   {n['fast_1_thread']:8.3f} s",
-        f"  NumPy fit epoch, fast path, 2 BLAS threads  {n['fast_2_threads']:8.3f} s",
-        f"  NumPy fit epoch, readable reference path    {n['reference_engine']:8.3f} s",
+        f"{s['updates']} updates an epoch ({s['epoch_gflop']:.2f} GFLOP); seconds an epoch, "
+        f"median of {s['rounds']} interleaved rounds:",
     ]
-    for name, k in s.get("keras_fit", {}).items():
-        lines.append(
-            f"  Keras fit epoch, {name:<28} {k['seconds']:8.3f} s   "
-            f"(first epoch {k['first_epoch_seconds']:.2f} s, with tracing)"
-        )
+    for name, median in s["median_seconds"].items():
+        extra = ""
+        if name in s.get("keras_fit", {}):
+            extra = f"   (first epoch {s['keras_fit'][name]['first_epoch_seconds']:.2f} s, tracing)"
+        lines.append(f"  {name:<44} {median:8.3f} s{extra}")
     lines.append(
         f"  Matrix-product peak {peak['gflops']:.0f} GFLOP/s -> arithmetic limit "
         f"{s['arithmetic_limit_seconds']:.3f} s an epoch"
     )
-    lines.append("Targets:")
+    lines.append("Targets (paired per-round ratios: median, and range over the rounds):")
     if "vs_keras_defaults" in s:
-        lines.append(
-            f"  NumPy vs Keras fit defaults: {s['vs_keras_defaults']:.1f}x faster "
-            f"(target {TARGETS['vs_keras_defaults']:g}x: "
-            f"{_verdict(s['vs_keras_defaults'] >= TARGETS['vs_keras_defaults'])})"
-        )
-        lines.append(
-            f"  NumPy vs fastest Keras fit ({s['keras_best']}): {s['vs_keras_best']:.1f}x "
-            f"faster (target {TARGETS['vs_keras_best']:g}x: "
-            f"{_verdict(s['vs_keras_best'] >= TARGETS['vs_keras_best'])})"
-        )
+        for key, label in (
+            ("vs_keras_defaults", "NumPy vs Keras fit defaults"),
+            ("vs_keras_best", f"NumPy vs fastest Keras ({s['keras_best']})"),
+        ):
+            r = s[f"{key}_spread"]
+            lines.append(
+                f"  {label}: {r['median']:.1f}x faster ({r['min']:.1f}-{r['max']:.1f}x; "
+                f"target {TARGETS[key]:g}x: {_verdict(r['median'] >= TARGETS[key])})"
+            )
     lines.append(
         f"  NumPy epoch / arithmetic limit: {s['numpy_over_limit']:.1f}x (target "
         f"<= {TARGETS['over_arithmetic_limit']:g}x: "
