@@ -69,7 +69,9 @@ class Run:
     # -- bookkeeping -------------------------------------------------------------------------------
     def save(self) -> None:
         # an interrupted figure is never listed: only what is on disk
-        self.metrics["artifacts"] = [a for a in self.metrics["artifacts"] if (self.out / a).exists()]
+        self.metrics["artifacts"] = [
+            a for a in self.metrics["artifacts"] if (self.out / a).exists()
+        ]
         self.metrics["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         atomic_write_text(self.out / "metrics.json", json.dumps(self.metrics, indent=2) + "\n")
         atomic_write_text(self.out / "report.md", render_report(self.metrics))
