@@ -234,19 +234,6 @@ def interleaved(
     return times
 
 
-def paired_ratio(slow: Sequence[float], fast: Sequence[float]) -> dict:
-    """Per-round slow/fast ratios: median, quartiles, min and max."""
-    ratios = np.asarray(slow, dtype=float) / np.asarray(fast, dtype=float)
-    return {
-        "median": float(np.median(ratios)),
-        "q1": float(np.percentile(ratios, 25)),
-        "q3": float(np.percentile(ratios, 75)),
-        "min": float(ratios.min()),
-        "max": float(ratios.max()),
-        "rounds": int(ratios.size),
-    }
-
-
 KERAS_FIT_CONFIGS = (
     ("defaults", 1, "auto"),
     ("steps_per_execution=32", 32, "auto"),

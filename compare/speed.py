@@ -30,14 +30,9 @@ def epoch_stats(seconds: Sequence[float], rows_per_epoch: int) -> dict:
     }
 
 
-def ratio_stats(slow: Sequence[float], fast: Sequence[float]) -> dict:
-    """slow/fast per epoch (paired, first epoch excluded when there are more): median and spread."""
-    a, b = np.asarray(slow, dtype=float), np.asarray(fast, dtype=float)
-    n = min(a.size, b.size)
-    if n == 0:
-        return {}
-    start = 1 if n > 1 else 0
-    ratios = a[start:n] / b[start:n]
+def paired_ratios(slow: Sequence[float], fast: Sequence[float]) -> dict:
+    """slow[i] / fast[i] for each pair: median, quartiles, min and max."""
+    ratios = np.asarray(slow, dtype=float) / np.asarray(fast, dtype=float)
     return {
         "median": float(np.median(ratios)),
         "q1": float(np.percentile(ratios, 25)),
@@ -46,3 +41,12 @@ def ratio_stats(slow: Sequence[float], fast: Sequence[float]) -> dict:
         "max": float(ratios.max()),
         "pairs": int(ratios.size),
     }
+
+
+def ratio_stats(slow: Sequence[float], fast: Sequence[float]) -> dict:
+    """Per-epoch slow/fast ratios, first epoch excluded when there are more (it includes tracing)."""
+    n = min(len(slow), len(fast))
+    if n == 0:
+        return {}
+    start = 1 if n > 1 else 0
+    return paired_ratios(slow[start:n], fast[start:n])

@@ -81,6 +81,7 @@ def tutorial_section(
     import numpy as np
 
     from compare import bench
+    from compare.speed import paired_ratios
 
     epoch_flops = bench.train_flops(bench.TUTORIAL, X.shape[0])
     limit = epoch_flops / (peak["gflops"] * 1e9)
@@ -120,10 +121,8 @@ def tutorial_section(
     if with_keras:
         best = min(keras_configs, key=lambda k: section["median_seconds"][k])
         section["keras_best"] = best
-        section["vs_keras_defaults_spread"] = bench.paired_ratio(
-            times["keras fit, defaults"], numpy
-        )
-        section["vs_keras_best_spread"] = bench.paired_ratio(times[best], numpy)
+        section["vs_keras_defaults_spread"] = paired_ratios(times["keras fit, defaults"], numpy)
+        section["vs_keras_best_spread"] = paired_ratios(times[best], numpy)
         section["vs_keras_defaults"] = section["vs_keras_defaults_spread"]["median"]
         section["vs_keras_best"] = section["vs_keras_best_spread"]["median"]
     say("Peak memory of a NumPy training run ...")
