@@ -145,84 +145,26 @@ def fit(
     for callback in callbacks:
         callback.on_train_begin(mlp)
 
-    limiter = (
-        threadpool_limits(limits=blas_threads, user_api="blas")
-        if blas_threads is not None
-        else contextlib.nullcontext()
-    )
-    # A diverging run overflows before the loss turns non-finite; the error below says so plainly.
-    with (
-        limiter,
-        np.errstate(over="ignore", invalid="ignore"),
-        PrefetchedBatches(X_train, Y_train, min(batch_size, n)) as batches,
-    ):
-        return _train(
-            mlp,
-            batches,
-            step,
-            optimizer,
-            X_train,
-            Y_train,
-            X_val,
-            Y_val,
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            verbose=verbose,
-            callbacks=callbacks,
-        )
-
-
-def _train(
-    mlp,
-    batches,
-    step,
-    optimizer,
-    X_train,
-    Y_train,
-    X_val,
-    Y_val,
-    *,
-    epochs,
-    batch_size,
-    shuffle,
-    seed,
-    verbose,
-    callbacks,
-) -> History:
-    """The epoch loop of `fit` (arguments already validated)."""
-    n = X_train.shape[0]
     rng = np.random.default_rng(seed)
     history = History()
-    steps_per_epoch = -(-n // batch_size)
     show_bar = verbose == 1 and sys.stderr.isatty()
-    try:
+    with contextlib.ExitStack() as stack:
+        if blas_threads is not None:
+            stack.enter_context(threadpool_limits(limits=blas_threads, user_api="blas"))
+        # A diverging run overflows before the loss turns non-finite; the error says so plainly.
+        stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
+        batches = stack.enter_context(PrefetchedBatches(X_train, Y_train, min(batch_size, n)))
+        for callback in callbacks:  # on_train_end runs however training ends
+            stack.callback(callback.on_train_end)
         for epoch in range(epochs):
             started = time.perf_counter()
             order = rng.permutation(n) if shuffle else np.arange(n)
             bar = None
             if show_bar:
                 bar = progress_bar(
-                    total=steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
+                    total=-(-n // batch_size), desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
-            loss_sum, correct = 0.0, 0
-            for s, (A_in, Yb) in enumerate(batches.epoch(order)):
-                try:
-                    loss, hits = step.train_batch(A_in, Yb)
-                except NonFiniteLoss as exc:
-                    if bar is not None:
-                        bar.close()
-                    raise TrainingDivergedError(
-                        epoch + 1, s + 1, exc.loss, optimizer.current_learning_rate()
-                    ) from None
-                loss_sum += loss * A_in.shape[0]
-                correct += hits
-                if bar is not None and (s % 25 == 24 or s == steps_per_epoch - 1):
-                    bar.update(s + 1 - bar.n)
-                    bar.set_postfix(loss=f"{loss_sum / ((s + 1) * batch_size):.4f}", refresh=False)
-            if bar is not None:
-                bar.close()
+            loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
             logs = {"loss": loss_sum / n, "accuracy": correct / n}
             if X_val.shape[0]:
                 logs["val_loss"], logs["val_accuracy"] = _evaluate(mlp, X_val, Y_val)
@@ -235,7 +177,27 @@ def _train(
                 stop = callback.on_epoch_end(epoch, logs) or stop
             if stop:
                 break
-    finally:
-        for callback in callbacks:
-            callback.on_train_end()
     return history
+
+
+def _train_epoch(step, batches, epoch: int, bar) -> tuple[float, int]:
+    """One epoch of SGD steps over `batches`; returns (sum of batch loss x rows, correct rows)."""
+    loss_sum, correct, rows = 0.0, 0, 0
+    try:
+        for s, (A_in, Yb) in enumerate(batches):
+            try:
+                loss, hits = step.train_batch(A_in, Yb)
+            except NonFiniteLoss as exc:
+                raise TrainingDivergedError(
+                    epoch + 1, s + 1, exc.loss, step.optimizer.current_learning_rate()
+                ) from None
+            loss_sum += loss * A_in.shape[0]
+            correct += hits
+            rows += A_in.shape[0]
+            if bar is not None and s % 25 == 24:
+                bar.update(s + 1 - bar.n)
+                bar.set_postfix(loss=f"{loss_sum / rows:.4f}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return loss_sum, correct
