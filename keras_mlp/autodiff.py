@@ -6,12 +6,14 @@ import numpy as np
 
 from keras_mlp.convert import dense_layers, to_bias_rows
 from keras_mlp.tf import tensorflow
+from numpy_mlp.mnist import one_hot
 
 
 def _as_targets(Y, n_classes: int, dtype) -> np.ndarray:
+    """One-hot (n, k) targets in `dtype`; integer labels (n,) are converted."""
     Y = np.asarray(Y)
     if Y.ndim == 1:
-        Y = np.eye(n_classes, dtype=dtype)[Y]
+        return one_hot(Y, n_classes, dtype=dtype)
     return Y.astype(dtype, copy=False)
 
 

@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
     from compare.environment import environment
     from numpy_mlp.atomic import atomic_write_text
+    from numpy_mlp.mnist import one_hot
     from numpy_mlp.progress import progress_bar
     from numpy_mlp.training import split_validation
 
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         data = load_data(args.data_dir, dtype="float32")
         X, y, _, _ = split_validation(data.X_train, data.y_train, 0.1)
         X = np.ascontiguousarray(X)
-        Y = np.eye(10, dtype=np.float32)[y]
+        Y = one_hot(y, dtype=np.float32)
         result = {"environment": environment(with_tensorflow=with_keras), "quick": quick}
         print("Measuring the float32 matrix-product peak ...", flush=True)
         peak = result["matmul_peak"] = bench.matmul_peak()
