@@ -65,10 +65,10 @@ def numpy_step_seconds(
 ) -> float:
     """Seconds per training step of numpy_mlp's FastStep (gather included)."""
     from numpy_mlp import MLP, SGD
-    from numpy_mlp.fast import FastStep
+    from numpy_mlp.training.fast import FastStep
 
     mlp = MLP(layers, seed=0, dtype=np.float32)
-    step = FastStep(mlp.weights, SGD(), batch)
+    step = FastStep(mlp, SGD(), batch)
     rng = np.random.default_rng(0)
     pool = [rng.choice(X.shape[0], batch, replace=False) for _ in range(8)]
 

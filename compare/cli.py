@@ -46,8 +46,8 @@ def _version() -> str:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's input, not a bug: reported in one line."""
     from keras_mlp.tf import KerasUnavailableError
-    from numpy_mlp.mnist import MnistError
-    from numpy_mlp.saving import ModelFileError
+    from numpy_mlp.data.idx import MnistError
+    from numpy_mlp.io.saving import ModelFileError
 
     return (UsageError, MnistError, ModelFileError, KerasUnavailableError)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numpy_mlp.mnist import load_mnist, one_hot, standardize
+from numpy_mlp import load_mnist, one_hot, standardize
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Gradient agreement compares, matrix by matrix, three estimates of dL/dW for the same weights and
 batch: NumPy backpropagation, TensorFlow autodiff, and finite differences (extended precision,
-Richardson; see numpy_mlp.gradcheck). Lockstep training starts both models from the same weights and
+Richardson; see numpy_mlp.checks.gradcheck). Lockstep training starts both models from the same weights and
 feeds them the same batches in the same order, recording how far apart the weights are after every
 epoch.
 """
@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from numpy_mlp.gradcheck import matrix_names, numerical_gradient, relative_error, sample_entries
+from numpy_mlp.checks.gradcheck import (
+    matrix_names,
+    numerical_gradient,
+    relative_error,
+    sample_entries,
+)
 
 # Tolerances follow the arithmetic: two correct implementations agree to ~1e-15 relative in
 # float64 and ~1e-7 in float32 on typical entries; the bounds leave room for accumulation order.
@@ -145,12 +150,12 @@ def lockstep(
     """
     from keras_mlp import build_model, get_numpy_weights, set_numpy_weights
     from numpy_mlp import MLP, SGD
-    from numpy_mlp.fast import FastStep
+    from numpy_mlp.training.fast import FastStep
 
     X = np.ascontiguousarray(X, dtype=dtype)
     Y = np.ascontiguousarray(Y, dtype=dtype)
     mlp = MLP(layers, seed=seed, dtype=dtype)
-    step = FastStep(mlp.weights, SGD(learning_rate, momentum, decay), batch_size)
+    step = FastStep(mlp, SGD(learning_rate, momentum, decay), batch_size)
     model = build_model(
         layers, seed=seed, learning_rate=learning_rate, momentum=momentum, decay=decay, dtype=dtype
     )

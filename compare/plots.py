@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from numpy_mlp.atomic import atomic_write_bytes
+from numpy_mlp.io.atomic import atomic_write_bytes
 
 
 def _pyplot():

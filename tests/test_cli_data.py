@@ -7,7 +7,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from numpy_mlp.mnist import idx_bytes
+from numpy_mlp.data.idx import idx_bytes
 from tests.conftest import run_cli, small_idx_set
 
 
@@ -101,7 +101,7 @@ def test_numpy_mlp_never_imports_tensorflow():
     import sys
 
     code = (
-        "import sys, numpy_mlp, numpy_mlp.training, numpy_mlp.gradcheck, compare.cli;"
+        "import sys, numpy_mlp, numpy_mlp.training.loop, numpy_mlp.checks.gradcheck, compare.cli;"
         "compare.cli.build_parser();"
         "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     )

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpy_mlp.fetch import (
+from numpy_mlp import MnistError, load_mnist
+from numpy_mlp.data.idx import idx_bytes
+from numpy_mlp.data.sources import (
     CHECKSUMS,
     FileDigest,
     MnistChecksumError,
@@ -23,7 +25,6 @@ from numpy_mlp.fetch import (
     ensure_mnist,
     verify_file,
 )
-from numpy_mlp.mnist import MnistError, idx_bytes, load_mnist
 from tests.conftest import small_idx_set
 
 
@@ -216,7 +217,7 @@ def test_corrupted_cache_entry_is_fetched_again(tmp_path, synthetic, server_fact
 def test_interrupted_download_leaves_nothing(tmp_path, synthetic, server_factory, monkeypatch):
     _, gz, table = synthetic
     server = server_factory({f"{n}.gz": data for n, data in gz.items()})
-    import numpy_mlp.fetch as fetch
+    import numpy_mlp.data.sources as fetch
 
     real = fetch._copy_verified
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from numpy_mlp.mnist import MnistFormatError, idx_bytes, parse_idx, read_idx, write_idx
+from numpy_mlp.data.idx import MnistFormatError, idx_bytes, parse_idx, read_idx, write_idx
 
 images_strategy = st.integers(0, 5).flatmap(
     lambda n: arrays(np.uint8, (n, 28, 28), elements=st.integers(0, 255))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP
-from numpy_mlp.activations import cross_entropy_delta, softmax
-from numpy_mlp.gradcheck import check_gradients, relative_error
+from numpy_mlp.checks.gradcheck import check_gradients, relative_error
+from numpy_mlp.model.activations import cross_entropy_delta, softmax
 
 
 def test_layout_names_and_shapes():
@@ -129,7 +129,7 @@ def test_backprop_matches_finite_differences_float64(mnist, layers, seed):
 
 
 def test_gradient_check_samples_include_the_bias_row():
-    from numpy_mlp.gradcheck import sample_entries
+    from numpy_mlp.checks.gradcheck import sample_entries
 
     entries = sample_entries((785, 50), 40, np.random.default_rng(0))
     assert entries.shape == (40, 2)

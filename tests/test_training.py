@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP, SGD, EarlyStopping, ModelFileError, TrainingDivergedError
-from numpy_mlp.fast import FastStep, ReferenceStep
-from numpy_mlp.training import split_validation
+from numpy_mlp.training.fast import FastStep, ReferenceStep
+from numpy_mlp.training.loop import split_validation
 
 
 def _data(n=200, d=6, k=3, seed=0, dtype=np.float64):
@@ -79,7 +79,7 @@ def test_fast_step_matches_reference_step_by_step(mnist, dtype, rtol, layers):
         X, y = _data(n=150, d=layers[0], k=layers[-1], dtype=dtype)
     Y = np.eye(layers[-1], dtype=dtype)[y]
     fast_model, ref_model = MLP(layers, seed=4, dtype=dtype), MLP(layers, seed=4, dtype=dtype)
-    fast = FastStep(fast_model.weights, SGD(0.01, 0.9, 1e-3), batch_size=64)
+    fast = FastStep(fast_model, SGD(0.01, 0.9, 1e-3), batch_size=64)
     ref = ReferenceStep(ref_model, SGD(0.01, 0.9, 1e-3))
     order = np.random.default_rng(0).permutation(X.shape[0])
     for step, start in enumerate(range(0, X.shape[0], 64)):  # includes a partial last batch

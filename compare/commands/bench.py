@@ -195,10 +195,10 @@ def run(args: argparse.Namespace) -> int:
     from compare import bench, plots
     from compare.data import load_data
     from compare.environment import environment
-    from numpy_mlp.atomic import atomic_write_text
-    from numpy_mlp.mnist import one_hot
-    from numpy_mlp.progress import progress_bar
-    from numpy_mlp.training import split_validation
+    from numpy_mlp.io.atomic import atomic_write_text
+    from numpy_mlp.io.progress import progress_bar
+    from numpy_mlp.model.targets import one_hot
+    from numpy_mlp.training.loop import split_validation
 
     with_keras = not args.no_keras
     if with_keras:

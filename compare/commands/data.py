@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, out) -> int:
     from compare import plots
-    from numpy_mlp.mnist import load_mnist, one_hot
+    from numpy_mlp import load_mnist, one_hot
 
     X_train, y_train = load_mnist("train", args.data_dir)
     print(f"Rows: {X_train.shape[0]}, Columns: {X_train.shape[1]}")

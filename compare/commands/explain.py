@@ -62,10 +62,10 @@ def _show(name: str, array: np.ndarray, equation: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from numpy_mlp.activations import cross_entropy_delta, tanh_derivative
-    from numpy_mlp.gradcheck import matrix_names
-    from numpy_mlp.mlp import MLP
-    from numpy_mlp.mnist import one_hot
+    from numpy_mlp.checks.gradcheck import matrix_names
+    from numpy_mlp.model.activations import cross_entropy_delta, tanh_derivative
+    from numpy_mlp.model.mlp import MLP
+    from numpy_mlp.model.targets import one_hot
 
     if max(args.layers) > MAX_UNITS:
         raise UsageError(

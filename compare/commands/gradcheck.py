@@ -73,8 +73,8 @@ def format_table(results) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from numpy_mlp.gradcheck import check_gradients
-    from numpy_mlp.mlp import MLP
+    from numpy_mlp.checks.gradcheck import check_gradients
+    from numpy_mlp.model.mlp import MLP
 
     X, y = check_batch(args.layers, args.samples, args.seed, args.data_dir)
     mlp = MLP(args.layers, seed=args.seed, dtype=args.dtype)

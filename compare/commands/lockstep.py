@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
     from compare.parity import lockstep
     from keras_mlp.tf import tensorflow
-    from numpy_mlp.atomic import atomic_write_text
-    from numpy_mlp.progress import progress_bar
-    from numpy_mlp.training import split_validation
+    from numpy_mlp.io.atomic import atomic_write_text
+    from numpy_mlp.io.progress import progress_bar
+    from numpy_mlp.training.loop import split_validation
 
     check_mnist_layers(args.layers)
     dtypes = _dtypes(args)

@@ -65,7 +65,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
     from compare.trainers import Settings, train_keras, train_numpy
-    from numpy_mlp.atomic import atomic_write_text
+    from numpy_mlp.io.atomic import atomic_write_text
 
     check_mnist_layers(args.layers)
     settings = Settings.from_args(args)

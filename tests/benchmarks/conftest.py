@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from compare.environment import environment
-from numpy_mlp.training import split_validation
+from numpy_mlp.training.loop import split_validation
 
 LAYERS = (784, 50, 50, 10)
 BATCH = 64

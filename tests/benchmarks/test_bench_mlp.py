@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP, SGD
-from numpy_mlp.fast import FastStep
+from numpy_mlp.training.fast import FastStep
 from tests.benchmarks.conftest import BATCH, DTYPE, LAYERS, traced
 from tests.conftest import keras_or_skip
 
@@ -32,7 +32,7 @@ def _batch(train_rows, seed=0):
 @pytest.fixture
 def numpy_step():
     mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
-    return mlp, FastStep(mlp.weights, SGD(), BATCH)
+    return mlp, FastStep(mlp, SGD(), BATCH)
 
 
 @pytest.fixture

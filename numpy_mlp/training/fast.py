@@ -8,15 +8,14 @@ This module computes the same numbers for one minibatch step, but
 * the bias unit costs nothing: each activation buffer keeps a column of ones in column 0, the batch
   is gathered straight into the columns after it (`np.take(..., out=)`) and tanh writes there too,
   so [1 | A] W is one matrix product and its gradient A^T delta includes the bias row;
-* all weight matrices live in one contiguous buffer (as do their gradients and velocities), so the
-  momentum update is four in-place operations for the whole network instead of four per matrix;
-* NumPy's per-call overhead is what dominates at this size (~90 us of a ~330 us step for
-  784-50-50-10, batch 64), so the step makes as few calls as it can: ufunc reductions rather than
-  their Python wrappers, no per-step list building or shape checks, and `np.dot` rather than
-  `np.matmul` for the products (the same BLAS call with less dispatch: ~5-10% of an epoch).
+* all weight matrices live in one contiguous buffer (the model's `params`), as do their gradients
+  and the optimizer's velocities, so the momentum update (`SGD.step_flat`) is four in-place
+  operations for the whole network instead of four per matrix;
+* NumPy's per-call overhead is what dominates at this size, so the step makes as few calls as it
+  can: ufunc reductions rather than their Python wrappers, no per-step list building or shape
+  checks, and `np.dot` rather than `np.matmul` for the products (the same BLAS call with less
+  dispatch).
 
-Because of the shared buffer, `FastStep` replaces the arrays in the `weights` list it is given by
-views of that buffer (same values): hold on to `mlp.weights`, not to one matrix, across `fit`.
 The tests check this path against the reference step by step.
 """
 
@@ -26,8 +25,10 @@ import math
 
 import numpy as np
 
-from numpy_mlp.mlp import add_bias_unit
-from numpy_mlp.optimizers import SGD
+from numpy_mlp.model.activations import tanh, tanh_derivative
+from numpy_mlp.model.mlp import MLP, add_bias_unit
+from numpy_mlp.model.parameters import allocate
+from numpy_mlp.training.optimizers import SGD
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -38,14 +39,6 @@ class NonFiniteLoss(FloatingPointError):
         self.loss = loss
 
 
-def _flat_views(flat: np.ndarray, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
-    views, offset = [], 0
-    for rows, cols in shapes:
-        views.append(flat[offset : offset + rows * cols].reshape(rows, cols))
-        offset += rows * cols
-    return views
-
-
 class _Buffers:
     """The first m rows of every preallocated buffer (views, made once per batch size)."""
 
@@ -53,60 +46,53 @@ class _Buffers:
         self.A_in = step._A_in[:m]  # [1 | X_batch], (m, d_in + 1)
         self.X = self.A_in[:, 1:]  # where the batch is gathered
         self.A_h = [A[:m] for A in step._A_h]  # [1 | tanh(Z_h)] per hidden layer
-        self.tanh_out = [A[:, 1:] for A in self.A_h]
+        self.f_out = [A[:, 1:] for A in self.A_h]  # where tanh(Z_h) is written
         self.Z_h = [Z[:m] for Z in step._Z_h]
-        self.T = [T[:m] for T in step._T]  # scratch for 1 - A_h^2
-        self.D = [D[:m] for D in step._D]  # delta^(l+1) for every matrix l; D[-1] holds Z_out
+        self.f_prime = [T[:m] for T in step._f_prime]  # f'(Z_h) = 1 - A_h^2 per hidden layer
+        # delta^(l+1) for every matrix l. The output one, delta_out, is built in place: it holds
+        # Z_out, then the shifted logits, then exp, then A_out = softmax(Z_out), then (A_out - Y)/m.
+        self.delta = [D[:m] for D in step._delta]
         self.Y = step._Y[:m]
-        self.YZ = step._YZ[:m]
+        self.Y_z = step._Y_z[:m]  # Y * shifted logits, to pick each row's label logit
         self.rowmax = step._rowmax[:m]
         self.rowsum = step._rowsum[:m]
-        self.zy = step._zy[:m]
+        self.z_label = step._z_label[:m]
 
 
 class FastStep:
     """One SGD step on a minibatch, in place: gather, forward, loss, backward, update.
 
-    weights: the model's list of matrices (its entries are replaced by views of one buffer);
-    optimizer: an SGD; batch_size: the largest batch that will be passed.
-    `step(X, Y, idx)` trains on rows `idx` of X (n, d_in) and one-hot Y (n, k) and returns
-    (batch loss, number of rows whose predicted class is the label).
+    mlp: the model (its `params` buffer is updated in place); optimizer: an SGD; batch_size: the
+    largest batch that will be passed. `step(X, Y, idx)` trains on rows `idx` of X (n, d_in) and
+    one-hot Y (n, k) and returns (batch loss, number of rows whose predicted class is the label).
     """
 
-    def __init__(self, weights: list[np.ndarray], optimizer: SGD, batch_size: int) -> None:
-        dtype = weights[0].dtype
-        shapes = [W.shape for W in weights]
-        size = sum(r * c for r, c in shapes)
-        self._flat_W = np.empty(size, dtype)
-        self._flat_G = np.empty(size, dtype)
-        self._flat_V = np.zeros(size, dtype)
-        self.weights = weights
-        views = _flat_views(self._flat_W, shapes)
-        for i, (W, view) in enumerate(zip(weights, views, strict=True)):
-            view[...] = W
-            weights[i] = view
-        self.grads = _flat_views(self._flat_G, shapes)
-        velocities = _flat_views(self._flat_V, shapes)
-        if optimizer.velocities is not None:  # resume with the optimizer's momentum
-            for mine, theirs in zip(velocities, optimizer.velocities, strict=True):
-                mine[...] = theirs
-        optimizer.velocities = velocities
+    def __init__(self, mlp: MLP, optimizer: SGD, batch_size: int) -> None:
+        dtype = mlp.dtype
+        shapes = [W.shape for W in mlp.weights]
+        self.mlp, self.weights = mlp, mlp.weights
+        self._flat_G, self.grads = allocate(shapes, dtype)
+        optimizer.init_state(mlp.weights)  # keeps the optimizer's momentum when resuming
         self.optimizer = optimizer
-        self._plain_sgd = not (optimizer.weight_decay or optimizer.nesterov)
+        self._decay_mask = None
+        if optimizer.weight_decay:  # weight_decay on connection weights, 0 on the bias rows
+            self._decay_mask, views = allocate(shapes, dtype)
+            for view in views:
+                view[1:] = optimizer.weight_decay
 
         B, units = batch_size, [c for _, c in shapes]
         self.capacity = B
         self._A_in = np.ones((B, shapes[0][0]), dtype)
         self._A_h = [np.ones((B, u + 1), dtype) for u in units[:-1]]
         self._Z_h = [np.empty((B, u), dtype) for u in units[:-1]]
-        self._T = [np.empty((B, u), dtype) for u in units[:-1]]
-        self._D = [np.empty((B, u), dtype) for u in units]
+        self._f_prime = [np.empty((B, u), dtype) for u in units[:-1]]
+        self._delta = [np.empty((B, u), dtype) for u in units]
         self._Y = np.empty((B, units[-1]), dtype)
-        self._YZ = np.empty((B, units[-1]), dtype)
+        self._Y_z = np.empty((B, units[-1]), dtype)
         self._rowmax = np.empty((B, 1), dtype)
         self._rowsum = np.empty((B, 1), dtype)
-        self._zy = np.empty(B, dtype)
-        self._kernels_T = [W[1:].T for W in weights]  # W[1:]^T, for delta W[1:]^T
+        self._z_label = np.empty(B, dtype)
+        self._kernels_T = [W[1:].T for W in self.weights]  # W[1:]^T, for delta W[1:]^T
         self._views: dict[int, _Buffers] = {}
 
     def buffers(self, m: int) -> _Buffers:
@@ -137,63 +123,52 @@ class FastStep:
     def forward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> tuple[float, int]:
         """Forward pass for the m rows of A_in = [1 | X]; returns (batch loss, correct rows).
 
-        Leaves [1 | tanh(Z_h)] in buf.A_h and A_out = softmax(Z_out) in buf.D[-1].
+        Leaves [1 | tanh(Z_h)] in buf.A_h and A_out = softmax(Z_out) in buf.delta[-1].
         """
-        W, A_h, D = self.weights, buf.A_h, buf.D
+        W, A_h = self.weights, buf.A_h
         m = A_in.shape[0]
         A = A_in
         for l in range(len(A_h)):
             np.dot(A, W[l], out=buf.Z_h[l])  # Z_h = [1 | A] W_h
-            np.tanh(buf.Z_h[l], out=buf.tanh_out[l])  # A_h = [1 | tanh(Z_h)]
+            tanh(buf.Z_h[l], out=buf.f_out[l])  # A_h = [1 | tanh(Z_h)]
             A = A_h[l]
-        Z = D[-1]
+        Z = buf.delta[-1]
         np.dot(A, W[-1], out=Z)  # Z_out = [1 | A_h] W_out
         np.maximum.reduce(Z, axis=1, keepdims=True, out=buf.rowmax)
         Z -= buf.rowmax  # shifted logits: softmax unchanged, exp cannot overflow
-        # z_y = the label's shifted logit per row: 0 exactly when the label has the largest score
-        np.multiply(Z, Y, out=buf.YZ)
-        zy = np.add.reduce(buf.YZ, axis=1, out=buf.zy)
-        correct = int(np.count_nonzero(zy == 0))
+        # z_label = the label's shifted logit per row: 0 exactly when the label has the top score
+        np.multiply(Z, Y, out=buf.Y_z)
+        z_label = np.add.reduce(buf.Y_z, axis=1, out=buf.z_label)
+        correct = int(np.count_nonzero(z_label == 0))
         np.exp(Z, out=Z)
         np.add.reduce(Z, axis=1, keepdims=True, out=buf.rowsum)
-        # L = -(1/m) sum_i (z_y,i - log sum_j exp z_ij), for one-hot rows of Y
-        loss = (float(np.log(buf.rowsum).sum()) - float(zy.sum())) / m
+        # L = -(1/m) sum_i (z_label,i - log sum_j exp z_ij), for one-hot rows of Y
+        loss = (float(np.log(buf.rowsum).sum()) - float(z_label.sum())) / m
         Z /= buf.rowsum  # A_out = softmax(Z_out)
         return loss, correct
 
     def backward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> None:
         """Backpropagation after `forward`: fills self.grads with dL/dW, bias rows included."""
-        A_h, D, G, T = buf.A_h, buf.D, self.grads, buf.T
-        D[-1] -= Y
-        D[-1] /= A_in.shape[0]  # delta_out = (A_out - Y) / m
+        A_h, delta, G = buf.A_h, buf.delta, self.grads
+        delta[-1] -= Y
+        delta[-1] /= A_in.shape[0]  # delta_out = (A_out - Y) / m
         for l in range(len(A_h), -1, -1):
             A = A_in if l == 0 else A_h[l - 1]
-            np.dot(A.T, D[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta
+            np.dot(A.T, delta[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta^(l+1)
             if l:
-                np.dot(D[l], self._kernels_T[l], out=D[l - 1])  # delta W[1:]^T
-                tanh_out = buf.tanh_out[l - 1]
-                np.multiply(tanh_out, tanh_out, out=T[l - 1])
-                np.subtract(1.0, T[l - 1], out=T[l - 1])  # 1 - A_h^2
-                D[l - 1] *= T[l - 1]
+                np.dot(delta[l], self._kernels_T[l], out=delta[l - 1])  # delta W[1:]^T
+                tanh_derivative(buf.f_out[l - 1], out=buf.f_prime[l - 1])  # 1 - A_h^2
+                delta[l - 1] *= buf.f_prime[l - 1]
 
     def update(self) -> None:
-        """v <- mu v - eta_t g; W <- W + v, on the whole network at once (same arithmetic as SGD)."""
-        opt = self.optimizer
-        if not self._plain_sgd:
-            opt.step(self.weights, self.grads)  # L2 or Nesterov: the readable update
-            return
-        eta = opt.current_learning_rate()
-        self._flat_V *= opt.momentum
-        self._flat_G *= eta
-        self._flat_V -= self._flat_G
-        self._flat_W += self._flat_V
-        opt.iterations += 1
+        """The optimizer's update on the whole network at once (`SGD.step_flat`)."""
+        self.optimizer.step_flat(self.mlp.params, self._flat_G, self._decay_mask)
 
 
 class ReferenceStep:
     """The same step written with the readable pieces: `MLP.gradients` then `SGD.step`."""
 
-    def __init__(self, mlp, optimizer: SGD) -> None:
+    def __init__(self, mlp: MLP, optimizer: SGD) -> None:
         self.mlp = mlp
         self.optimizer = optimizer
         optimizer.init_state(mlp.weights)

@@ -24,17 +24,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numpy_mlp.activations import (
+from numpy_mlp.model.activations import (
     cross_entropy,
     cross_entropy_delta,
     softmax,
     tanh,
     tanh_derivative,
 )
-from numpy_mlp.mnist import one_hot
+from numpy_mlp.model.initializers import glorot_uniform
+from numpy_mlp.model.parameters import allocate, weight_shapes
+from numpy_mlp.model.targets import as_inputs, as_targets
+
+if TYPE_CHECKING:  # for annotations only: the model does not import training at run time
+    from numpy_mlp.training.callbacks import Callback
+    from numpy_mlp.training.loop import History
+    from numpy_mlp.training.optimizers import SGD
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -66,17 +74,35 @@ def add_bias_unit(A: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((A.shape[0], 1), dtype=A.dtype), A])
 
 
-def glorot_uniform(
-    rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype
-) -> np.ndarray:
-    """A (fan_in + 1, fan_out) matrix: bias row 0 zero, the rest U(-L, L), L = sqrt(6/(fan_in+fan_out)).
+def forward_pass(weights: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
+    """[A_in, A_h1, ..., A_out] for input rows X (n, d_in) and bias-row matrices `weights`.
 
-    fan_in counts the units of the previous layer without the bias unit, as Keras does.
+    Every entry but the last carries its bias unit in column 0; A_out = softmax(Z_out) is (n, k).
     """
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    W = np.zeros((fan_in + 1, fan_out), dtype=dtype)
-    W[1:] = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-    return W
+    A = add_bias_unit(X)  # A_in = [1 | X]
+    activations = [A]
+    for W_h in weights[:-1]:
+        Z_h = A @ W_h  # Z_h = A W_h
+        A = add_bias_unit(tanh(Z_h))  # A_h = [1 | tanh(Z_h)]
+        activations.append(A)
+    Z_out = A @ weights[-1]  # Z_out = A_h W_out
+    activations.append(softmax(Z_out))  # A_out = softmax(Z_out)
+    return activations
+
+
+def backward_pass(
+    weights: Sequence[np.ndarray], activations: Sequence[np.ndarray], Y: np.ndarray
+) -> list[np.ndarray]:
+    """dL/dW for every matrix, given the activations of `forward_pass` and one-hot Y (n, k)."""
+    grads: list[np.ndarray] = [np.empty(0)] * len(weights)
+    delta = cross_entropy_delta(activations[-1], Y)  # delta_out = (A_out - Y) / n
+    for l in reversed(range(len(weights))):
+        A = activations[l]  # A^(l), bias unit in column 0
+        grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
+        if l > 0:
+            # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * (1 - A^(l)^2), bias unit dropped
+            delta = (delta @ weights[l][1:].T) * tanh_derivative(A[:, 1:])
+    return grads
 
 
 class MLP:
@@ -84,7 +110,8 @@ class MLP:
 
     MLP((784, 50, 50, 10), seed=123) builds the tutorial's network. `weights` lists the matrices
     from input to output in the bias-row layout; `W_h` and `W_out` are the same arrays by the
-    tutorial's names.
+    tutorial's names. All of them are views into one contiguous buffer, `params`, which the fast
+    training step updates in place: change a matrix's values (W[...] = ...), not the list.
     """
 
     def __init__(
@@ -92,16 +119,17 @@ class MLP:
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.dtype = check_dtype(dtype)
+        self.params, self.weights = allocate(weight_shapes(self.layer_sizes), self.dtype)
         rng = np.random.default_rng(seed)
-        self.weights: list[np.ndarray] = [
-            glorot_uniform(rng, fan_in, fan_out, self.dtype)
-            for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)
-        ]
-        self.optimizer = None  # set by fit(); saved with the model
+        for W, fan_in, fan_out in zip(
+            self.weights, self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
+        ):
+            W[...] = glorot_uniform(rng, fan_in, fan_out, self.dtype)
+        self.optimizer: SGD | None = None  # set by fit(); saved with the model
 
     # -- the tutorial's names ------------------------------------------------------------------
     @property
-    def W_h(self) -> list[np.ndarray]:
+    def W_h(self) -> tuple[np.ndarray, ...]:
         """The hidden-layer matrices W^(h1), W^(h2), ... (the same arrays as weights[:-1])."""
         return self.weights[:-1]
 
@@ -118,44 +146,36 @@ class MLP:
         sizes = "-".join(map(str, self.layer_sizes))
         return f"MLP({sizes}, dtype={self.dtype.name})"
 
-    # -- inputs ------------------------------------------------------------------------------------
-    def _inputs(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=self.dtype)
-        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
-            raise ValueError(f"X must have shape (n, {self.layer_sizes[0]}), got {np.shape(X)}")
-        return X
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy bias-row matrices into the model; every shape is checked before anything changes."""
+        if len(weights) != len(self.weights):
+            raise ValueError(f"expected {len(self.weights)} matrices, got {len(weights)}")
+        for i, (W, mine) in enumerate(zip(weights, self.weights, strict=True)):
+            if np.shape(W) != mine.shape:
+                raise ValueError(f"matrix {i} has shape {np.shape(W)}, expected {mine.shape}")
+        for W, mine in zip(weights, self.weights, strict=True):
+            mine[...] = W
 
-    def _targets(self, Y, n: int) -> np.ndarray:
-        """One-hot (n, k) targets; integer labels (n,) are converted."""
-        Y = np.asarray(Y)
-        if Y.ndim == 1:
-            Y = one_hot(Y, self.n_classes, dtype=self.dtype)
-        if Y.shape != (n, self.n_classes):
-            raise ValueError(
-                f"Y must be one-hot (n={n}, k={self.n_classes}) or labels (n,), got {Y.shape}"
-            )
-        return Y.astype(self.dtype, copy=False)
+    # -- inputs ------------------------------------------------------------------------------------
+    def as_inputs(self, X) -> np.ndarray:
+        """X as an (n, d_in) array of the model's dtype, or ValueError."""
+        return as_inputs(X, self.layer_sizes[0], self.dtype)
+
+    def as_targets(self, Y, n: int | None = None) -> np.ndarray:
+        """One-hot (n, k) targets of the model's dtype; integer labels (n,) are converted."""
+        return as_targets(Y, self.n_classes, self.dtype, n)
 
     # -- forward -----------------------------------------------------------------------------------
     def forward(self, X) -> list[np.ndarray]:
-        """All activations of one forward pass: [A_in, A_h1, ..., A_out].
+        """All activations of one forward pass: [A_in, A_h1, ..., A_out] (see `forward_pass`).
 
-        X: (n, d_in). Every entry but the last carries its bias unit in column 0
-        (A_in is (n, d_in + 1)); A_out = softmax(Z_out) is (n, k) and rows sum to 1.
+        X: (n, d_in). A_in is (n, d_in + 1) with its bias unit; A_out is (n, k), rows sum to 1.
         """
-        A = add_bias_unit(self._inputs(X))  # A_in = [1 | X]
-        activations = [A]
-        for W in self.W_h:
-            Z_h = A @ W  # Z_h = A W_h
-            A = add_bias_unit(tanh(Z_h))  # A_h = [1 | tanh(Z_h)]
-            activations.append(A)
-        Z_out = A @ self.W_out  # Z_out = A_h W_out
-        activations.append(softmax(Z_out))  # A_out = softmax(Z_out)
-        return activations
+        return forward_pass(self.weights, self.as_inputs(X))
 
     def predict_proba(self, X, *, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities A_out = softmax(Z_out), shape (n, k), in chunks of `batch_size` rows."""
-        X = self._inputs(X)
+        X = self.as_inputs(X)
         return (
             np.concatenate(
                 [
@@ -183,15 +203,15 @@ class MLP:
         Computes the same layers as `forward`, writing [1 | A] W as A W[1:] + W[0] so that no
         [1 | A] copy is made (this is what prediction and evaluation use).
         """
-        A = self._inputs(X)
+        A = self.as_inputs(X)
         for W in self.W_h:
             A = tanh(A @ W[1:] + W[0])
         return A @ self.W_out[1:] + self.W_out[0]
 
     def loss(self, X, Y) -> float:
         """L = -(1/n) sum_i sum_k Y_ik log A_out_ik (computed from Z_out for stability)."""
-        X = self._inputs(X)
-        return cross_entropy(self.logits(X), self._targets(Y, X.shape[0]))
+        X = self.as_inputs(X)
+        return cross_entropy(self.logits(X), self.as_targets(Y, X.shape[0]))
 
     # -- backward ----------------------------------------------------------------------------------
     def gradients(self, X, Y) -> list[np.ndarray]:
@@ -199,47 +219,65 @@ class MLP:
 
         X: (n, d_in); Y: one-hot (n, k) or labels (n,). L is the batch-mean cross-entropy.
         """
-        X = self._inputs(X)
-        Y = self._targets(Y, X.shape[0])
-        activations = self.forward(X)
-        A_out = activations[-1]
-        grads: list[np.ndarray] = [np.empty(0)] * len(self.weights)
+        X = self.as_inputs(X)
+        Y = self.as_targets(Y, X.shape[0])
+        return backward_pass(self.weights, forward_pass(self.weights, X), Y)
 
-        delta = cross_entropy_delta(A_out, Y)  # delta_out = (A_out - Y) / n
-        for l in reversed(range(len(self.weights))):
-            A = activations[l]  # A^(l), bias unit in column 0
-            grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
-            if l > 0:
-                W_next = self.weights[l]
-                # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * (1 - A^(l)^2), bias unit dropped
-                delta = (delta @ W_next[1:].T) * tanh_derivative(A[:, 1:])
-        return grads
+    # -- entry points into training and persistence ----------------------------------------------
+    # The dependency points one way: numpy_mlp.training and numpy_mlp.io import the model, never
+    # the reverse at import time. These three methods are conveniences that call up at call time.
+    def fit(
+        self,
+        X,
+        Y,
+        *,
+        epochs: int = 50,
+        batch_size: int = 64,
+        optimizer: SGD | None = None,
+        validation_split: float = 0.1,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: int = 1,
+        callbacks: list[Callback] | None = None,
+        engine: str = "fast",
+        blas_threads: int | None = 1,
+    ) -> History:
+        """Train with minibatch SGD and return the History; see `numpy_mlp.training.loop.fit`."""
+        from numpy_mlp.training.loop import fit
 
-    # -- training and persistence (implemented in their own modules) ---------------------------------
-    def fit(self, X, Y, **kwargs):
-        """Train with minibatch SGD; see `numpy_mlp.training.fit` for every argument."""
-        from numpy_mlp.training import fit
-
-        return fit(self, X, Y, **kwargs)
+        return fit(
+            self,
+            X,
+            Y,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            seed=seed,
+            verbose=verbose,
+            callbacks=callbacks,
+            engine=engine,
+            blas_threads=blas_threads,
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, sizes, dtype and optimizer state to one `.npz` (atomically)."""
-        from numpy_mlp.saving import save_mlp
+        from numpy_mlp.io.saving import save_mlp
 
         save_mlp(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLP:
         """Read a model written by `save`; raises ModelFileError on a bad file."""
-        from numpy_mlp.saving import load_mlp
+        from numpy_mlp.io.saving import load_mlp
 
         return load_mlp(path)
 
     def copy(self) -> MLP:
         """An independent copy of the model (weights copied, no optimizer)."""
-        clone = object.__new__(MLP)
-        clone.layer_sizes = self.layer_sizes
-        clone.dtype = self.dtype
-        clone.weights = [W.copy() for W in self.weights]
-        clone.optimizer = None
+        clone = MLP(self.layer_sizes, seed=0, dtype=self.dtype)
+        clone.params[...] = self.params
         return clone

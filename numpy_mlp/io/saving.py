@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from numpy_mlp.atomic import atomic_open
+from numpy_mlp.io.atomic import atomic_open
+from numpy_mlp.model.mlp import MLP, check_dtype, check_layer_sizes
+from numpy_mlp.training.optimizers import SGD
 
 FORMAT = "mlp-compare.numpy_mlp/1"
 
@@ -24,7 +26,7 @@ class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not what `save` writes."""
 
 
-def save_mlp(mlp, path: str | os.PathLike) -> None:
+def save_mlp(mlp: MLP, path: str | os.PathLike) -> None:
     """Write `mlp` to `path` (conventionally ending in .npz), atomically."""
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
@@ -48,11 +50,8 @@ def _get(data, key: str, path: Path) -> np.ndarray:
     return data[key]
 
 
-def load_mlp(path: str | os.PathLike):
+def load_mlp(path: str | os.PathLike) -> MLP:
     """Read a model written by `save_mlp`; raises ModelFileError naming the file and the problem."""
-    from numpy_mlp.mlp import MLP, check_dtype, check_layer_sizes
-    from numpy_mlp.optimizers import SGD
-
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
@@ -76,19 +75,20 @@ def load_mlp(path: str | os.PathLike):
                     raise ModelFileError(
                         f"{path}: W{i} is {W.dtype}{W.shape}, expected {dtype}{expected.shape}"
                     )
-                model.weights[i] = np.array(W)
+                model.weights[i][...] = W
             if "optimizer_config" in data.files:
                 opt = SGD(**json.loads(str(data["optimizer_config"])))
                 opt.iterations = int(_get(data, "optimizer_iterations", path))
                 if "V0" in data.files:
-                    opt.velocities = []
+                    velocities = []
                     for i, W in enumerate(model.weights):
                         V = _get(data, f"V{i}", path)
                         if V.shape != W.shape:
                             raise ModelFileError(
                                 f"{path}: V{i} has shape {V.shape}, expected {W.shape}"
                             )
-                        opt.velocities.append(np.array(V, dtype=dtype))
+                        velocities.append(np.asarray(V, dtype=dtype))
+                    opt.set_velocities(velocities)
                 model.optimizer = opt
         except ModelFileError:
             raise

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from numpy_mlp.model.parameters import allocate
+
 
 class SGD:
     """Stochastic gradient descent with momentum, learning-rate decay and optional L2 weight decay."""
@@ -49,7 +51,8 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
         self.iterations = 0  # t: updates done so far
-        self.velocities: list[np.ndarray] | None = None
+        self.velocity: np.ndarray | None = None  # every matrix's velocity, one flat buffer
+        self.velocities: tuple[np.ndarray, ...] | None = None  # views into it, one per matrix
 
     def get_config(self) -> dict:
         return {
@@ -69,25 +72,63 @@ class SGD:
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
     def init_state(self, weights: Sequence[np.ndarray]) -> None:
-        """Zero velocities shaped like `weights` (kept if they already match)."""
-        if self.velocities is None or [v.shape for v in self.velocities] != [
-            W.shape for W in weights
-        ]:
-            self.velocities = [np.zeros_like(W) for W in weights]
+        """Zero velocities shaped like `weights` (kept if they already match).
+
+        The velocities are views into one flat buffer, `velocity`, laid out like the model's
+        `params`, so that `step_flat` can update the whole network at once.
+        """
+        shapes = [W.shape for W in weights]
+        if self.velocities is None or [v.shape for v in self.velocities] != shapes:
+            self.velocity, self.velocities = allocate(shapes, weights[0].dtype)
+
+    def set_velocities(self, velocities: Sequence[np.ndarray]) -> None:
+        """Resume from saved velocities (copied into the flat buffer)."""
+        self.init_state(velocities)
+        for mine, theirs in zip(self.velocities, velocities, strict=True):
+            mine[...] = theirs
 
     def step(self, weights: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one update in place to every W in `weights`, given dL/dW in `grads`."""
         self.init_state(weights)
         eta = self.current_learning_rate()
-        mu = self.momentum
         for W, g, v in zip(weights, grads, self.velocities, strict=True):
             if self.weight_decay:
                 g = g.copy()
                 g[1:] += self.weight_decay * W[1:]  # L2 on connection weights, not the bias row
-            v *= mu
-            v -= eta * g  # v = mu v - eta_t g
-            if self.nesterov:
-                W += mu * v - eta * g
-            else:
-                W += v
+            self._update(W, g, v, eta)
         self.iterations += 1
+
+    def step_flat(
+        self, params: np.ndarray, grad: np.ndarray, decay_mask: np.ndarray | None
+    ) -> None:
+        """The same update on the whole network at once: `params` and `grad` are flat buffers
+        laid out like `velocity`; `grad` is used as scratch (overwritten).
+
+        decay_mask: weight_decay at connection weights and 0 at bias rows, flat (needed only when
+        weight_decay is on): g + decay_mask * W adds exactly weight_decay * W to the connection
+        weights and exactly 0 to the bias rows, as `step` does.
+        """
+        if self.weight_decay:
+            grad += decay_mask * params
+        self._update(params, grad, self.velocity, self.current_learning_rate(), scratch=True)
+        self.iterations += 1
+
+    def _update(
+        self, W: np.ndarray, g: np.ndarray, v: np.ndarray, eta: float, scratch: bool = False
+    ) -> None:
+        """v <- mu v - eta_t g; W <- W + v (or W + mu v - eta_t g with Nesterov), in place.
+
+        scratch=True lets the update scale g in place instead of allocating eta_t g.
+        """
+        mu = self.momentum
+        v *= mu
+        if scratch:
+            g *= eta
+            eta_g = g
+        else:
+            eta_g = eta * g
+        v -= eta_g  # v = mu v - eta_t g
+        if self.nesterov:
+            W += mu * v - eta_g
+        else:
+            W += v

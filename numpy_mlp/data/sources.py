@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from numpy_mlp.atomic import atomic_open
-from numpy_mlp.mnist import MnistError, find_file
-from numpy_mlp.progress import progress_bar
+from numpy_mlp.data.idx import MnistError
+from numpy_mlp.io.atomic import atomic_open
+from numpy_mlp.io.progress import progress_bar
 
 
 class MnistChecksumError(MnistError):
@@ -85,6 +85,15 @@ HTTP_TIMEOUT = 10.0
 NPM_TIMEOUT = 300.0
 _CHUNK = 1 << 16
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def find_file(folder: Path, name: str) -> Path | None:
+    """The raw or `.gz` file called `name` in `folder` (raw preferred), or None."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
 
 Log = Callable[[str], None]
 

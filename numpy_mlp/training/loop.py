@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from numpy_mlp.activations import cross_entropy
-from numpy_mlp.fast import FastStep, NonFiniteLoss, ReferenceStep
-from numpy_mlp.optimizers import SGD
-from numpy_mlp.prefetch import PrefetchedBatches
-from numpy_mlp.progress import progress_bar
+from numpy_mlp.io.progress import progress_bar
+from numpy_mlp.model.activations import cross_entropy
+from numpy_mlp.model.mlp import MLP
+from numpy_mlp.training.batches import PrefetchedBatches
+from numpy_mlp.training.callbacks import Callback
+from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep
+from numpy_mlp.training.optimizers import SGD
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -65,7 +67,7 @@ def _check_positive(name: str, value) -> int:
     return int(value)
 
 
-def _evaluate(mlp, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+def _evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     """(mean loss, accuracy as a fraction) on X, Y in chunks."""
     loss_sum, correct = 0.0, 0
     for start in range(0, X.shape[0], 4096):
@@ -82,8 +84,23 @@ def _epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     return " - ".join(parts)
 
 
+def _prepare(mlp: MLP, X, Y, validation_split: float, validation_data):
+    """(X_train, Y_train, X_val, Y_val) in the model's dtype, the training rows contiguous."""
+    X = mlp.as_inputs(X)
+    Y = mlp.as_targets(Y, X.shape[0])
+    if validation_data is not None:
+        X_train, Y_train = X, Y
+        X_val = mlp.as_inputs(validation_data[0])
+        Y_val = mlp.as_targets(validation_data[1], X_val.shape[0])
+    else:
+        X_train, Y_train, X_val, Y_val = split_validation(X, Y, validation_split)
+    if X_train.shape[0] == 0:
+        raise ValueError("no training rows left after the validation split")
+    return np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train), X_val, Y_val
+
+
 def fit(
-    mlp,
+    mlp: MLP,
     X,
     Y,
     *,
@@ -95,7 +112,7 @@ def fit(
     shuffle: bool = True,
     seed: int | None = None,
     verbose: int = 1,
-    callbacks: list | None = None,
+    callbacks: list[Callback] | None = None,
     engine: str = "fast",
     blas_threads: int | None = 1,
 ) -> History:
@@ -107,9 +124,9 @@ def fit(
     1 a progress bar per epoch (only on a terminal) and a line per epoch, 2 a line per epoch.
     engine: "fast" (preallocated, in-place; the default) or "reference" (the readable code path);
     both compute the same numbers. blas_threads: BLAS threads during training (None leaves the
-    setting alone). One is the default because for minibatch-sized products a second thread costs
-    more than it gives here: at the tutorial configuration an epoch took 0.29 s with 1 thread and
-    0.42 s with 2 on a 2-core machine (the idle BLAS worker spins and slows the elementwise work).
+    setting alone). One is the default: for minibatch-sized products a second BLAS thread spins
+    while the step does its many small elementwise operations, and costs more than it gives
+    (`mlp-compare bench` measures both).
 
     Raises TrainingDivergedError if a batch loss is not finite (weights are left as before that step).
     """
@@ -119,25 +136,13 @@ def fit(
         raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    X = mlp._inputs(X)
-    Y = mlp._targets(Y, X.shape[0])
-    if validation_data is not None:
-        X_train, Y_train = X, Y
-        X_val = mlp._inputs(validation_data[0])
-        Y_val = mlp._targets(validation_data[1], X_val.shape[0])
-    else:
-        X_train, Y_train, X_val, Y_val = split_validation(X, Y, validation_split)
+    X_train, Y_train, X_val, Y_val = _prepare(mlp, X, Y, validation_split, validation_data)
     n = X_train.shape[0]
-    if n == 0:
-        raise ValueError("no training rows left after the validation split")
-    X_train = np.ascontiguousarray(X_train)
-    Y_train = np.ascontiguousarray(Y_train)
-
     if optimizer is None:
         optimizer = mlp.optimizer if mlp.optimizer is not None else SGD()
     mlp.optimizer = optimizer
     step = (
-        FastStep(mlp.weights, optimizer, min(batch_size, n))
+        FastStep(mlp, optimizer, min(batch_size, n))
         if engine == "fast"
         else ReferenceStep(mlp, optimizer)
     )
@@ -172,12 +177,17 @@ def fit(
             history.append(epoch, logs)
             if verbose:
                 print(_epoch_line(epoch, epochs, logs), flush=True)
-            stop = False
-            for callback in callbacks:
-                stop = callback.on_epoch_end(epoch, logs) or stop
-            if stop:
+            if _any_stop(callbacks, epoch, logs):
                 break
     return history
+
+
+def _any_stop(callbacks: list[Callback], epoch: int, logs: dict[str, float]) -> bool:
+    """Every callback sees the epoch's logs; True if any asks to stop."""
+    stop = False
+    for callback in callbacks:
+        stop = callback.on_epoch_end(epoch, logs) or stop
+    return stop
 
 
 def _train_epoch(step, batches, epoch: int, bar) -> tuple[float, int]:

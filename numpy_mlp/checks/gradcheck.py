@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numpy_mlp.activations import log_softmax
-from numpy_mlp.mlp import add_bias_unit
+from numpy_mlp.model.activations import log_softmax
+from numpy_mlp.model.mlp import MLP, add_bias_unit, forward_pass
+from numpy_mlp.model.targets import as_inputs, as_targets
 
 
 def relative_error(a, b, eps: float = 1e-12) -> np.ndarray:
@@ -77,22 +78,14 @@ def sample_entries(
     return np.concatenate([bias, picked])
 
 
-def _extended_copy(mlp):
-    """A copy of `mlp` whose weights (and arithmetic) are np.longdouble, for evaluating the loss."""
-    clone = mlp.copy()
-    clone.dtype = np.dtype(np.longdouble)  # bypasses the float32/float64 check on purpose
-    clone.weights = [W.astype(np.longdouble) for W in mlp.weights]
-    return clone
-
-
-def _loss_from(ext, Z: np.ndarray, l: int, Y: np.ndarray) -> np.longdouble:
-    """The loss, continuing the forward pass of `ext` from Z = Z^(l+1), the input to layer l+1."""
-    for W in ext.weights[l + 1 :]:
+def _loss_from(weights: list[np.ndarray], Z: np.ndarray, l: int, Y: np.ndarray) -> np.longdouble:
+    """The loss, continuing the forward pass from Z = Z^(l+1), the input to layer l+1."""
+    for W in weights[l + 1 :]:
         Z = add_bias_unit(np.tanh(Z)) @ W
     return -(Y * log_softmax(Z)).sum() / Z.shape[0]
 
 
-def numerical_gradient(mlp, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
+def numerical_gradient(mlp: MLP, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
     """Richardson-extrapolated central differences of the loss w.r.t. W^(l)[r, c], per entry.
 
     X: (n, d_in); Y: one-hot (n, k) or labels; entries: (m, 2) row/column pairs. Returns (m,) float64.
@@ -101,11 +94,11 @@ def numerical_gradient(mlp, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) 
     Changing W^(l)[r, c] by s changes only column c of Z^(l+1) = A^(l) W^(l), by s * A^(l)[:, r],
     so each perturbed loss starts from Z^(l+1) (computed once) and reruns only the layers above.
     """
-    ext = _extended_copy(mlp)
-    X = np.asarray(X, dtype=np.longdouble)
-    Y = ext._targets(Y, X.shape[0])
-    A = ext.forward(X)[l]  # A^(l) with its bias unit, (n, m)
-    Z = A @ ext.weights[l]  # Z^(l+1), (n, d)
+    ext = [W.astype(np.longdouble) for W in mlp.weights]
+    X = as_inputs(X, mlp.layer_sizes[0], np.longdouble)
+    Y = as_targets(Y, mlp.n_classes, np.longdouble, X.shape[0])
+    A = forward_pass(ext, X)[l]  # A^(l) with its bias unit, (n, m)
+    Z = A @ ext[l]  # Z^(l+1), (n, d)
     # A step of h / max|A^(l)[:, r]| moves Z by about h whatever the size of that unit's
     # activation, so weights fed by tiny inputs (a pixel that is almost always background) get
     # the same relative accuracy as the rest.
@@ -129,7 +122,7 @@ def numerical_gradient(mlp, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) 
 
 
 def check_gradients(
-    mlp,
+    mlp: MLP,
     X,
     Y,
     *,

@@ -1,4 +1,4 @@
-"""MNIST: a strict IDX reader and writer, `load_mnist`, and the tutorial's preprocessing.
+"""The IDX file format MNIST is stored in: a strict reader and a writer.
 
 An IDX file is a big-endian header followed by the payload:
 
@@ -19,20 +19,16 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from numpy_mlp.atomic import atomic_write_bytes
+from numpy_mlp.io.atomic import atomic_write_bytes
 
 IMAGE_MAGIC = 0x00000803
 LABEL_MAGIC = 0x00000801
 UNSIGNED_BYTE = 0x08
 ROWS = COLS = 28
 NUM_CLASSES = 10
-
-Kind = Literal["train", "t10k"]
-KINDS: tuple[str, ...] = ("train", "t10k")
 
 
 class MnistError(Exception):
@@ -129,113 +125,3 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     if str(path).endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     atomic_write_bytes(path, data)
-
-
-def find_file(folder: Path, name: str) -> Path | None:
-    """The raw or `.gz` file called `name` in `folder` (raw preferred), or None."""
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_mnist(
-    kind: Kind = "train",
-    data_dir: str | os.PathLike | None = None,
-    *,
-    verify: bool = True,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Load one MNIST split as the tutorial does.
-
-    kind: "train" (60,000 images) or "t10k" (10,000 images).
-    data_dir: a folder holding the IDX files; None acquires them (see `numpy_mlp.fetch`).
-    verify: check each file's SHA-256 against the published table (turn off only for test fixtures).
-
-    Returns (X, y): X uint8 of shape (n, 784), each row an unrolled 28x28 image; y uint8 of shape (n,).
-    """
-    from numpy_mlp.fetch import ensure_mnist, verify_file
-
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'train' or 't10k', got {kind!r}")
-    folder = ensure_mnist(data_dir, progress=progress)
-    arrays = []
-    for part, expect in (("images-idx3-ubyte", "images"), ("labels-idx1-ubyte", "labels")):
-        name = f"{kind}-{part}"
-        path = find_file(folder, name)
-        if path is None:
-            raise MnistError(f"{folder / name}: file not found (nor {name}.gz)")
-        arrays.append(read_idx(path, expect=expect))
-        if verify:
-            verify_file(path, name)
-    images, labels = arrays
-    if images.shape[0] != labels.shape[0]:
-        raise MnistFormatError(
-            f"{folder}: {kind} has {images.shape[0]} images but {labels.shape[0]} labels"
-        )
-    return images.reshape(images.shape[0], ROWS * COLS), labels
-
-
-def standardize(
-    X_train: np.ndarray,
-    X_test: np.ndarray,
-    *,
-    dtype: np.dtype | type = np.float32,
-    chunk_rows: int = 4096,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The tutorial's preprocessing, with training-set statistics applied to both sets.
-
-        s   = ((x / 255) - 0.5) * 2            # pixels into [-1, 1]
-        x'' = (s - mean_train) / std_train     # mean per pixel (784,), one std for the whole set
-
-    X_train: (n_train, 784), X_test: (n_test, 784), any numeric dtype.
-    Returns both as `dtype` arrays of the same shapes.
-
-    Statistics are accumulated in float64 over chunks of rows, and the output is written chunk by
-    chunk, so memory stays near the size of the result: a float64 copy of the 60,000 training
-    images alone would be 376 MB. Since s = (2/255) x - 1 is affine, mean_train = (2/255) mean(x) - 1
-    per pixel and std_train = (2/255) std(x), with var(x) = E[x^2] - E[x]^2 (exact enough for pixel
-    values 0..255 in float64).
-    """
-    n, d = X_train.shape
-    sum_x = np.zeros(d)
-    sum_x2 = 0.0
-    for start in range(0, n, chunk_rows):
-        block = X_train[start : start + chunk_rows].astype(np.float64)
-        sum_x += block.sum(axis=0)
-        sum_x2 += float(np.einsum("ij,ij->", block, block))
-    mean_x = sum_x / n
-    var_x = sum_x2 / (n * d) - (sum_x.sum() / (n * d)) ** 2
-    scale = 2.0 / 255.0
-    mean = scale * mean_x - 1.0
-    std = scale * np.sqrt(max(var_x, 0.0))
-    if std == 0:
-        raise ValueError("the training images are constant: their standard deviation is zero")
-
-    def apply(X: np.ndarray) -> np.ndarray:
-        out = np.empty(X.shape, dtype=dtype)
-        for start in range(0, X.shape[0], chunk_rows):
-            block = X[start : start + chunk_rows].astype(np.float64)
-            block /= 255.0  # in place: one chunk-sized temporary at a time
-            block -= 0.5
-            block *= 2.0
-            block -= mean
-            block /= std
-            out[start : start + chunk_rows] = block
-        return out
-
-    return apply(X_train), apply(X_test)
-
-
-def one_hot(y: np.ndarray, num_classes: int = NUM_CLASSES, *, dtype=np.float32) -> np.ndarray:
-    """Integer labels (n,) -> one-hot rows (n, num_classes), like Keras `to_categorical`."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}")
-    Y = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1
-    return Y

@@ -1,7 +1,12 @@
 """Activations, their derivatives, and the loss, side by side.
 
-Shapes: Z and A are (n, units); Y is one-hot (n, k). The hidden layers use tanh, the output layer
+Shapes: Z and A are (n, units); Y is one-hot (n, k). Hidden layers use tanh, the output layer
 softmax, and the loss is the batch-mean categorical cross-entropy.
+
+Each hidden activation comes with its derivative written in terms of the activation A = f(Z)
+itself, so backpropagation needs only the stored activations. Every kernel takes an optional
+`out=` array: the readable path (`MLP.forward` / `MLP.gradients`) calls them without it and gets
+new arrays; the fast training step passes its preallocated buffers. Same function, same numbers.
 """
 
 from __future__ import annotations
@@ -9,14 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def tanh(Z: np.ndarray) -> np.ndarray:
+def tanh(Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """A = tanh(Z), elementwise."""
-    return np.tanh(Z)
+    return np.tanh(Z, out=out)
 
 
-def tanh_derivative(A: np.ndarray) -> np.ndarray:
+def tanh_derivative(A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """dA/dZ = 1 - tanh(Z)^2 = 1 - A^2, computed from the activation A itself (no Z needed)."""
-    return 1.0 - A * A
+    out = np.multiply(A, A, out=out)
+    return np.subtract(1.0, out, out=out)
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:

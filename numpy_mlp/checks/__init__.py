@@ -1,0 +1,1 @@
+"""Checks of the math: backpropagation against finite differences."""

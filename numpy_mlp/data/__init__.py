@@ -1,0 +1,1 @@
+"""MNIST: the IDX file format, acquisition and verification, loading, and preprocessing."""

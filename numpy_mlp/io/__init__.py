@@ -1,0 +1,1 @@
+"""Files and terminal: atomic writes, progress bars, saving and loading a model."""

@@ -1,0 +1,1 @@
+"""The network and its math: activations, initializers, parameters, targets, the MLP."""

@@ -1,0 +1,1 @@
+"""Training: the SGD optimizer, the fit loop, the fast step, minibatches, callbacks."""
