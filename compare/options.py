@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
 from compare.errors import UsageError
-
-MNIST_INPUTS = 784
-MNIST_CLASSES = 10
-TUTORIAL = {
-    "layers": (784, 50, 50, 10),
-    "learning_rate": 0.001,
-    "momentum": 0.9,
-    "decay": 1e-7,
-    "batch_size": 64,
-    "epochs": 50,
-    "validation_split": 0.1,
-    "seed": 123,
-    "dtype": "float32",
-}
 
 
 def layers_arg(text: str) -> tuple[int, ...]:
@@ -39,56 +27,31 @@ def layers_arg(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _number(parse: Callable[[str], float], ok: Callable[[float], bool], rule: str):
+    """An argparse type: parse the text, then require `ok(value)`, else say `rule`."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            kind = "an integer" if parse is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+        return value
+
+    return convert
 
 
-def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
 
 
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def nonnegative_float(text: str) -> float:
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def fraction_arg(text: str) -> float:
-    """A number in [0, 1)."""
-    value = _float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {text}")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "must be a positive integer")
+nonnegative_int = _number(int, lambda v: v >= 0, "must be >= 0")
+positive_float = _number(float, lambda v: _finite(v) and v > 0, "must be finite and > 0")
+nonnegative_float = _number(float, lambda v: _finite(v) and v >= 0, "must be finite and >= 0")
+fraction_arg = _number(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -101,66 +64,72 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_training_args(parser: argparse.ArgumentParser, *, epochs: int | None = None) -> None:
-    """The tutorial's settings as flags; defaults are the tutorial configuration."""
+def add_training_args(
+    parser: argparse.ArgumentParser,
+    *,
+    epochs: int | None = None,
+    dtype_default: str | None = TUTORIAL.dtype,
+    dtype_help: str = "floating-point type of weights and arithmetic (default: float32)",
+    early_stopping: bool = True,
+) -> None:
+    """The training flags every training command shares; defaults are the tutorial configuration."""
     t = TUTORIAL
+    epochs = epochs or t.epochs
     g = parser.add_argument_group("training settings (defaults: the tutorial configuration)")
     g.add_argument(
         "--layers",
         type=layers_arg,
-        default=t["layers"],
-        metavar="784,50,50,10",
-        help="layer sizes from input to output (default: 784,50,50,10)",
+        default=t.layers,
+        metavar=",".join(map(str, t.layers)),
+        help=f"layer sizes from input to output (default: {','.join(map(str, t.layers))})",
     )
     g.add_argument(
         "--epochs",
         type=positive_int,
-        default=epochs or t["epochs"],
-        help=f"passes over the training rows (default: {epochs or t['epochs']})",
+        default=epochs,
+        help=f"passes over the training rows (default: {epochs})",
     )
     g.add_argument(
         "--batch-size",
         type=positive_int,
-        default=t["batch_size"],
-        help="rows per SGD update (default: 64)",
+        default=t.batch_size,
+        help=f"rows per SGD update (default: {t.batch_size})",
     )
     g.add_argument(
         "--lr",
         "--learning-rate",
         dest="learning_rate",
         type=positive_float,
-        default=t["learning_rate"],
-        help="initial learning rate eta_0 (default: 0.001)",
+        default=t.learning_rate,
+        help=f"initial learning rate eta_0 (default: {t.learning_rate:g})",
     )
     g.add_argument(
         "--momentum",
         type=fraction_arg,
-        default=t["momentum"],
-        help="classical momentum mu in [0, 1) (default: 0.9)",
+        default=t.momentum,
+        help=f"classical momentum mu in [0, 1) (default: {t.momentum:g})",
     )
     g.add_argument(
         "--decay",
         type=nonnegative_float,
-        default=t["decay"],
-        help="learning-rate decay: eta_t = eta_0 / (1 + decay * t) (default: 1e-7)",
+        default=t.decay,
+        help=f"learning-rate decay: eta_t = eta_0 / (1 + decay * t) (default: {t.decay:g})",
     )
     g.add_argument(
         "--validation-split",
         type=fraction_arg,
-        default=t["validation_split"],
-        help="fraction of the training rows, taken from the end, held out (default: 0.1)",
+        default=t.validation_split,
+        help="fraction of the training rows, taken from the end, held out "
+        f"(default: {t.validation_split:g})",
     )
     g.add_argument(
         "--seed",
         type=nonnegative_int,
-        default=t["seed"],
-        help="seed for the weights and the shuffling (default: 123)",
+        default=t.seed,
+        help=f"seed for the weights and the shuffling (default: {t.seed})",
     )
     g.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default=t["dtype"],
-        help="floating-point type of weights and arithmetic (default: float32)",
+        "--dtype", choices=("float32", "float64"), default=dtype_default, help=dtype_help
     )
     g.add_argument(
         "--limit",
@@ -169,6 +138,24 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: int | None = N
         metavar="N",
         help="use only the first N training rows (quick runs; default: all 60,000)",
     )
+    extra = parser.add_argument_group("beyond the tutorial")
+    extra.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        default=t.weight_decay,
+        help="L2 penalty lambda on connection weights (not biases); not the "
+        "learning-rate --decay (default: 0)",
+    )
+    extra.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    if early_stopping:
+        extra.add_argument(
+            "--early-stopping",
+            type=nonnegative_int,
+            default=0,
+            metavar="PATIENCE",
+            help="stop when val_loss has not improved for PATIENCE epochs and restore "
+            "the best weights (default: 0, off)",
+        )
 
 
 def check_mnist_layers(layers: tuple[int, ...]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-IMPLS = (("numpy", "NumPy"), ("keras", "Keras"))
+from compare.implementations import IMPLEMENTATIONS
+
+IMPLS = tuple((key, impl.label) for key, impl in IMPLEMENTATIONS.items())
 FIGURES = (
     ("digits.png", "One training example of each digit"),
     ("learning_curves.png", "Learning curves (training and validation loss per epoch)"),

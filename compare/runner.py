@@ -18,17 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from compare import plots
+from compare.config import REFERENCE, Settings
 from compare.data import MnistData, load_data
+from compare.implementations import IMPLEMENTATIONS
 from compare.report import render_report, render_summary
 from compare.speed import epoch_stats, ratio_stats
-from compare.trainers import Settings, TrainResult
+from compare.trainers import TrainResult
 from numpy_mlp.io.atomic import atomic_write_text
 from numpy_mlp.training.loop import TrainingDivergedError
 
-REFERENCE = {
-    "tutorial": {"train_accuracy": 98.81, "test_accuracy": 96.27},
-    "book": {"train_accuracy": 98.80, "test_accuracy": 96.35},
-}
 GRADIENT_BATCH = 32
 Trainer = Callable[..., TrainResult]
 
@@ -50,11 +48,9 @@ class Run:
         limit: int | None = None,
         trainers: dict[str, Trainer] | None = None,
     ) -> None:
-        from compare.trainers import train_keras, train_numpy
-
         self.settings, self.impls, self.out = settings, impls, out
         self.data_dir, self.limit = data_dir, limit
-        self.trainers = trainers or {"numpy": train_numpy, "keras": train_keras}
+        self.trainers = trainers or {key: IMPLEMENTATIONS[key].train for key in impls}
         self.results: dict[str, TrainResult] = {}
         self.metrics: dict = {
             "status": "running",
@@ -117,7 +113,8 @@ class Run:
         self.results[impl] = result
         rows = int(data.X_train.shape[0] * (1 - self.settings.validation_split))
         self.metrics[impl] = {**result.summary(), "speed": epoch_stats(result.epoch_seconds, rows)}
-        label = "NumPy" if impl == "numpy" else "Keras"
+        spec = IMPLEMENTATIONS[impl]
+        label = spec.label
         plots.misclassified(
             data.raw_test,
             data.y_test,
@@ -130,8 +127,7 @@ class Run:
             self.artifact(f"hidden_weights_{impl}.png"),
             title=f"{label}: first hidden layer weights as 28x28 images (red +, blue -)",
         )
-        suffix = "npz" if impl == "numpy" else "keras"
-        result.save(str(self.artifact(f"model_{impl}.{suffix}")))
+        result.save(str(self.artifact(f"model_{impl}.{spec.model_suffix}")))
         _say(
             f"{label}: train accuracy {result.train_accuracy:.2f}%, test accuracy "
             f"{result.test_accuracy:.2f}%"
@@ -204,7 +200,7 @@ class Run:
     def execute(self) -> int:
         from compare.environment import environment
 
-        with_keras = "keras" in self.impls
+        with_keras = any(IMPLEMENTATIONS[impl].needs_tensorflow for impl in self.impls)
         self.metrics["environment"] = environment(with_tensorflow=with_keras)
         total = 2 + len(self.impls) + 1
         started = time.perf_counter()
@@ -215,11 +211,10 @@ class Run:
             self.metrics["phases_done"].append("data")
             self.save()
             for i, impl in enumerate(self.impls):
-                label = "NumPy" if impl == "numpy" else "Keras"
                 self.phase(
                     2 + i,
                     total,
-                    f"Training the {label} MLP "
+                    f"Training the {IMPLEMENTATIONS[impl].label} MLP "
                     f"({self.settings.epochs} epochs, batch {self.settings.batch_size})",
                 )
                 self.train(impl, data)

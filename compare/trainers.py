@@ -10,39 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from compare.config import Settings
 from compare.data import MnistData
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The training configuration; defaults are the tutorial's."""
-
-    layers: tuple[int, ...] = (784, 50, 50, 10)
-    epochs: int = 50
-    batch_size: int = 64
-    learning_rate: float = 0.001
-    momentum: float = 0.9
-    decay: float = 1e-7
-    validation_split: float = 0.1
-    seed: int = 123
-    dtype: str = "float32"
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    early_stopping: int = 0  # patience in epochs; 0 = off
-
-    @classmethod
-    def from_args(cls, args) -> Settings:
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(args, k) for k in names if hasattr(args, k)})
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["layers"] = list(self.layers)
-        return d
 
 
 @dataclass
@@ -78,47 +51,29 @@ class TrainResult:
         }
 
 
-def _timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
-    fn()  # warm-up (first-call costs such as graph tracing are not what we measure)
-    started = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - started
-
-
 def _last(history: dict, key: str, scale: float = 1.0) -> float | None:
     values = history.get(key) or []
     return float(values[-1]) * scale if values else None
 
 
-def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
-    """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
-    from numpy_mlp import MLP, SGD, EarlyStopping
-
-    mlp = MLP(settings.layers, seed=settings.seed, dtype=settings.dtype)
-    optimizer = SGD(
-        learning_rate=settings.learning_rate,
-        momentum=settings.momentum,
-        decay=settings.decay,
-        nesterov=settings.nesterov,
-        weight_decay=settings.weight_decay,
-    )
-    callbacks = [EarlyStopping(patience=settings.early_stopping)] if settings.early_stopping else []
-    history = mlp.fit(
-        data.X_train,
-        data.y_train,
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        optimizer=optimizer,
-        validation_split=settings.validation_split,
-        seed=settings.seed,
-        verbose=verbose,
-        callbacks=callbacks,
-    )
-    h = {k: [float(x) for x in v] for k, v in history.history.items()}
-    test_pred, predict_seconds = _timed(lambda: mlp.predict_classes(data.X_test))
-    train_pred = mlp.predict_classes(data.X_train)
+def _result(
+    impl: str,
+    history: dict,
+    data: MnistData,
+    predict: Callable[[np.ndarray], np.ndarray],
+    first_layer: np.ndarray,
+    save: Callable[[str], None],
+    extra: dict | None = None,
+) -> TrainResult:
+    """The TrainResult of a trained model, given its history and its predict-classes function."""
+    h = {key: [float(x) for x in values] for key, values in history.items()}
+    predict(data.X_test)  # warm-up (first-call costs such as graph tracing are not measured)
+    started = time.perf_counter()
+    test_pred = predict(data.X_test)
+    predict_seconds = time.perf_counter() - started
+    train_pred = predict(data.X_train)
     return TrainResult(
-        impl="numpy",
+        impl=impl,
         history=h,
         epoch_seconds=h["seconds"],
         train_accuracy=float(np.mean(train_pred == data.y_train) * 100),
@@ -128,30 +83,31 @@ def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> Tra
         val_accuracy=_last(h, "val_accuracy", 100.0),
         test_pred=test_pred,
         first_predictions=train_pred[:3].tolist(),
-        first_layer=mlp.weights[0],
+        first_layer=first_layer,
         predict_seconds=predict_seconds,
-        save=lambda path: mlp.save(path),
+        save=save,
+        extra=extra or {},
     )
 
 
-def epoch_timer():
-    """A Keras callback recording each epoch's wall time (training plus validation)."""
-    from keras_mlp.tf import keras
+def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
+    """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
+    from numpy_mlp import MLP, SGD, EarlyStopping
 
-    class EpochTimer(keras().callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._started)
-            if logs is not None:
-                logs["seconds"] = self.seconds[-1]
-
-    return EpochTimer()
+    mlp = MLP(settings.layers, seed=settings.seed, dtype=settings.dtype)
+    callbacks = [EarlyStopping(patience=settings.early_stopping)] if settings.early_stopping else []
+    history = mlp.fit(
+        data.X_train,
+        data.y_train,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        optimizer=SGD(**settings.optimizer_kwargs()),
+        validation_split=settings.validation_split,
+        seed=settings.seed,
+        verbose=verbose,
+        callbacks=callbacks,
+    )
+    return _result("numpy", history.history, data, mlp.predict_classes, mlp.weights[0], mlp.save)
 
 
 def train_keras(
@@ -167,7 +123,8 @@ def train_keras(
     steps_per_execution and jit_compile default to Keras's own defaults, so that the timing is
     that of Keras as a user gets it (`mlp-compare bench` tries faster settings).
     """
-    from keras_mlp import build_model, floatx_of, predict_classes
+    from keras_mlp import build_model, floatx_of, get_numpy_weights, predict_classes
+    from keras_mlp.callbacks import epoch_timer
     from keras_mlp.tf import keras
 
     k = keras()
@@ -175,14 +132,10 @@ def train_keras(
     model = build_model(
         settings.layers,
         seed=settings.seed,
-        learning_rate=settings.learning_rate,
-        momentum=settings.momentum,
-        decay=settings.decay,
         dtype=settings.dtype,
-        nesterov=settings.nesterov,
-        weight_decay=settings.weight_decay,
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
+        **settings.optimizer_kwargs(),
     )
     timer = epoch_timer()
     callbacks = [timer, k.callbacks.TerminateOnNaN()]
@@ -202,31 +155,20 @@ def train_keras(
             validation_split=settings.validation_split,
             callbacks=callbacks,
         )
-    h = {key: [float(x) for x in values] for key, values in fit.history.items()}
-    h["seconds"] = list(timer.seconds)
-    if not np.all(np.isfinite(h.get("loss", [0.0]))):
-        epoch = int(np.argmax(~np.isfinite(h["loss"]))) + 1
+    losses = fit.history.get("loss", [])
+    if not np.all(np.isfinite(losses)):
+        epoch = int(np.argmax(~np.isfinite(losses))) + 1
         raise FloatingPointError(
             f"Keras loss became non-finite in epoch {epoch} (after "
             f"{int(model.optimizer.iterations.numpy())} updates; TerminateOnNaN stopped it). "
             f"Try a smaller learning rate (it was {settings.learning_rate:g})."
         )
-    test_pred, predict_seconds = _timed(lambda: predict_classes(model, data.X_test))
-    train_pred = predict_classes(model, data.X_train)
-    first = model.layers[0]
-    return TrainResult(
-        impl="keras",
-        history=h,
-        epoch_seconds=list(timer.seconds),
-        train_accuracy=float(np.mean(train_pred == data.y_train) * 100),
-        test_accuracy=float(np.mean(test_pred == data.y_test) * 100),
-        train_loss=float(h["loss"][-1]),
-        val_loss=_last(h, "val_loss"),
-        val_accuracy=_last(h, "val_accuracy", 100.0),
-        test_pred=test_pred,
-        first_predictions=train_pred[:3].tolist(),
-        first_layer=np.vstack([first.bias.numpy()[None, :], first.kernel.numpy()]),
-        predict_seconds=predict_seconds,
-        save=lambda path: model.save(path),
+    return _result(
+        "keras",
+        {**fit.history, "seconds": timer.seconds},
+        data,
+        lambda X: predict_classes(model, X),
+        get_numpy_weights(model)[0],
+        model.save,
         extra={"steps_per_execution": steps_per_execution, "jit_compile": jit_compile},
     )

@@ -3,9 +3,9 @@
 What changed since the tutorial: `SGD(decay=...)` is gone (the same schedule is now
 `InverseTimeDecay(eta_0, decay_steps=1, decay_rate=decay)`), `predict_classes` is gone (argmax of
 `predict`), and hyperparameters are passed as NumPy float64 scalars because Keras turns a Python float
-into a float32 tensor first: in a float64 model momentum=0.9 would act as 0.89999997615814 (see
-the shared reference, 'hyperparameter dtype'). For the same reason the loss is given the model's
-dtype explicitly.
+into a float32 tensor first: in a float64 model momentum=0.9 would act as 0.89999997615814. For
+the same reason the loss is given the model's dtype explicitly. The hyperparameters' defaults are
+numpy_mlp.SGD's, so both sides default to the same optimizer.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import numpy as np
 
 from keras_mlp.tf import keras
 from numpy_mlp.model.mlp import check_dtype, check_layer_sizes
+from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM
 
 
 def make_optimizer(
     *,
-    learning_rate: float = 0.001,
-    momentum: float = 0.9,
-    decay: float = 1e-7,
+    learning_rate: float = LEARNING_RATE,
+    momentum: float = MOMENTUM,
+    decay: float = DECAY,
     nesterov: bool = False,
 ):
     """Keras SGD with classical momentum and eta_t = eta_0 / (1 + decay * t)."""
@@ -60,12 +61,12 @@ def l2_penalty(strength: float):
 
 
 def build_model(
-    layer_sizes: Sequence[int] = (784, 50, 50, 10),
+    layer_sizes: Sequence[int],
     *,
     seed: int = 123,
-    learning_rate: float = 0.001,
-    momentum: float = 0.9,
-    decay: float = 1e-7,
+    learning_rate: float = LEARNING_RATE,
+    momentum: float = MOMENTUM,
+    decay: float = DECAY,
     dtype: str = "float32",
     nesterov: bool = False,
     weight_decay: float = 0.0,

@@ -145,7 +145,7 @@ def test_keras_sgd_steps_equal_numpy_sgd_steps(tf, dtype, atol):
 
 
 def test_lockstep_float64_on_mnist_stays_at_machine_precision(tf, mnist):
-    from compare.parity import lockstep
+    from compare.lockstep import lockstep
 
     X, Y = mnist.X_train[:54000], mnist.Y_train[:54000]
     records, trace = lockstep(X, Y, dtype="float64", epochs=1, max_updates=300, trace_every=100)
@@ -156,7 +156,7 @@ def test_lockstep_float64_on_mnist_stays_at_machine_precision(tf, mnist):
 
 
 def test_lockstep_float32_drifts_but_stays_close(tf, mnist):
-    from compare.parity import lockstep
+    from compare.lockstep import lockstep
 
     X, Y = mnist.X_train[:54000], mnist.Y_train[:54000]
     records, _ = lockstep(X, Y, dtype="float32", epochs=1, max_updates=200)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compare.trainers import Settings
+from compare.config import Settings
 from tests.conftest import ROOT, keras_or_skip, run_cli
 
 PNGS = [

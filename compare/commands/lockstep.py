@@ -9,7 +9,6 @@ two are the same algorithm to machine precision; the float32 row shows how round
 from __future__ import annotations
 
 import argparse
-import json
 
 from compare.options import (
     add_data_args,
@@ -27,11 +26,13 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_training_args(parser, epochs=1)
-    parser.set_defaults(dtype=None)
-    for action in parser._actions:  # --dtype means "only this one" here
-        if action.dest == "dtype":
-            action.help = "run only this dtype (default: the --dtypes list)"
+    add_training_args(
+        parser,
+        epochs=1,
+        dtype_default=None,
+        dtype_help="run only this dtype (default: the --dtypes list)",
+        early_stopping=False,
+    )
     parser.add_argument(
         "--dtypes",
         default="float64,float32",
@@ -67,68 +68,21 @@ def _dtypes(args) -> list[str]:
     return dtypes
 
 
-def format_table(rows: list[dict]) -> str:
-    lines = [
-        f"{'dtype':<8} {'epoch':>5} {'updates':>7} {'max |W_np - W_k|':>17} "
-        f"{'relative':>10} {'loss numpy':>12} {'loss keras':>12}"
-    ]
-    for r in rows:
-        lines.append(
-            f"{r['dtype']:<8} {r['epoch']:>5} {r['updates']:>7} {r['max_abs_diff']:>17.3e} "
-            f"{r['max_rel_diff']:>10.2e} {r['loss_numpy']:>12.8f} {r['loss_keras']:>12.8f}"
-        )
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from compare import plots
-    from compare.data import load_data
-    from compare.parity import lockstep
+    from compare.config import Settings
+    from compare.lockstep import run_lockstep
     from keras_mlp.tf import tensorflow
-    from numpy_mlp.io.atomic import atomic_write_text
-    from numpy_mlp.io.progress import progress_bar
-    from numpy_mlp.training.loop import split_validation
 
     check_mnist_layers(args.layers)
     dtypes = _dtypes(args)
     tensorflow()
-    rows, traces = [], {}
     with output_folder(args.out) as out:
-        data = load_data(args.data_dir, dtype="float64", limit=args.limit)
-        X, Y, _, _ = split_validation(data.X_train, data.Y_train, args.validation_split)
-        steps = -(-X.shape[0] // args.batch_size)
-        for dtype in dtypes:
-            with progress_bar(
-                total=steps * args.epochs, desc=f"lockstep {dtype}", unit="update"
-            ) as bar:
-                records, trace = lockstep(
-                    X,
-                    Y,
-                    layers=args.layers,
-                    dtype=dtype,
-                    epochs=args.epochs,
-                    batch_size=args.batch_size,
-                    learning_rate=args.learning_rate,
-                    momentum=args.momentum,
-                    decay=args.decay,
-                    seed=args.seed,
-                    trace_every=args.trace_every,
-                    on_step=lambda e, s: bar.update(1),
-                    on_epoch=lambda r, d=dtype: bar.write(
-                        f"{d} epoch {r.epoch}: max |W_numpy - W_keras| = {r.max_abs_diff:.3e}"
-                    ),
-                )
-            rows += [{"dtype": dtype, **asdict(r)} for r in records]
-            traces[dtype] = trace
-        print(format_table(rows))
-        record = {
-            "settings": {k: v for k, v in vars(args).items() if k != "func"},
-            "epochs": rows,
-            "trace": traces,
-        }
-        atomic_write_text(out / "lockstep.json", json.dumps(record, indent=2, default=list) + "\n")
-        plots.lockstep_trace(traces, rows, out / "lockstep.png")
-        print(f"Saved {out / 'lockstep.json'} and {out / 'lockstep.png'}")
+        run_lockstep(
+            Settings.from_args(args),
+            dtypes,
+            out,
+            data_dir=args.data_dir,
+            limit=args.limit,
+            trace_every=args.trace_every,
+        )
     return 0

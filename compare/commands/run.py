@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from compare.implementations import IMPLEMENTATIONS
 from compare.options import add_data_args, add_training_args, check_mnist_layers, output_folder
 
 
@@ -18,7 +19,7 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--impl",
-        choices=("both", "numpy", "keras"),
+        choices=("both", *IMPLEMENTATIONS),
         default="both",
         help="which implementations to run (default: both)",
     )
@@ -34,17 +35,20 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compare.config import Settings
+    from compare.implementations import chosen
     from compare.runner import Run
-    from compare.trainers import Settings
 
     check_mnist_layers(args.layers)
-    impls = ["numpy", "keras"] if args.impl == "both" else [args.impl]
-    if "keras" in impls:
-        from keras_mlp.tf import tensorflow
-
-        tensorflow()  # without the keras extra: one line naming it, before any work
+    impls = chosen(args.impl)
+    for impl in impls:
+        impl.require()  # without the keras extra: one line naming it, before any work
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     with output_folder(args.out or f"runs/{stamp}") as out:
         return Run(
-            Settings.from_args(args), impls, out, data_dir=args.data_dir, limit=args.limit
+            Settings.from_args(args),
+            [impl.key for impl in impls],
+            out,
+            data_dir=args.data_dir,
+            limit=args.limit,
         ).execute()

@@ -5,16 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from compare.options import (
-    add_data_args,
-    add_training_args,
-    check_mnist_layers,
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-)
-
-MODEL_FILES = {"numpy": "model.npz", "keras": "model.keras"}
+from compare.implementations import IMPLEMENTATIONS
+from compare.options import add_data_args, add_training_args, check_mnist_layers, output_folder
 
 
 def register(sub) -> None:
@@ -23,28 +15,11 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--impl",
-        choices=("numpy", "keras"),
+        choices=tuple(IMPLEMENTATIONS),
         default="numpy",
         help="which implementation to train (default: numpy)",
     )
     add_training_args(parser)
-    extra = parser.add_argument_group("beyond the tutorial")
-    extra.add_argument(
-        "--weight-decay",
-        type=nonnegative_float,
-        default=0.0,
-        help="L2 penalty lambda on connection weights (not biases); not the "
-        "learning-rate --decay (default: 0)",
-    )
-    extra.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-    extra.add_argument(
-        "--early-stopping",
-        type=nonnegative_int,
-        default=0,
-        metavar="PATIENCE",
-        help="stop when val_loss has not improved for PATIENCE epochs and restore "
-        "the best weights (default: 0, off)",
-    )
     add_data_args(parser)
     parser.add_argument(
         "--out",
@@ -63,24 +38,21 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compare.config import Settings
     from compare.data import load_data
-    from compare.trainers import Settings, train_keras, train_numpy
     from numpy_mlp.io.atomic import atomic_write_text
 
     check_mnist_layers(args.layers)
     settings = Settings.from_args(args)
-    if args.impl == "keras":
-        from keras_mlp.tf import tensorflow
-
-        tensorflow()  # fail now, with the install hint, rather than after loading the data
+    impl = IMPLEMENTATIONS[args.impl]
+    impl.require()  # fail now, with the install hint, rather than after loading the data
     with output_folder(args.out or f"runs/train-{args.impl}") as out:
         data = load_data(args.data_dir, dtype=settings.dtype, limit=args.limit)
-        trainer = train_numpy if args.impl == "numpy" else train_keras
-        result = trainer(data, settings, verbose=args.verbose)
+        result = impl.train(data, settings, verbose=args.verbose)
         print(f"First 3 predictions: {result.first_predictions}")
         print(f"Training accuracy: {result.train_accuracy:.2f}")
         print(f"Test accuracy: {result.test_accuracy:.2f}")
-        model_path = out / MODEL_FILES[args.impl]
+        model_path = out / f"model.{impl.model_suffix}"
         result.save(str(model_path))
         record = {"impl": args.impl, "settings": settings.to_dict(), **result.summary()}
         atomic_write_text(out / "history.json", json.dumps(record, indent=2) + "\n")

@@ -22,15 +22,20 @@ import numpy as np
 
 from numpy_mlp.model.parameters import allocate
 
+# Defaults: the tutorial's optimizer (keras_mlp.build_model takes the same ones).
+LEARNING_RATE = 0.001
+MOMENTUM = 0.9
+DECAY = 1e-7
+
 
 class SGD:
     """Stochastic gradient descent with momentum, learning-rate decay and optional L2 weight decay."""
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
-        momentum: float = 0.9,
-        decay: float = 1e-7,
+        learning_rate: float = LEARNING_RATE,
+        momentum: float = MOMENTUM,
+        decay: float = DECAY,
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:

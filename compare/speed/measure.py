@@ -1,10 +1,9 @@
-"""How cost grows: NumPy against Keras across batch sizes and widths, and the tutorial's epoch.
+"""Timing primitives: FLOP counts, the matrix-product peak, one training step, one epoch.
 
-Every number here is measured in this process on this machine, so the ratios are the figures to
-read. For each configuration the NumPy side is numpy_mlp's FastStep (the step `fit` uses, batch
-gather included) with the BLAS thread count that was faster for it; the Keras side is a compiled
-tf.function train step on tensors prepared in advance (its input pipeline is not timed), traced
-before timing. Each time is the median of several rounds.
+Every number is measured in this process on this machine. The NumPy step is numpy_mlp's FastStep
+(the step `fit` uses, batch gather included); the Keras step is a compiled tf.function train step
+on tensors prepared in advance (its input pipeline is not timed), traced before timing. An epoch
+is a whole `fit` epoch on either side.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-TUTORIAL = (784, 50, 50, 10)
+from compare.config import TUTORIAL
 
 
 def train_flops(layers: Sequence[int], rows: int) -> float:
@@ -118,55 +117,6 @@ def keras_step_seconds(
     return median_time(lambda: run(k), rounds=rounds) / k, trace
 
 
-def sweep_point(
-    layers, batch: int, X, Y, *, peak: float, target: float, rounds: int, with_keras: bool
-) -> dict:
-    """One configuration: time per sample, GFLOP/s and fraction of peak for each side."""
-    flops = train_flops(layers, batch)
-    numpy_by_threads = {
-        threads: numpy_step_seconds(
-            layers, batch, X, Y, target=target, rounds=rounds, threads=threads
-        )
-        for threads in (1, 2)
-    }
-    threads, t_np = min(numpy_by_threads.items(), key=lambda kv: kv[1])
-    point = {
-        "layers": list(layers),
-        "batch": batch,
-        "flops_per_step": flops,
-        "numpy": {
-            "step_seconds": t_np,
-            "sample_seconds": t_np / batch,
-            "gflops": flops / t_np / 1e9,
-            "fraction_of_peak": flops / t_np / 1e9 / peak,
-            "blas_threads": threads,
-            "step_seconds_by_threads": {str(k): v for k, v in numpy_by_threads.items()},
-        },
-    }
-    if with_keras:
-        t_k, trace = keras_step_seconds(layers, batch, X, Y, target=target, rounds=rounds)
-        point["keras"] = {
-            "step_seconds": t_k,
-            "sample_seconds": t_k / batch,
-            "gflops": flops / t_k / 1e9,
-            "fraction_of_peak": flops / t_k / 1e9 / peak,
-            "trace_seconds": trace,
-        }
-        point["keras_over_numpy"] = t_k / t_np
-    return point
-
-
-def crossover(points: list[dict], key: str) -> dict | None:
-    """The first point (in sweep order) where Keras takes less time per sample than NumPy."""
-    for p in points:
-        if "keras" in p and p["keras"]["sample_seconds"] < p["numpy"]["sample_seconds"]:
-            return {
-                key: p[key] if key == "batch" else p["layers"][1],
-                "keras_over_numpy": p["keras_over_numpy"],
-            }
-    return None
-
-
 class NumpyEpoch:
     """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds."""
 
@@ -174,14 +124,14 @@ class NumpyEpoch:
         from numpy_mlp import MLP
 
         self.X, self.y, self.engine, self.blas_threads = X, y, engine, blas_threads
-        self.mlp = MLP(TUTORIAL, seed=123, dtype=np.float32)
+        self.mlp = MLP(TUTORIAL.layers, seed=TUTORIAL.seed, dtype=np.float32)
 
     def __call__(self) -> float:
         history = self.mlp.fit(
             self.X,
             self.y,
             epochs=1,
-            batch_size=64,
+            batch_size=TUTORIAL.batch_size,
             validation_split=0.0,
             verbose=0,
             engine=self.engine,
@@ -200,8 +150,8 @@ class KerasEpoch:
         from keras_mlp import build_model
 
         self.model = build_model(
-            TUTORIAL,
-            seed=123,
+            TUTORIAL.layers,
+            seed=TUTORIAL.seed,
             dtype="float32",
             steps_per_execution=steps_per_execution,
             jit_compile=jit_compile,
@@ -210,11 +160,17 @@ class KerasEpoch:
         self.first_seconds = self()
 
     def __call__(self) -> float:
-        from compare.trainers import epoch_timer
+        from keras_mlp.callbacks import epoch_timer
 
         timer = epoch_timer()
         self.model.fit(
-            self.X, self.Y, batch_size=64, epochs=1, verbose=0, shuffle=True, callbacks=[timer]
+            self.X,
+            self.Y,
+            batch_size=TUTORIAL.batch_size,
+            epochs=1,
+            verbose=0,
+            shuffle=True,
+            callbacks=[timer],
         )
         return timer.seconds[0]
 
