@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from numpy_mlp.training.optimizers import CONFIG_KEYS as SGD_CONFIG_KEYS
 from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM
 
 MNIST_INPUTS = 784
@@ -43,13 +44,7 @@ class Settings:
 
     def optimizer_kwargs(self) -> dict:
         """The SGD hyperparameters, as both numpy_mlp.SGD and keras_mlp.build_model take them."""
-        return {
-            "learning_rate": self.learning_rate,
-            "momentum": self.momentum,
-            "decay": self.decay,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-        }
+        return {name: getattr(self, name) for name in SGD_CONFIG_KEYS}
 
 
 TUTORIAL = Settings()

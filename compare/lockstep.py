@@ -48,11 +48,14 @@ class _Pair:
 
     def train(self, X: np.ndarray, Y: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
         """One update of each model on rows `idx`; returns (NumPy loss, Keras loss)."""
+        from keras_mlp import floatx_of
+
         started = time.perf_counter()
         loss_numpy, _ = self.step(X, Y, idx)
         self.seconds["numpy"] += time.perf_counter() - started
         started = time.perf_counter()
-        out = self.model.train_on_batch(X[idx], Y[idx], return_dict=True)
+        with floatx_of(self.model):  # Keras sums a float64 loss and L2 penalty in floatx
+            out = self.model.train_on_batch(X[idx], Y[idx], return_dict=True)
         self.seconds["keras"] += time.perf_counter() - started
         return loss_numpy, float(out["loss"])
 

@@ -54,6 +54,25 @@ nonnegative_float = _number(float, lambda v: _finite(v) and v >= 0, "must be fin
 fraction_arg = _number(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")
 
 
+def add_command(sub, name: str, *, help: str, doc: str, run: Callable) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows `doc` as written; `run(args)` is what it does."""
+    parser = sub.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_out_arg(
+    parser: argparse.ArgumentParser, default: str | None, holds: str, *, shown: str | None = None
+) -> None:
+    """--out DIR: the folder the command writes `holds` into (`shown`: the default as described)."""
+    shown = shown or default
+    parser.add_argument(
+        "--out", default=default, metavar="DIR", help=f"folder for {holds} (default: {shown})"
+    )
+
+
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -62,6 +81,37 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
         help="folder holding the four MNIST files (default: $MNIST_DIR, else the user cache, "
         "else download)",
     )
+
+
+def _training_flags(epochs: int) -> list[tuple[tuple[str, ...], dict]]:
+    """(flag names, add_argument keywords) of the tutorial's settings, defaults from TUTORIAL."""
+    t = TUTORIAL
+    layers = ",".join(map(str, t.layers))
+    return [
+        (("--layers",), dict(type=layers_arg, default=t.layers, metavar=layers,
+                             help=f"layer sizes from input to output (default: {layers})")),
+        (("--epochs",), dict(type=positive_int, default=epochs,
+                             help=f"passes over the training rows (default: {epochs})")),
+        (("--batch-size",), dict(type=positive_int, default=t.batch_size,
+                                 help=f"rows per SGD update (default: {t.batch_size})")),
+        (("--lr", "--learning-rate"), dict(dest="learning_rate", type=positive_float,
+                                           default=t.learning_rate,
+                                           help="initial learning rate eta_0 "
+                                           f"(default: {t.learning_rate:g})")),
+        (("--momentum",), dict(type=fraction_arg, default=t.momentum,
+                               help=f"classical momentum mu in [0, 1) (default: {t.momentum:g})")),
+        (("--decay",), dict(type=nonnegative_float, default=t.decay,
+                            help="learning-rate decay: eta_t = eta_0 / (1 + decay * t) "
+                            f"(default: {t.decay:g})")),
+        (("--validation-split",), dict(type=fraction_arg, default=t.validation_split,
+                                       help="fraction of the training rows, taken from the end, "
+                                       f"held out (default: {t.validation_split:g})")),
+        (("--seed",), dict(type=nonnegative_int, default=t.seed,
+                           help=f"seed for the weights and the shuffling (default: {t.seed})")),
+        (("--limit",), dict(type=positive_int, default=None, metavar="N",
+                            help="use only the first N training rows (quick runs; default: all "
+                            "60,000)")),
+    ]  # fmt: skip
 
 
 def add_training_args(
@@ -73,76 +123,17 @@ def add_training_args(
     early_stopping: bool = True,
 ) -> None:
     """The training flags every training command shares; defaults are the tutorial configuration."""
-    t = TUTORIAL
-    epochs = epochs or t.epochs
     g = parser.add_argument_group("training settings (defaults: the tutorial configuration)")
-    g.add_argument(
-        "--layers",
-        type=layers_arg,
-        default=t.layers,
-        metavar=",".join(map(str, t.layers)),
-        help=f"layer sizes from input to output (default: {','.join(map(str, t.layers))})",
-    )
-    g.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=epochs,
-        help=f"passes over the training rows (default: {epochs})",
-    )
-    g.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=t.batch_size,
-        help=f"rows per SGD update (default: {t.batch_size})",
-    )
-    g.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="learning_rate",
-        type=positive_float,
-        default=t.learning_rate,
-        help=f"initial learning rate eta_0 (default: {t.learning_rate:g})",
-    )
-    g.add_argument(
-        "--momentum",
-        type=fraction_arg,
-        default=t.momentum,
-        help=f"classical momentum mu in [0, 1) (default: {t.momentum:g})",
-    )
-    g.add_argument(
-        "--decay",
-        type=nonnegative_float,
-        default=t.decay,
-        help=f"learning-rate decay: eta_t = eta_0 / (1 + decay * t) (default: {t.decay:g})",
-    )
-    g.add_argument(
-        "--validation-split",
-        type=fraction_arg,
-        default=t.validation_split,
-        help="fraction of the training rows, taken from the end, held out "
-        f"(default: {t.validation_split:g})",
-    )
-    g.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=t.seed,
-        help=f"seed for the weights and the shuffling (default: {t.seed})",
-    )
+    for flags, kwargs in _training_flags(epochs or TUTORIAL.epochs):
+        g.add_argument(*flags, **kwargs)
     g.add_argument(
         "--dtype", choices=("float32", "float64"), default=dtype_default, help=dtype_help
-    )
-    g.add_argument(
-        "--limit",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="use only the first N training rows (quick runs; default: all 60,000)",
     )
     extra = parser.add_argument_group("beyond the tutorial")
     extra.add_argument(
         "--weight-decay",
         type=nonnegative_float,
-        default=t.weight_decay,
+        default=TUTORIAL.weight_decay,
         help="L2 penalty lambda on connection weights (not biases); not the "
         "learning-rate --decay (default: 0)",
     )

@@ -100,17 +100,20 @@ def build_model(
             )
         )
     model = k.Sequential(layers, name="mlp_" + "_".join(map(str, sizes)))
-    model.compile(
-        optimizer=make_optimizer(
-            learning_rate=learning_rate, momentum=momentum, decay=decay, nesterov=nesterov
-        ),
-        # The loss gets the model's dtype: by default Keras computes losses in floatx (float32),
-        # which would silently round a float64 model's loss and gradients to float32.
-        loss=k.losses.CategoricalCrossentropy(dtype=dtype),
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-    )
+    # compile() builds its loss wrapper with floatx as its dtype; make that the model's dtype, or a
+    # float64 model reports a float32 loss (and cannot add its float64 L2 penalty to it).
+    with floatx(dtype):
+        model.compile(
+            optimizer=make_optimizer(
+                learning_rate=learning_rate, momentum=momentum, decay=decay, nesterov=nesterov
+            ),
+            # The loss gets the model's dtype: by default Keras computes losses in floatx (float32),
+            # which would silently round a float64 model's loss and gradients to float32.
+            loss=k.losses.CategoricalCrossentropy(dtype=dtype),
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+        )
     return model
 
 
@@ -121,20 +124,25 @@ def model_dtype(model) -> str:
 
 
 @contextlib.contextmanager
-def floatx_of(model) -> Iterator[None]:
-    """Temporarily set Keras's floatx to the model's dtype; restored on exit.
+def floatx(dtype: str) -> Iterator[None]:
+    """Temporarily set Keras's floatx to `dtype`; restored on exit."""
+    k = keras()
+    saved = k.config.floatx()
+    k.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        k.config.set_floatx(saved)
+
+
+def floatx_of(model):
+    """Temporarily set Keras's floatx to the model's dtype (a context manager).
 
     `fit`, `predict` and `evaluate` cast float NumPy inputs to floatx (float32 by default) before
     the model sees them, which would round a float64 model's inputs to float32. Wrapping those calls
     in this scope keeps them in float64; nothing outside the scope sees the change.
     """
-    k = keras()
-    saved = k.config.floatx()
-    k.config.set_floatx(model_dtype(model))
-    try:
-        yield
-    finally:
-        k.config.set_floatx(saved)
+    return floatx(model_dtype(model))
 
 
 def predict_proba(model, X, *, batch_size: int = 4096) -> np.ndarray:

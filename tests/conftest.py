@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,35 @@ def mnist(mnist_dir):
     from compare.data import load_data
 
     return load_data(str(mnist_dir), dtype="float64")
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `mlp-compare ARGS` in this process through `compare.cli.main`; returns a CliResult.
+
+    For everything that does not need a process of its own (signals, a changed environment,
+    a TensorFlow-free interpreter): those use `run_cli`.
+    """
+
+    def run(*args: str) -> CliResult:
+        from compare.cli import main
+
+        capsys.readouterr()  # start from empty buffers
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's --help, --version and usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 900):

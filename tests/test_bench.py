@@ -8,7 +8,7 @@ import pytest
 
 from compare.speed.measure import train_flops
 from compare.speed.sweeps import crossover
-from tests.conftest import keras_or_skip, run_cli
+from tests.conftest import keras_or_skip
 
 
 def test_flop_count_of_the_tutorial_epoch():
@@ -36,9 +36,9 @@ def test_crossover_is_the_first_point_where_keras_wins():
 
 
 @pytest.mark.keras
-def test_bench_end_to_end_small(tmp_path, mnist_dir):
+def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
     keras_or_skip()
-    result = run_cli(
+    result = cli(
         "bench",
         "--quick",
         "--batches",
@@ -49,7 +49,6 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir):
         str(mnist_dir),
         "--out",
         str(tmp_path),
-        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench.json").read_text())
@@ -73,6 +72,6 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir):
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 
 
-def test_bench_rejects_bad_sizes(tmp_path):
-    result = run_cli("bench", "--batches", "0,16", "--out", str(tmp_path / "b"))
+def test_bench_rejects_bad_sizes(tmp_path, cli):
+    result = cli("bench", "--batches", "0,16", "--out", str(tmp_path / "b"))
     assert result.returncode == 2 and "--batches" in result.stderr

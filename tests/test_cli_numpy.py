@@ -11,9 +11,9 @@ from numpy_mlp import MLP
 from tests.conftest import run_cli
 
 
-def test_train_numpy_on_a_slice(tmp_path, mnist_dir):
+def test_train_numpy_on_a_slice(tmp_path, mnist_dir, cli):
     out = tmp_path / "run"
-    result = run_cli(
+    result = cli(
         "train",
         "--impl",
         "numpy",
@@ -56,8 +56,8 @@ def test_train_numpy_on_a_slice(tmp_path, mnist_dir):
         (["--lr", "nan"], "--lr"),
     ],
 )
-def test_train_refuses_invalid_settings(tmp_path, flags, needle):
-    result = run_cli("train", *flags, "--out", str(tmp_path / "o"))
+def test_train_refuses_invalid_settings(tmp_path, flags, needle, cli):
+    result = cli("train", *flags, "--out", str(tmp_path / "o"))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
@@ -85,8 +85,8 @@ def test_tutorial_configuration_reproduces_the_reference(tmp_path, mnist_dir):
     assert record["epochs_run"] == 50
 
 
-def test_gradcheck_command_passes_in_float64():
-    result = run_cli("gradcheck", "--layers", "3,4,3", "--dtype", "float64")
+def test_gradcheck_command_passes_in_float64(cli):
+    result = cli("gradcheck", "--layers", "3,4,3", "--dtype", "float64")
     assert result.returncode == 0, result.stderr
     assert "W_h" in result.stdout and "W_out" in result.stdout
     errors = [
@@ -95,16 +95,16 @@ def test_gradcheck_command_passes_in_float64():
     assert len(errors) == 2 and max(errors) < 1e-7
 
 
-def test_gradcheck_mnist_network(mnist_dir):
-    result = run_cli(
+def test_gradcheck_mnist_network(mnist_dir, cli):
+    result = cli(
         "gradcheck", "--layers", "784,50,50,10", "--max-entries", "60", "--data-dir", str(mnist_dir)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(" ok") == 3
 
 
-def test_explain_prints_every_stage():
-    result = run_cli("explain", "--layers", "3,4,3", "--seed", "1")
+def test_explain_prints_every_stage(cli):
+    result = cli("explain", "--layers", "3,4,3", "--seed", "1")
     assert result.returncode == 0, result.stderr
     for name in (
         "A_in",
@@ -121,8 +121,8 @@ def test_explain_prints_every_stage():
     assert "A_in  (1x4)" in result.stdout and "dL/dW_out  (5x3)" in result.stdout
 
 
-def test_explain_numbers_match_the_model():
-    result = run_cli("explain", "--layers", "2,3,2", "--seed", "4", "--label", "1")
+def test_explain_numbers_match_the_model(cli):
+    result = cli("explain", "--layers", "2,3,2", "--seed", "4", "--label", "1")
     loss_printed = float(result.stdout.split("loss L = -sum_k Y_k log A_out_k = ")[1].split()[0])
     rng = np.random.default_rng(4)
     mlp = MLP((2, 3, 2), seed=4, dtype=np.float64)
@@ -130,6 +130,6 @@ def test_explain_numbers_match_the_model():
     assert loss_printed == pytest.approx(mlp.loss(x, np.array([1])), abs=1e-6)
 
 
-def test_explain_refuses_big_networks():
-    result = run_cli("explain", "--layers", "784,50,10")
+def test_explain_refuses_big_networks(cli):
+    result = cli("explain", "--layers", "784,50,10")
     assert result.returncode == 2 and "at most" in result.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP, SGD
-from tests.conftest import keras_or_skip, run_cli
+from tests.conftest import keras_or_skip
 
 pytestmark = pytest.mark.keras
 
@@ -48,9 +48,9 @@ def test_floatx_scope_is_restored(tf):
     from keras_mlp import build_model, floatx_of
 
     model = build_model((3, 4, 3), dtype="float64")
-    with pytest.raises(RuntimeError), floatx_of(model):
+    with pytest.raises(RuntimeError, match="leaving the scope"), floatx_of(model):
         assert keras.config.floatx() == "float64"
-        raise RuntimeError
+        raise RuntimeError("leaving the scope by an exception")
     assert keras.config.floatx() == "float32"
 
 
@@ -173,8 +173,8 @@ def test_gradient_agreement_report(tf, mnist):
     assert all(m["numpy_vs_fd"] < 1e-7 and m["keras_vs_fd"] < 1e-7 for m in report["matrices"])
 
 
-def test_lockstep_command(tf, tmp_path, mnist_dir):
-    result = run_cli(
+def test_lockstep_command(tf, tmp_path, mnist_dir, cli):
+    result = cli(
         "lockstep",
         "--limit",
         "2000",
@@ -193,8 +193,8 @@ def test_lockstep_command(tf, tmp_path, mnist_dir):
     assert "float32" in result.stdout
 
 
-def test_train_keras_command_on_a_slice(tf, tmp_path, mnist_dir):
-    result = run_cli(
+def test_train_keras_command_on_a_slice(tf, tmp_path, mnist_dir, cli):
+    result = cli(
         "train",
         "--impl",
         "keras",
@@ -230,3 +230,55 @@ def test_missing_tensorflow_names_the_extra(tmp_path):
     assert result.returncode == 2
     assert "mlp-compare[keras]" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _random_network(seed: int) -> tuple[tuple[int, ...], dict]:
+    """A seeded draw: 1-4 hidden layers of 1-12 units, 2-9 classes, and an optimizer setting."""
+    rng = np.random.default_rng(1000 + seed)
+    layers = (
+        int(rng.integers(1, 30)),
+        *(int(u) for u in rng.integers(1, 13, rng.integers(1, 5))),
+        int(rng.integers(2, 10)),
+    )
+    config = {
+        "learning_rate": float(rng.choice([0.01, 0.1, 0.5])),
+        "momentum": float(rng.choice([0.0, 0.5, 0.9])),
+        "decay": float(rng.choice([0.0, 0.1])),
+        "nesterov": bool(rng.integers(0, 2)),
+        "weight_decay": float(rng.choice([0.0, 0.01])),
+    }
+    return layers, config
+
+
+@pytest.mark.parametrize("draw", range(6))
+def test_random_networks_agree_in_gradients_and_training_steps(tf, draw):
+    """Gold test over seeded random shapes and optimizer settings: float64 gradients of the
+    NumPy and the Keras network agree to rounding, and so do their weights after four SGD steps
+    (Keras's own optimizer and train_on_batch against numpy_mlp's fast step)."""
+    from compare.parity import normwise_relative_error
+    from keras_mlp import build_model, floatx_of, get_numpy_weights, gradients, set_numpy_weights
+    from numpy_mlp.training.fast import FastStep
+
+    layers, config = _random_network(draw)
+    mlp = MLP(layers, seed=draw, dtype="float64")
+    model = build_model(layers, seed=draw, dtype="float64", **config)
+    set_numpy_weights(model, mlp.weights)
+    X, y = _batch(layers, 24, draw, "float64")
+    mine = mlp.gradients(X, y)
+    if config["weight_decay"]:
+        for G, W in zip(mine, mlp.weights, strict=True):
+            G[1:] += config["weight_decay"] * W[1:]
+    for l, (a, b) in enumerate(zip(mine, gradients(model, X, y), strict=True)):
+        err = normwise_relative_error(a, b)
+        assert err < 1e-10, f"{layers} {config}: W{l} numpy vs tensorflow {err:.2e}"
+
+    Y = np.eye(layers[-1])[y]
+    step = FastStep(mlp, SGD(**config), batch_size=8)
+    for start in range(0, 24, 8):
+        idx = np.arange(start, start + 8)
+        step(X, Y, idx)
+        with floatx_of(model):  # as compare.lockstep trains it
+            model.train_on_batch(X[idx], Y[idx])
+    for l, (a, b) in enumerate(zip(mlp.weights, get_numpy_weights(model), strict=True)):
+        diff = float(np.max(np.abs(a - b)))
+        assert diff < 1e-12, f"{layers} {config}: W{l} differs by {diff:.2e} after 3 steps"

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numpy_mlp import MLP
 from numpy_mlp.checks.gradcheck import check_gradients, relative_error
@@ -194,3 +196,19 @@ def test_hand_worked_3_4_3_example():
     # delta_h = (delta_out W_out[1:]^T) * (1 - A_h^2): unit 1 sees d_out[0], unit 2 sees d_out[1]
     d_h = [d_out[0] * (1 - t * t), d_out[1] * (1 - t * t), 0.0, 0.0]
     np.testing.assert_allclose(g_h, np.outer([1, 1, 0, -1], d_h), rtol=1e-14, atol=1e-17)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    layers=st.lists(st.integers(1, 7), min_size=2, max_size=5).filter(lambda s: s[-1] >= 2),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_backprop_matches_finite_differences_on_random_networks(layers, n, seed):
+    """Every weight of random small float64 networks, bias rows included."""
+    rng = np.random.default_rng(seed)
+    mlp = MLP(layers, seed=seed, dtype=np.float64)
+    X, y = rng.normal(size=(n, layers[0])), rng.integers(0, layers[-1], n)
+    for r in check_gradients(mlp, X, y, seed=seed):
+        assert r.checked == r.shape[0] * r.shape[1]
+        assert r.max_rel_error < 1e-7, f"{layers}, {r.name}: backprop vs FD {r.max_rel_error:.2e}"

@@ -35,10 +35,10 @@ def _get(metrics: dict, dotted: str):
 
 
 @pytest.mark.keras
-def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir):
+def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir, cli):
     keras_or_skip()
     out = tmp_path / "run"
-    result = run_cli(
+    result = cli(
         "run",
         "--limit",
         "3000",
@@ -179,9 +179,9 @@ def test_divergence_of_one_model_keeps_the_other(tmp_path, mnist_dir):
 
 
 @pytest.mark.keras
-def test_divergence_from_the_command_line_exits_nonzero(tmp_path, mnist_dir):
+def test_divergence_from_the_command_line_exits_nonzero(tmp_path, mnist_dir, cli):
     keras_or_skip()
-    result = run_cli(
+    result = cli(
         "run",
         "--limit",
         "1500",

@@ -53,17 +53,17 @@ def test_weight_decay_spares_the_bias_row_and_nesterov_formula():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"learning_rate": 0},
-        {"learning_rate": -1},
-        {"momentum": 1.0},
-        {"decay": -1},
-        {"weight_decay": np.nan},
+        ({"learning_rate": 0}, "learning_rate must be > 0"),
+        ({"learning_rate": -1}, "learning_rate must be a finite number >= 0"),
+        ({"momentum": 1.0}, r"momentum must lie in \[0, 1\)"),
+        ({"decay": -1}, "decay must be a finite number >= 0"),
+        ({"weight_decay": np.nan}, "weight_decay must be a finite number >= 0"),
     ],
 )
-def test_sgd_rejects_bad_settings(kwargs):
-    with pytest.raises(ValueError):
+def test_sgd_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         SGD(**kwargs)
 
 
@@ -145,21 +145,21 @@ def test_engines_agree_over_a_fit():
 def test_fit_validates_settings():
     X, y = _data(n=20)
     mlp = MLP((6, 5, 3))
-    for kwargs in (
-        {"epochs": 0},
-        {"batch_size": -1},
-        {"validation_split": 1.0},
-        {"engine": "turbo"},
-        {"verbose": 5},
+    for kwargs, message in (
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": -1}, "batch_size must be a positive integer"),
+        ({"validation_split": 1.0}, r"validation_split must lie in \[0, 1\)"),
+        ({"engine": "turbo"}, "engine must be 'fast' or 'reference'"),
+        ({"verbose": 5}, "verbose must be 0, 1 or 2"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=message):
             mlp.fit(X, y, **{"epochs": 1, "verbose": 0, **kwargs})
 
 
 def test_non_finite_loss_stops_with_intact_weights():
     X, y = _data(n=256, seed=2)
     mlp = MLP((6, 32, 3), seed=0, dtype=np.float32)
-    with pytest.raises(TrainingDivergedError) as info:
+    with pytest.raises(TrainingDivergedError, match="smaller learning rate") as info:
         mlp.fit(
             X,
             y,
@@ -265,5 +265,5 @@ def test_not_an_npz_and_pickles_are_rejected(tmp_path):
         MLP.load(tmp_path / "missing.npz")
     pickled = tmp_path / "p.npz"
     np.savez(pickled, format=np.array([{"evil": 1}], dtype=object))
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="malformed model file|not a readable"):
         MLP.load(pickled)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 
-from compare.options import add_data_args, output_folder
+from compare.options import add_command, add_data_args, add_out_arg, output_folder
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "bench",
         help="benchmark NumPy against Keras; sweep batch and width",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
+        run=run,
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer configurations and rounds (about a minute)"
@@ -41,13 +42,7 @@ def register(sub) -> None:
         help="hidden widths to sweep (default: 50,128,256,512,1024,2048; quick: 50,256,1024,2048)",
     )
     add_data_args(parser)
-    parser.add_argument(
-        "--out",
-        default="runs/bench",
-        metavar="DIR",
-        help="folder for bench.json and bench.png (default: runs/bench)",
-    )
-    parser.set_defaults(func=run)
+    add_out_arg(parser, "runs/bench", "bench.json and bench.png")
 
 
 def sizes_arg(text: str) -> list[int]:

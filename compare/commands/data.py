@@ -6,23 +6,19 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_data_args, output_folder
+from compare.options import add_command, add_data_args, add_out_arg, output_folder
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "data",
         help="fetch and verify MNIST; print its shape; draw one of each digit",
-        description=__doc__,
+        doc=__doc__,
+        run=run,
     )
     add_data_args(parser)
-    parser.add_argument(
-        "--out",
-        default="runs/data",
-        metavar="DIR",
-        help="folder for digits.png (default: runs/data)",
-    )
-    parser.set_defaults(func=run)
+    add_out_arg(parser, "runs/data", "digits.png")
 
 
 def _counts(y: np.ndarray) -> str:

@@ -12,17 +12,18 @@ import argparse
 import numpy as np
 
 from compare.errors import UsageError
-from compare.options import layers_arg, nonnegative_int, positive_float
+from compare.options import add_command, layers_arg, nonnegative_int, positive_float
 
 MAX_UNITS = 16
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "explain",
         help="print one forward and backward pass of a small network, number by number",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
+        run=run,
     )
     parser.add_argument(
         "--layers",
@@ -44,7 +45,6 @@ def register(sub) -> None:
         default=0.1,
         help="learning rate of the SGD step shown at the end (default: 0.1)",
     )
-    parser.set_defaults(func=run)
 
 
 def _show(name: str, array: np.ndarray, equation: str) -> None:

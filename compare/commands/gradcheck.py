@@ -6,15 +6,17 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_data_args, layers_arg, nonnegative_int, positive_int
+from compare.options import add_command, add_data_args, layers_arg, nonnegative_int, positive_int
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "gradcheck",
         help="check backprop gradients against finite differences",
-        description=__doc__ + " Networks with 784 inputs are checked on MNIST rows; others on "
+        doc=__doc__ + "\nNetworks with 784 inputs are checked on MNIST rows; others on "
         "seeded random inputs. Exits 1 when a matrix fails.",
+        run=run,
     )
     parser.add_argument(
         "--layers",
@@ -42,7 +44,6 @@ def register(sub) -> None:
     )
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default: 0)")
     add_data_args(parser)
-    parser.set_defaults(func=run)
 
 
 def check_batch(layers, samples: int, seed: int, data_dir=None):

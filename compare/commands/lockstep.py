@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 
 from compare.options import (
+    add_command,
     add_data_args,
+    add_out_arg,
     add_training_args,
     check_mnist_layers,
     output_folder,
@@ -20,11 +22,12 @@ from compare.options import (
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "lockstep",
         help="train NumPy and Keras in lockstep; compare weights",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
+        run=run,
     )
     add_training_args(
         parser,
@@ -47,13 +50,7 @@ def register(sub) -> None:
         help="also record the difference every N updates, for the plot (default: 20)",
     )
     add_data_args(parser)
-    parser.add_argument(
-        "--out",
-        default="runs/lockstep",
-        metavar="DIR",
-        help="folder for lockstep.json and lockstep.png (default: runs/lockstep)",
-    )
-    parser.set_defaults(func=run)
+    add_out_arg(parser, "runs/lockstep", "lockstep.json and lockstep.png")
 
 
 def _dtypes(args) -> list[str]:

@@ -8,14 +8,23 @@ import argparse
 import datetime as dt
 
 from compare.implementations import IMPLEMENTATIONS
-from compare.options import add_data_args, add_training_args, check_mnist_layers, output_folder
+from compare.options import (
+    add_command,
+    add_data_args,
+    add_out_arg,
+    add_training_args,
+    check_mnist_layers,
+    output_folder,
+)
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "run",
         help="the main job: train both, compare accuracy, gradients and speed, write a report",
-        description=__doc__,
+        doc=__doc__,
+        run=run,
     )
     parser.add_argument(
         "--impl",
@@ -25,13 +34,7 @@ def register(sub) -> None:
     )
     add_training_args(parser)
     add_data_args(parser)
-    parser.add_argument(
-        "--out",
-        default=None,
-        metavar="DIR",
-        help="folder for the artifacts (default: runs/<UTC timestamp>)",
-    )
-    parser.set_defaults(func=run)
+    add_out_arg(parser, None, "the artifacts", shown="runs/<UTC timestamp>")
 
 
 def run(args: argparse.Namespace) -> int:

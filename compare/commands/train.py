@@ -6,12 +6,19 @@ import argparse
 import json
 
 from compare.implementations import IMPLEMENTATIONS
-from compare.options import add_data_args, add_training_args, check_mnist_layers, output_folder
+from compare.options import (
+    add_command,
+    add_data_args,
+    add_out_arg,
+    add_training_args,
+    check_mnist_layers,
+    output_folder,
+)
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
-        "train", help="train the NumPy or the Keras MLP on MNIST", description=__doc__
+    parser = add_command(
+        sub, "train", help="train the NumPy or the Keras MLP on MNIST", doc=__doc__, run=run
     )
     parser.add_argument(
         "--impl",
@@ -21,12 +28,7 @@ def register(sub) -> None:
     )
     add_training_args(parser)
     add_data_args(parser)
-    parser.add_argument(
-        "--out",
-        default=None,
-        metavar="DIR",
-        help="folder for the model and history.json (default: runs/train-IMPL)",
-    )
+    add_out_arg(parser, None, "the model and history.json", shown="runs/train-IMPL")
     parser.add_argument(
         "--verbose",
         type=int,
@@ -34,7 +36,6 @@ def register(sub) -> None:
         default=1,
         help="0 quiet, 1 progress bar and a line per epoch, 2 a line per epoch",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from numpy_mlp.model.parameters import allocate
 LEARNING_RATE = 0.001
 MOMENTUM = 0.9
 DECAY = 1e-7
+CONFIG_KEYS = ("learning_rate", "momentum", "decay", "nesterov", "weight_decay")
 
 
 class SGD:
@@ -60,13 +61,8 @@ class SGD:
         self.velocities: tuple[np.ndarray, ...] | None = None  # views into it, one per matrix
 
     def get_config(self) -> dict:
-        return {
-            "learning_rate": self.learning_rate,
-            "momentum": self.momentum,
-            "decay": self.decay,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-        }
+        """The constructor's arguments, as a dict (what `save` stores)."""
+        return {name: getattr(self, name) for name in CONFIG_KEYS}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
