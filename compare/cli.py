@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from compare.commands import SUBCOMMANDS
 from compare.errors import UsageError
+from compare.options import add_command
 
 PROG = "mlp-compare"
 
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in SUBCOMMANDS:
-        module.register(sub)
+        name = module.__name__.rsplit(".", 1)[-1]
+        add_command(sub, name, help=module.HELP, doc=module.__doc__, run=module.run)
+        module.add_arguments(sub.choices[name])
     return parser
 
 

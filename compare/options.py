@@ -73,6 +73,16 @@ def add_out_arg(
     )
 
 
+def add_small_network_args(parser: argparse.ArgumentParser, *, seed: int, layers_help: str) -> None:
+    """--layers (default 3,4,3, the tutorial's small example) and --seed, for hand-sized checks."""
+    parser.add_argument(
+        "--layers", type=layers_arg, default=(3, 4, 3), metavar="3,4,3", help=layers_help
+    )
+    parser.add_argument(
+        "--seed", type=nonnegative_int, default=seed, help=f"seed (default: {seed})"
+    )
+
+
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",

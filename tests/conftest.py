@@ -76,6 +76,13 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     )
 
 
+def quick_run(mnist_dir, out, *, limit: int = 3000, epochs: int = 2, lr: str | None = "0.01"):
+    """The flags of a short training run on the first `limit` MNIST rows, writing into `out`."""
+    flags = ["--limit", str(limit), "--epochs", str(epochs)]
+    flags += ["--lr", lr] if lr else []
+    return (*flags, "--data-dir", str(mnist_dir), "--out", str(out))
+
+
 def keras_or_skip():
     """Import TensorFlow or skip the test, saying which extra is missing."""
     from keras_mlp.tf import KerasUnavailableError, tensorflow

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP
-from tests.conftest import run_cli
+from tests.conftest import quick_run, run_cli
 
 
 def test_train_numpy_on_a_slice(tmp_path, mnist_dir, cli):
@@ -17,16 +17,7 @@ def test_train_numpy_on_a_slice(tmp_path, mnist_dir, cli):
         "train",
         "--impl",
         "numpy",
-        "--limit",
-        "3000",
-        "--epochs",
-        "2",
-        "--lr",
-        "0.01",
-        "--data-dir",
-        str(mnist_dir),
-        "--out",
-        str(out),
+        *quick_run(mnist_dir, out),
         "--verbose",
         "2",
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP, SGD
-from tests.conftest import keras_or_skip
+from tests.conftest import keras_or_skip, quick_run
 
 pytestmark = pytest.mark.keras
 
@@ -176,14 +176,7 @@ def test_gradient_agreement_report(tf, mnist):
 def test_lockstep_command(tf, tmp_path, mnist_dir, cli):
     result = cli(
         "lockstep",
-        "--limit",
-        "2000",
-        "--epochs",
-        "2",
-        "--data-dir",
-        str(mnist_dir),
-        "--out",
-        str(tmp_path),
+        *quick_run(mnist_dir, tmp_path, limit=2000, lr=None),
     )
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "lockstep.json").read_text())
@@ -198,16 +191,7 @@ def test_train_keras_command_on_a_slice(tf, tmp_path, mnist_dir, cli):
         "train",
         "--impl",
         "keras",
-        "--limit",
-        "3000",
-        "--epochs",
-        "2",
-        "--lr",
-        "0.01",
-        "--data-dir",
-        str(mnist_dir),
-        "--out",
-        str(tmp_path),
+        *quick_run(mnist_dir, tmp_path),
         "--verbose",
         "2",
     )

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from compare.config import Settings
-from tests.conftest import ROOT, keras_or_skip, run_cli
+from tests.conftest import ROOT, keras_or_skip, quick_run, run_cli
 
 PNGS = [
     "digits.png",
@@ -40,16 +40,7 @@ def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir, cli):
     out = tmp_path / "run"
     result = cli(
         "run",
-        "--limit",
-        "3000",
-        "--epochs",
-        "2",
-        "--lr",
-        "0.01",
-        "--data-dir",
-        str(mnist_dir),
-        "--out",
-        str(out),
+        *quick_run(mnist_dir, out),
     )
     assert result.returncode == 0, result.stderr + result.stdout
     for phase in (
@@ -183,16 +174,7 @@ def test_divergence_from_the_command_line_exits_nonzero(tmp_path, mnist_dir, cli
     keras_or_skip()
     result = cli(
         "run",
-        "--limit",
-        "1500",
-        "--epochs",
-        "2",
-        "--lr",
-        "1e36",
-        "--data-dir",
-        str(mnist_dir),
-        "--out",
-        str(tmp_path),
+        *quick_run(mnist_dir, tmp_path, limit=1500, lr="1e36"),
     )
     assert result.returncode == 1
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -211,14 +193,7 @@ def test_ctrl_c_keeps_what_finished(tmp_path, mnist_dir):
             "-m",
             "compare",
             "run",
-            "--limit",
-            "20000",
-            "--epochs",
-            "30",
-            "--data-dir",
-            str(mnist_dir),
-            "--out",
-            str(out),
+            *quick_run(mnist_dir, out, limit=20000, epochs=30, lr=None),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -1,4 +1,6 @@
-"""One module per subcommand; each has `register(subparsers)` and sets `func` to its runner."""
+"""One module per subcommand: `HELP` (one line), `add_arguments(parser)`, `run(args)`, and the
+module docstring as the command's description. The modules parse flags and call; the work lives in
+the rest of compare/."""
 
 from compare.commands import bench, data, explain, gradcheck, lockstep, run, train
 

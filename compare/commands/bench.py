@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import argparse
 
-from compare.options import add_command, add_data_args, add_out_arg, output_folder
+from compare.options import add_data_args, add_out_arg, output_folder
+
+HELP = "benchmark NumPy against Keras; sweep batch and width"
 
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "bench",
-        help="benchmark NumPy against Keras; sweep batch and width",
-        doc=__doc__,
-        run=run,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="fewer configurations and rounds (about a minute)"
     )

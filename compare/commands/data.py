@@ -6,17 +6,12 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_command, add_data_args, add_out_arg, output_folder
+from compare.options import add_data_args, add_out_arg, output_folder
+
+HELP = "fetch and verify MNIST; print its shape; draw one of each digit"
 
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "data",
-        help="fetch and verify MNIST; print its shape; draw one of each digit",
-        doc=__doc__,
-        run=run,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_args(parser)
     add_out_arg(parser, "runs/data", "digits.png")
 

@@ -12,27 +12,18 @@ import argparse
 import numpy as np
 
 from compare.errors import UsageError
-from compare.options import add_command, layers_arg, nonnegative_int, positive_float
+from compare.options import add_small_network_args, nonnegative_int, positive_float
 
 MAX_UNITS = 16
 
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "explain",
-        help="print one forward and backward pass of a small network, number by number",
-        doc=__doc__,
-        run=run,
+HELP = "print one forward and backward pass of a small network, number by number"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_small_network_args(
+        parser, seed=1, layers_help=f"layer sizes, each at most {MAX_UNITS} (default: 3,4,3)"
     )
-    parser.add_argument(
-        "--layers",
-        type=layers_arg,
-        default=(3, 4, 3),
-        metavar="3,4,3",
-        help=f"layer sizes, each at most {MAX_UNITS} (default: 3,4,3)",
-    )
-    parser.add_argument("--seed", type=nonnegative_int, default=1, help="seed (default: 1)")
     parser.add_argument(
         "--label",
         type=nonnegative_int,

@@ -1,4 +1,8 @@
-"""`mlp-compare gradcheck`: backpropagation against finite differences, matrix by matrix."""
+"""`mlp-compare gradcheck`: backpropagation against finite differences, matrix by matrix.
+
+Networks with 784 inputs are checked on MNIST rows; others on seeded random inputs. Exits 1 when a
+matrix fails.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,14 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_command, add_data_args, layers_arg, nonnegative_int, positive_int
+from compare.options import add_data_args, add_small_network_args, positive_int
+
+HELP = "check backprop gradients against finite differences"
 
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "gradcheck",
-        help="check backprop gradients against finite differences",
-        doc=__doc__ + "\nNetworks with 784 inputs are checked on MNIST rows; others on "
-        "seeded random inputs. Exits 1 when a matrix fails.",
-        run=run,
-    )
-    parser.add_argument(
-        "--layers",
-        type=layers_arg,
-        default=(3, 4, 3),
-        metavar="3,4,3",
-        help="layer sizes (default: 3,4,3, the tutorial's small example)",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_small_network_args(
+        parser, seed=0, layers_help="layer sizes (default: 3,4,3, the tutorial's small example)"
     )
     parser.add_argument(
         "--dtype",
@@ -42,7 +36,6 @@ def register(sub) -> None:
         help="check at most N entries per matrix, bias-row entries included "
         "(a seeded sample; default: 300)",
     )
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default: 0)")
     add_data_args(parser)
 
 

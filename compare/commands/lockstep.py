@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 
 from compare.options import (
-    add_command,
     add_data_args,
     add_out_arg,
     add_training_args,
@@ -20,15 +19,10 @@ from compare.options import (
     positive_int,
 )
 
+HELP = "train NumPy and Keras in lockstep; compare weights"
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "lockstep",
-        help="train NumPy and Keras in lockstep; compare weights",
-        doc=__doc__,
-        run=run,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_training_args(
         parser,
         epochs=1,

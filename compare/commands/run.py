@@ -9,7 +9,6 @@ import datetime as dt
 
 from compare.implementations import IMPLEMENTATIONS
 from compare.options import (
-    add_command,
     add_data_args,
     add_out_arg,
     add_training_args,
@@ -17,15 +16,10 @@ from compare.options import (
     output_folder,
 )
 
+HELP = "the main job: train both, compare accuracy, gradients and speed, write a report"
 
-def register(sub) -> None:
-    parser = add_command(
-        sub,
-        "run",
-        help="the main job: train both, compare accuracy, gradients and speed, write a report",
-        doc=__doc__,
-        run=run,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--impl",
         choices=("both", *IMPLEMENTATIONS),

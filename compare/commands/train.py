@@ -7,7 +7,6 @@ import json
 
 from compare.implementations import IMPLEMENTATIONS
 from compare.options import (
-    add_command,
     add_data_args,
     add_out_arg,
     add_training_args,
@@ -15,11 +14,10 @@ from compare.options import (
     output_folder,
 )
 
+HELP = "train the NumPy or the Keras MLP on MNIST"
 
-def register(sub) -> None:
-    parser = add_command(
-        sub, "train", help="train the NumPy or the Keras MLP on MNIST", doc=__doc__, run=run
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--impl",
         choices=tuple(IMPLEMENTATIONS),
