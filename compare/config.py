@@ -31,6 +31,8 @@ class Settings:
     weight_decay: float = 0.0
     nesterov: bool = False
     early_stopping: int = 0  # patience in epochs; 0 = off
+    activation: str = "tanh"  # hidden layers: tanh, logistic or relu
+    init: str = "glorot_uniform"  # glorot_uniform, he_uniform or random_normal
 
     @classmethod
     def from_args(cls, args) -> Settings:
@@ -41,6 +43,10 @@ class Settings:
         d = asdict(self)
         d["layers"] = list(self.layers)
         return d
+
+    def network_kwargs(self) -> dict:
+        """The network's activation and initializer, as MLP and build_model take them."""
+        return {"activation": self.activation, "init": self.init}
 
     def optimizer_kwargs(self) -> dict:
         """The SGD hyperparameters, as both numpy_mlp.SGD and keras_mlp.build_model take them."""

@@ -38,10 +38,16 @@ class _Pair:
         from numpy_mlp import MLP, SGD
         from numpy_mlp.training.fast import FastStep
 
-        self.mlp = MLP(settings.layers, seed=settings.seed, dtype=dtype)
+        self.mlp = MLP(
+            settings.layers, seed=settings.seed, dtype=dtype, **settings.network_kwargs()
+        )
         self.step = FastStep(self.mlp, SGD(**settings.optimizer_kwargs()), settings.batch_size)
         self.model = build_model(
-            settings.layers, seed=settings.seed, dtype=dtype, **settings.optimizer_kwargs()
+            settings.layers,
+            seed=settings.seed,
+            dtype=dtype,
+            **settings.optimizer_kwargs(),
+            **settings.network_kwargs(),
         )
         set_numpy_weights(self.model, self.mlp.weights)
         self.seconds = {"numpy": 0.0, "keras": 0.0}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
 from compare.errors import UsageError
+from numpy_mlp.model.activations import ACTIVATIONS
+from numpy_mlp.model.initializers import INITIALIZERS
 
 
 def layers_arg(text: str) -> tuple[int, ...]:
@@ -74,12 +76,30 @@ def add_out_arg(
 
 
 def add_small_network_args(parser: argparse.ArgumentParser, *, seed: int, layers_help: str) -> None:
-    """--layers (default 3,4,3, the tutorial's small example) and --seed, for hand-sized checks."""
+    """--layers (default 3,4,3, the tutorial's small example), --seed and the network's
+    --activation and --init, for hand-sized checks."""
     parser.add_argument(
         "--layers", type=layers_arg, default=(3, 4, 3), metavar="3,4,3", help=layers_help
     )
     parser.add_argument(
         "--seed", type=nonnegative_int, default=seed, help=f"seed (default: {seed})"
+    )
+    add_network_args(parser)
+
+
+def add_network_args(parser) -> None:
+    """--activation and --init: the hidden layers' activation and the initial weights' law."""
+    parser.add_argument(
+        "--activation",
+        choices=tuple(ACTIVATIONS),
+        default=TUTORIAL.activation,
+        help=f"hidden-layer activation (default: {TUTORIAL.activation}, the tutorial's)",
+    )
+    parser.add_argument(
+        "--init",
+        choices=tuple(INITIALIZERS),
+        default=TUTORIAL.init,
+        help=f"initial weights (Keras's formulas; default: {TUTORIAL.init})",
     )
 
 
@@ -148,6 +168,7 @@ def add_training_args(
         "learning-rate --decay (default: 0)",
     )
     extra.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    add_network_args(extra)
     if early_stopping:
         extra.add_argument(
             "--early-stopping",

@@ -94,7 +94,9 @@ def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> Tra
     """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
     from numpy_mlp import MLP, SGD, EarlyStopping
 
-    mlp = MLP(settings.layers, seed=settings.seed, dtype=settings.dtype)
+    mlp = MLP(
+        settings.layers, seed=settings.seed, dtype=settings.dtype, **settings.network_kwargs()
+    )
     callbacks = [EarlyStopping(patience=settings.early_stopping)] if settings.early_stopping else []
     history = mlp.fit(
         data.X_train,
@@ -136,6 +138,7 @@ def train_keras(
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
         **settings.optimizer_kwargs(),
+        **settings.network_kwargs(),
     )
     timer = epoch_timer()
     callbacks = [timer, k.callbacks.TerminateOnNaN()]

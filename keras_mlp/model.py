@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from keras_mlp.tf import keras
+from numpy_mlp.model.activations import get_activation
+from numpy_mlp.model.initializers import get_initializer
 from numpy_mlp.model.mlp import check_dtype, check_layer_sizes
 from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM
 
@@ -72,18 +74,24 @@ def build_model(
     weight_decay: float = 0.0,
     steps_per_execution: int = 1,
     jit_compile: bool | str = False,
+    activation: str = "tanh",
+    init: str = "glorot_uniform",
 ):
-    """A compiled keras.Sequential: Dense tanh hidden layers, a Dense softmax output.
+    """A compiled keras.Sequential: Dense hidden layers with `activation`, a Dense softmax output.
 
-    glorot_uniform kernels (seeded per layer), zero biases, SGD with momentum and the old Keras
-    learning-rate decay, categorical cross-entropy, accuracy. `dtype` is set on every layer (no
-    global policy change). weight_decay adds an L2 penalty (weight_decay / 2) * ||kernel||^2, whose
-    gradient weight_decay * kernel is what numpy_mlp's SGD(weight_decay=...) adds; biases are free.
+    activation: numpy_mlp's name ("tanh", "logistic" = Keras's "sigmoid", "relu"); init:
+    "glorot_uniform", "he_uniform" or "random_normal" (seeded per layer); zero biases; SGD with
+    momentum and the old Keras learning-rate decay, categorical cross-entropy, accuracy. `dtype`
+    is set on every layer (no global policy change). weight_decay adds an L2 penalty
+    (weight_decay / 2) * ||kernel||^2, whose gradient weight_decay * kernel is what numpy_mlp's
+    SGD(weight_decay=...) adds; biases are free.
     jit_compile defaults to False so that the arithmetic is the plain TensorFlow kernels'.
     """
     k = keras()
     sizes = check_layer_sizes(layer_sizes)
     dtype = check_dtype(dtype).name
+    hidden = get_activation(activation).keras_name
+    get_initializer(init)  # the same names and errors as numpy_mlp
     regularizer = l2_penalty(weight_decay / 2.0) if weight_decay else None
     layers = [k.Input(shape=(sizes[0],), dtype=dtype)]
     for i, units in enumerate(sizes[1:]):
@@ -91,8 +99,8 @@ def build_model(
         layers.append(
             k.layers.Dense(
                 units,
-                activation="softmax" if last else "tanh",
-                kernel_initializer=k.initializers.GlorotUniform(seed=seed + i),
+                activation="softmax" if last else hidden,
+                kernel_initializer=_keras_initializer(init, seed + i),
                 bias_initializer="zeros",
                 kernel_regularizer=regularizer,
                 dtype=dtype,
@@ -115,6 +123,15 @@ def build_model(
             jit_compile=jit_compile,
         )
     return model
+
+
+def _keras_initializer(init: str, seed: int):
+    k = keras()
+    if init == "random_normal":
+        return k.initializers.RandomNormal(mean=0.0, stddev=0.05, seed=seed)
+    return {"glorot_uniform": k.initializers.GlorotUniform, "he_uniform": k.initializers.HeUniform}[
+        init
+    ](seed=seed)
 
 
 def model_dtype(model) -> str:

@@ -13,6 +13,11 @@ from numpy_mlp import MLP, SGD
 from tests.conftest import keras_or_skip, quick_run
 
 pytestmark = pytest.mark.keras
+ACTIVATION_PAIRS = [
+    ("tanh", "glorot_uniform"),
+    ("logistic", "glorot_uniform"),
+    ("relu", "he_uniform"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +221,9 @@ def test_missing_tensorflow_names_the_extra(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def _random_network(seed: int) -> tuple[tuple[int, ...], dict]:
-    """A seeded draw: 1-4 hidden layers of 1-12 units, 2-9 classes, and an optimizer setting."""
+def _random_network(seed: int) -> tuple[tuple[int, ...], dict, dict]:
+    """A seeded draw: 1-4 hidden layers of 1-12 units, 2-9 classes, an optimizer setting and an
+    activation with an initializer."""
     rng = np.random.default_rng(1000 + seed)
     layers = (
         int(rng.integers(1, 30)),
@@ -231,10 +237,14 @@ def _random_network(seed: int) -> tuple[tuple[int, ...], dict]:
         "nesterov": bool(rng.integers(0, 2)),
         "weight_decay": float(rng.choice([0.0, 0.01])),
     }
-    return layers, config
+    network = {
+        "activation": str(rng.choice(["tanh", "logistic", "relu"])),
+        "init": str(rng.choice(["glorot_uniform", "he_uniform", "random_normal"])),
+    }
+    return layers, config, network
 
 
-@pytest.mark.parametrize("draw", range(6))
+@pytest.mark.parametrize("draw", range(9))
 def test_random_networks_agree_in_gradients_and_training_steps(tf, draw):
     """Gold test over seeded random shapes and optimizer settings: float64 gradients of the
     NumPy and the Keras network agree to rounding, and so do their weights after four SGD steps
@@ -243,9 +253,9 @@ def test_random_networks_agree_in_gradients_and_training_steps(tf, draw):
     from keras_mlp import build_model, floatx_of, get_numpy_weights, gradients, set_numpy_weights
     from numpy_mlp.training.fast import FastStep
 
-    layers, config = _random_network(draw)
-    mlp = MLP(layers, seed=draw, dtype="float64")
-    model = build_model(layers, seed=draw, dtype="float64", **config)
+    layers, config, network = _random_network(draw)
+    mlp = MLP(layers, seed=draw, dtype="float64", **network)
+    model = build_model(layers, seed=draw, dtype="float64", **config, **network)
     set_numpy_weights(model, mlp.weights)
     X, y = _batch(layers, 24, draw, "float64")
     mine = mlp.gradients(X, y)
@@ -254,7 +264,7 @@ def test_random_networks_agree_in_gradients_and_training_steps(tf, draw):
             G[1:] += config["weight_decay"] * W[1:]
     for l, (a, b) in enumerate(zip(mine, gradients(model, X, y), strict=True)):
         err = normwise_relative_error(a, b)
-        assert err < 1e-10, f"{layers} {config}: W{l} numpy vs tensorflow {err:.2e}"
+        assert err < 1e-10, f"{layers} {config} {network}: W{l} numpy vs tensorflow {err:.2e}"
 
     Y = np.eye(layers[-1])[y]
     step = FastStep(mlp, SGD(**config), batch_size=8)
@@ -265,4 +275,31 @@ def test_random_networks_agree_in_gradients_and_training_steps(tf, draw):
             model.train_on_batch(X[idx], Y[idx])
     for l, (a, b) in enumerate(zip(mlp.weights, get_numpy_weights(model), strict=True)):
         diff = float(np.max(np.abs(a - b)))
-        assert diff < 1e-12, f"{layers} {config}: W{l} differs by {diff:.2e} after 3 steps"
+        assert diff < 1e-12, f"{layers} {config} {network}: W{l} differs by {diff:.2e}"
+
+
+@pytest.mark.parametrize(("activation", "init"), ACTIVATION_PAIRS)
+def test_every_activation_agrees_with_tensorflow_on_mnist(tf, mnist, activation, init):
+    """784-50-50-10 on 32 MNIST rows: NumPy vs TensorFlow autodiff (float64) and both against
+    extended-precision finite differences."""
+    from compare.parity import gradient_agreement
+
+    X, y = mnist.X_train[:32], mnist.y_train[:32]
+    report = gradient_agreement(
+        (784, 50, 50, 10), X, y, dtype="float64", max_entries=20, activation=activation, init=init
+    )
+    assert report["max_rel_error"] < 1e-10, report["matrices"]
+    for m in report["matrices"]:
+        assert m["numpy_vs_fd"] < 1e-7 and m["keras_vs_fd"] < 1e-7, m
+
+
+@pytest.mark.parametrize(("activation", "init"), ACTIVATION_PAIRS)
+def test_every_activation_trains_in_lockstep(tf, mnist, activation, init):
+    from compare.config import Settings
+    from compare.lockstep import lockstep
+
+    settings = Settings(activation=activation, init=init, learning_rate=0.01)
+    X, Y = mnist.X_train[:54000], mnist.Y_train[:54000]
+    records, _ = lockstep(X, Y, settings, dtype="float64", max_updates=200)
+    assert records[-1].updates == 200
+    assert records[-1].max_abs_diff < 1e-12, records[-1]

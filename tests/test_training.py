@@ -209,14 +209,19 @@ def test_it_learns_mnist(mnist):
 # -- saving ---------------------------------------------------------------------------------------
 
 
-def test_save_load_round_trip_with_optimizer_state(tmp_path):
+@pytest.mark.parametrize(
+    ("activation", "init"),
+    [("tanh", "glorot_uniform"), ("logistic", "random_normal"), ("relu", "he_uniform")],
+)
+def test_save_load_round_trip_with_optimizer_state(tmp_path, activation, init):
     X, y = _data(n=64)
-    mlp = MLP((6, 5, 3), seed=0, dtype=np.float64)
+    mlp = MLP((6, 5, 3), activation=activation, init=init, seed=0, dtype=np.float64)
     mlp.fit(X, y, epochs=1, batch_size=16, verbose=0)
     path = tmp_path / "model.npz"
     mlp.save(path)
     back = MLP.load(path)
     assert back.layer_sizes == mlp.layer_sizes and back.dtype == mlp.dtype
+    assert back.activation.name == activation and back.init == init
     for a, b in zip(mlp.weights, back.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert back.optimizer.iterations == mlp.optimizer.iterations
@@ -267,3 +272,12 @@ def test_not_an_npz_and_pickles_are_rejected(tmp_path):
     np.savez(pickled, format=np.array([{"evil": 1}], dtype=object))
     with pytest.raises(ModelFileError, match="malformed model file|not a readable"):
         MLP.load(pickled)
+
+
+def test_a_model_file_without_an_activation_is_a_tanh_model(tmp_path):
+    """Files written before activations were selectable still load, as what they were."""
+    path = tmp_path / "old.npz"
+    MLP((6, 5, 3), seed=0).save(path)
+    _rewrite(path, activation=None, init=None)
+    back = MLP.load(path)
+    assert back.activation.name == "tanh" and back.init == "glorot_uniform"

@@ -62,13 +62,17 @@ def test_flat_update_is_bit_for_bit_the_per_matrix_update(layers, config, seed):
     batch=st.integers(1, 16),
     n=st.integers(1, 40),
     seed=st.integers(0, 2**16),
+    activation=st.sampled_from(["tanh", "logistic", "relu"]),
 )
-def test_fast_step_matches_the_reference_on_random_shapes(layers, config, batch, n, seed):
-    """Random networks, batch sizes (partial last batch included) and every optimizer option."""
+def test_fast_step_matches_the_reference_on_random_shapes(
+    layers, config, batch, n, seed, activation
+):
+    """Random networks, batch sizes (partial last batch included), every optimizer option and
+    every activation."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, layers[0]))
     Y = np.eye(layers[-1])[rng.integers(0, layers[-1], n)]
-    fast_model = MLP(layers, seed=seed, dtype=np.float64)
+    fast_model = MLP(layers, activation=activation, seed=seed, dtype=np.float64)
     ref_model = fast_model.copy()
     fast = FastStep(fast_model, SGD(**config), batch_size=batch)
     ref = ReferenceStep(ref_model, SGD(**config))

@@ -15,6 +15,12 @@ from compare.errors import UsageError
 from compare.options import add_small_network_args, nonnegative_int, positive_float
 
 MAX_UNITS = 16
+# f'(Z_h) written with the activation A_h, as backpropagation computes it
+DERIVATIVE = {
+    "tanh": "(1 - A_{h}[:, 1:]^2)",
+    "logistic": "A_{h}[:, 1:] (1 - A_{h}[:, 1:])",
+    "relu": "[A_{h}[:, 1:] > 0]",
+}
 
 
 HELP = "print one forward and backward pass of a small network, number by number"
@@ -54,7 +60,7 @@ def _show(name: str, array: np.ndarray, equation: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from numpy_mlp.checks.gradcheck import matrix_names
-    from numpy_mlp.model.activations import cross_entropy_delta, tanh_derivative
+    from numpy_mlp.model.activations import cross_entropy_delta
     from numpy_mlp.model.mlp import MLP
     from numpy_mlp.model.targets import one_hot
 
@@ -64,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
             f"{MAX_UNITS} units (got {','.join(map(str, args.layers))})"
         )
     rng = np.random.default_rng(args.seed)
-    mlp = MLP(args.layers, seed=args.seed, dtype=np.float64)
+    mlp = MLP(
+        args.layers, activation=args.activation, init=args.init, seed=args.seed, dtype=np.float64
+    )
+    f = mlp.activation.name
     x = np.round(rng.normal(size=(1, args.layers[0])), 2)
     k = args.layers[-1]
     label = args.label if args.label is not None else int(rng.integers(0, k))
@@ -79,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
         f"{label}. Row 0 of every W is the bias row; column 0 of every A is the bias unit 1."
     )
     for name, W in zip(names, mlp.weights, strict=True):
-        _show(name, W, "glorot-uniform connection rows, zero bias row")
+        _show(name, W, f"{args.init} connection rows, zero bias row")
 
     A = mlp.forward(x)
     _show("A_in", A[0], "[1 | x]")
     for i, h in enumerate(hidden):
         _show(f"Z_{h}", A[i] @ mlp.weights[i], f"A_{'in' if i == 0 else hidden[i - 1]} {names[i]}")
-        _show(f"A_{h}", A[i + 1], f"[1 | tanh(Z_{h})]")
+        _show(f"A_{h}", A[i + 1], f"[1 | {f}(Z_{h})]")
     _show("Z_out", A[-2] @ mlp.W_out, f"A_{hidden[-1]} W_out")
     _show("A_out", A[-1], "softmax(Z_out): exp(Z - max) / sum exp(Z - max)")
     _show("Y", Y, "one-hot target")
@@ -101,12 +110,9 @@ def run(args: argparse.Namespace) -> int:
             f"A_{'in' if l == 0 else hidden[l - 1]}^T delta (bias row = delta itself)",
         )
         if l > 0:
-            delta = (delta @ mlp.weights[l][1:].T) * tanh_derivative(A[l][:, 1:])
-            _show(
-                f"delta_{hidden[l - 1]}",
-                delta,
-                f"(delta {names[l]}[1:]^T) * (1 - A_{hidden[l - 1]}[:, 1:]^2)",
-            )
+            h = hidden[l - 1]
+            delta = (delta @ mlp.weights[l][1:].T) * mlp.activation.derivative(A[l][:, 1:])
+            _show(f"delta_{h}", delta, f"(delta {names[l]}[1:]^T) * {DERIVATIVE[f].format(h=h)}")
     print(f"\nOne plain SGD step, W <- W - {args.lr:g} dL/dW:")
     for name, W, g in zip(names, mlp.weights, grads, strict=True):
         _show(f"{name} (after)", W - args.lr * g, f"{name} - eta dL/d{name}")

@@ -1,6 +1,7 @@
 """Saving and loading an MLP as one `.npz` file.
 
-Keys: `format` (the string below), `layer_sizes` (int64), `dtype` (a string), `W0`, `W1`, ...
+Keys: `format` (the string below), `layer_sizes` (int64), `dtype`, `activation` and `init`
+(strings; a file without the last two holds a tanh / Glorot model), `W0`, `W1`, ...
 (the bias-row matrices), and when the model has been trained, `optimizer_config` (JSON text),
 `optimizer_iterations` and `V0`, `V1`, ... (the momentum velocities). No pickles: the file is read
 with allow_pickle=False. Writing is atomic.
@@ -32,6 +33,8 @@ def save_mlp(mlp: MLP, path: str | os.PathLike) -> None:
         "format": np.array(FORMAT),
         "layer_sizes": np.array(mlp.layer_sizes, dtype=np.int64),
         "dtype": np.array(mlp.dtype.name),
+        "activation": np.array(mlp.activation.name),
+        "init": np.array(mlp.init),
     }
     arrays.update({f"W{i}": W for i, W in enumerate(mlp.weights)})
     opt = mlp.optimizer
@@ -68,7 +71,10 @@ def load_mlp(path: str | os.PathLike) -> MLP:
                 raise ModelFileError(f"{path}: format {fmt!r}, expected {FORMAT!r}")
             sizes = check_layer_sizes([int(s) for s in _get(data, "layer_sizes", path)])
             dtype = check_dtype(str(_get(data, "dtype", path)))
-            model = MLP(sizes, dtype=dtype, seed=0)
+            # files written before activations were selectable hold tanh / Glorot models
+            activation = str(data["activation"]) if "activation" in data.files else "tanh"
+            init = str(data["init"]) if "init" in data.files else "glorot_uniform"
+            model = MLP(sizes, activation=activation, init=init, dtype=dtype, seed=0)
             for i, expected in enumerate(model.weights):
                 W = _get(data, f"W{i}", path)
                 if W.shape != expected.shape or W.dtype != dtype:

@@ -10,14 +10,18 @@ For 784-50-50-10: W_h[0] is 785x50, W_h[1] is 51x50 and W_out is 51x10.
 Forward pass (n rows at a time):
     A_in  = [1 | X]                        (n, 785)
     Z_h   = A_in W_h                       (n, 50)
-    A_h   = [1 | tanh(Z_h)]                (n, 51)     ... once per hidden layer
+    A_h   = [1 | f(Z_h)]                   (n, 51)     ... once per hidden layer
     Z_out = A_h W_out                      (n, 10)
     A_out = softmax(Z_out)                 (n, 10)
 
 Backward pass (delta = dL/dZ, L the batch-mean cross-entropy):
     delta_out = (A_out - Y) / n                                     (n, 10)
     dL/dW^(l) = A^(l)^T delta^(l+1)                                 (m, d), bias row = column sum
-    delta_h   = (delta_next W_next[1:]^T) * (1 - A_h[:, 1:]^2)      bias row dropped: no input
+    delta_h   = (delta_next W_next[1:]^T) * f'(Z_h)                 bias row dropped: no input
+
+f is the hidden activation: tanh (the tutorial's, f'(Z_h) = 1 - A_h^2), logistic
+(f' = A_h (1 - A_h)) or relu (f' = 1 where A_h > 0); see `activations.py`. Each f' is written in
+terms of A_h, which the forward pass has already computed.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from numpy_mlp.model.activations import (
+    ACTIVATIONS,
+    Activation,
     cross_entropy,
     cross_entropy_delta,
+    get_activation,
     softmax,
-    tanh,
-    tanh_derivative,
 )
-from numpy_mlp.model.initializers import glorot_uniform
+from numpy_mlp.model.initializers import get_initializer
 from numpy_mlp.model.parameters import allocate, weight_shapes
 from numpy_mlp.model.targets import as_inputs, as_targets
 
@@ -74,8 +79,14 @@ def add_bias_unit(A: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((A.shape[0], 1), dtype=A.dtype), A])
 
 
-def forward_pass(weights: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
-    """[A_in, A_h1, ..., A_out] for input rows X (n, d_in) and bias-row matrices `weights`.
+TANH = ACTIVATIONS["tanh"]
+
+
+def forward_pass(
+    weights: Sequence[np.ndarray], X: np.ndarray, f: Activation = TANH
+) -> list[np.ndarray]:
+    """[A_in, A_h1, ..., A_out] for input rows X (n, d_in), bias-row matrices `weights` and the
+    hidden activation f.
 
     Every entry but the last carries its bias unit in column 0; A_out = softmax(Z_out) is (n, k).
     """
@@ -83,7 +94,7 @@ def forward_pass(weights: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarra
     activations = [A]
     for W_h in weights[:-1]:
         Z_h = A @ W_h  # Z_h = A W_h
-        A = add_bias_unit(tanh(Z_h))  # A_h = [1 | tanh(Z_h)]
+        A = add_bias_unit(f.f(Z_h))  # A_h = [1 | f(Z_h)]
         activations.append(A)
     Z_out = A @ weights[-1]  # Z_out = A_h W_out
     activations.append(softmax(Z_out))  # A_out = softmax(Z_out)
@@ -91,7 +102,10 @@ def forward_pass(weights: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarra
 
 
 def backward_pass(
-    weights: Sequence[np.ndarray], activations: Sequence[np.ndarray], Y: np.ndarray
+    weights: Sequence[np.ndarray],
+    activations: Sequence[np.ndarray],
+    Y: np.ndarray,
+    f: Activation = TANH,
 ) -> list[np.ndarray]:
     """dL/dW for every matrix, given the activations of `forward_pass` and one-hot Y (n, k)."""
     grads: list[np.ndarray] = [np.empty(0)] * len(weights)
@@ -100,31 +114,42 @@ def backward_pass(
         A = activations[l]  # A^(l), bias unit in column 0
         grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
         if l > 0:
-            # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * (1 - A^(l)^2), bias unit dropped
-            delta = (delta @ weights[l][1:].T) * tanh_derivative(A[:, 1:])
+            # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * f'(Z^(l)), bias unit dropped
+            delta = (delta @ weights[l][1:].T) * f.derivative(A[:, 1:])
     return grads
 
 
 class MLP:
-    """A fully connected network: tanh hidden layers, softmax output, cross-entropy loss.
+    """A fully connected network: hidden layers with activation f, softmax output, cross-entropy.
 
-    MLP((784, 50, 50, 10), seed=123) builds the tutorial's network. `weights` lists the matrices
+    MLP((784, 50, 50, 10), seed=123) builds the tutorial's network (tanh, Glorot uniform).
+    activation: "tanh", "logistic" or "relu", for every hidden layer; init: "glorot_uniform",
+    "he_uniform" or "random_normal" (Keras's formulas; bias rows zero). `weights` lists the matrices
     from input to output in the bias-row layout; `W_h` and `W_out` are the same arrays by the
     tutorial's names. All of them are views into one contiguous buffer, `params`, which the fast
     training step updates in place: change a matrix's values (W[...] = ...), not the list.
     """
 
     def __init__(
-        self, layer_sizes: Sequence[int], *, seed: int | None = None, dtype=np.float32
+        self,
+        layer_sizes: Sequence[int],
+        *,
+        activation: str = "tanh",
+        init: str = "glorot_uniform",
+        seed: int | None = None,
+        dtype=np.float32,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.dtype = check_dtype(dtype)
+        self.activation: Activation = get_activation(activation)
+        self.init = init
+        draw = get_initializer(init)
         self.params, self.weights = allocate(weight_shapes(self.layer_sizes), self.dtype)
         rng = np.random.default_rng(seed)
         for W, fan_in, fan_out in zip(
             self.weights, self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
         ):
-            W[...] = glorot_uniform(rng, fan_in, fan_out, self.dtype)
+            W[...] = draw(rng, fan_in, fan_out, self.dtype)
         self.optimizer: SGD | None = None  # set by fit(); saved with the model
 
     # -- the tutorial's names ------------------------------------------------------------------
@@ -144,7 +169,7 @@ class MLP:
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.layer_sizes))
-        return f"MLP({sizes}, dtype={self.dtype.name})"
+        return f"MLP({sizes}, activation={self.activation.name}, dtype={self.dtype.name})"
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy bias-row matrices into the model; every shape is checked before anything changes."""
@@ -171,7 +196,7 @@ class MLP:
 
         X: (n, d_in). A_in is (n, d_in + 1) with its bias unit; A_out is (n, k), rows sum to 1.
         """
-        return forward_pass(self.weights, self.as_inputs(X))
+        return forward_pass(self.weights, self.as_inputs(X), self.activation)
 
     def predict_proba(self, X, *, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities A_out = softmax(Z_out), shape (n, k), in chunks of `batch_size` rows."""
@@ -205,7 +230,7 @@ class MLP:
         """
         A = self.as_inputs(X)
         for W in self.W_h:
-            A = tanh(A @ W[1:] + W[0])
+            A = self.activation.f(A @ W[1:] + W[0])
         return A @ self.W_out[1:] + self.W_out[0]
 
     def loss(self, X, Y) -> float:
@@ -221,7 +246,8 @@ class MLP:
         """
         X = self.as_inputs(X)
         Y = self.as_targets(Y, X.shape[0])
-        return backward_pass(self.weights, forward_pass(self.weights, X), Y)
+        activations = forward_pass(self.weights, X, self.activation)
+        return backward_pass(self.weights, activations, Y, self.activation)
 
     # -- entry points into training and persistence ----------------------------------------------
     # The dependency points one way: numpy_mlp.training and numpy_mlp.io import the model, never
@@ -278,6 +304,12 @@ class MLP:
 
     def copy(self) -> MLP:
         """An independent copy of the model (weights copied, no optimizer)."""
-        clone = MLP(self.layer_sizes, seed=0, dtype=self.dtype)
+        clone = MLP(
+            self.layer_sizes,
+            activation=self.activation.name,
+            init=self.init,
+            seed=0,
+            dtype=self.dtype,
+        )
         clone.params[...] = self.params
         return clone

@@ -6,7 +6,7 @@ This module computes the same numbers for one minibatch step, but
 * every buffer (activations, deltas, gradients) is allocated once for the largest batch, and each
   operation writes into it with `out=`; a partial last batch uses the first rows of each buffer;
 * the bias unit costs nothing: each activation buffer keeps a column of ones in column 0, the batch
-  is gathered straight into the columns after it (`np.take(..., out=)`) and tanh writes there too,
+  is gathered straight into the columns after it (`np.take(..., out=)`) and the activation writes there too,
   so [1 | A] W is one matrix product and its gradient A^T delta includes the bias row;
 * all weight matrices live in one contiguous buffer (the model's `params`), as do their gradients
   and the optimizer's velocities, so the momentum update (`SGD.step_flat`) is four in-place
@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 
-from numpy_mlp.model.activations import tanh, tanh_derivative
 from numpy_mlp.model.mlp import MLP, add_bias_unit
 from numpy_mlp.model.parameters import allocate
 from numpy_mlp.training.optimizers import SGD
@@ -45,10 +44,10 @@ class _Buffers:
     def __init__(self, step: FastStep, m: int) -> None:
         self.A_in = step._A_in[:m]  # [1 | X_batch], (m, d_in + 1)
         self.X = self.A_in[:, 1:]  # where the batch is gathered
-        self.A_h = [A[:m] for A in step._A_h]  # [1 | tanh(Z_h)] per hidden layer
-        self.f_out = [A[:, 1:] for A in self.A_h]  # where tanh(Z_h) is written
+        self.A_h = [A[:m] for A in step._A_h]  # [1 | f(Z_h)] per hidden layer
+        self.f_out = [A[:, 1:] for A in self.A_h]  # where f(Z_h) is written
         self.Z_h = [Z[:m] for Z in step._Z_h]
-        self.f_prime = [T[:m] for T in step._f_prime]  # f'(Z_h) = 1 - A_h^2 per hidden layer
+        self.f_prime = [T[:m] for T in step._f_prime]  # f'(Z_h), from A_h, per hidden layer
         # delta^(l+1) for every matrix l. The output one, delta_out, is built in place: it holds
         # Z_out, then the shifted logits, then exp, then A_out = softmax(Z_out), then (A_out - Y)/m.
         self.delta = [D[:m] for D in step._delta]
@@ -57,6 +56,9 @@ class _Buffers:
         self.rowmax = step._rowmax[:m]
         self.rowsum = step._rowsum[:m]
         self.z_label = step._z_label[:m]
+        self.predicted = step._predicted[:m]  # argmax of Z_out per row
+        self.label = step._label[:m]  # argmax of Y per row
+        self.hit = step._hit[:m]
 
 
 class FastStep:
@@ -70,7 +72,7 @@ class FastStep:
     def __init__(self, mlp: MLP, optimizer: SGD, batch_size: int) -> None:
         dtype = mlp.dtype
         shapes = [W.shape for W in mlp.weights]
-        self.mlp, self.weights = mlp, mlp.weights
+        self.mlp, self.weights, self.f = mlp, mlp.weights, mlp.activation
         self._flat_G, self.grads = allocate(shapes, dtype)
         optimizer.init_state(mlp.weights)  # keeps the optimizer's momentum when resuming
         self.optimizer = optimizer
@@ -92,6 +94,9 @@ class FastStep:
         self._rowmax = np.empty((B, 1), dtype)
         self._rowsum = np.empty((B, 1), dtype)
         self._z_label = np.empty(B, dtype)
+        self._predicted = np.empty(B, np.intp)
+        self._label = np.empty(B, np.intp)
+        self._hit = np.empty(B, bool)
         self._kernels_T = [W[1:].T for W in self.weights]  # W[1:]^T, for delta W[1:]^T
         self._views: dict[int, _Buffers] = {}
 
@@ -123,23 +128,25 @@ class FastStep:
     def forward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> tuple[float, int]:
         """Forward pass for the m rows of A_in = [1 | X]; returns (batch loss, correct rows).
 
-        Leaves [1 | tanh(Z_h)] in buf.A_h and A_out = softmax(Z_out) in buf.delta[-1].
+        Leaves [1 | f(Z_h)] in buf.A_h and A_out = softmax(Z_out) in buf.delta[-1].
         """
         W, A_h = self.weights, buf.A_h
         m = A_in.shape[0]
         A = A_in
         for l in range(len(A_h)):
             np.dot(A, W[l], out=buf.Z_h[l])  # Z_h = [1 | A] W_h
-            tanh(buf.Z_h[l], out=buf.f_out[l])  # A_h = [1 | tanh(Z_h)]
+            self.f.f(buf.Z_h[l], out=buf.f_out[l])  # A_h = [1 | f(Z_h)]
             A = A_h[l]
         Z = buf.delta[-1]
         np.dot(A, W[-1], out=Z)  # Z_out = [1 | A_h] W_out
         np.maximum.reduce(Z, axis=1, keepdims=True, out=buf.rowmax)
         Z -= buf.rowmax  # shifted logits: softmax unchanged, exp cannot overflow
-        # z_label = the label's shifted logit per row: 0 exactly when the label has the top score
-        np.multiply(Z, Y, out=buf.Y_z)
+        # correct: argmax Z_out = argmax Y, the first maximum winning ties, as Keras counts it
+        np.argmax(Z, axis=1, out=buf.predicted)
+        np.argmax(Y, axis=1, out=buf.label)
+        correct = int(np.count_nonzero(np.equal(buf.predicted, buf.label, out=buf.hit)))
+        np.multiply(Z, Y, out=buf.Y_z)  # z_label = the label's shifted logit, per row
         z_label = np.add.reduce(buf.Y_z, axis=1, out=buf.z_label)
-        correct = int(np.count_nonzero(z_label == 0))
         np.exp(Z, out=Z)
         np.add.reduce(Z, axis=1, keepdims=True, out=buf.rowsum)
         # L = -(1/m) sum_i (z_label,i - log sum_j exp z_ij), for one-hot rows of Y
@@ -157,7 +164,7 @@ class FastStep:
             np.dot(A.T, delta[l], out=G[l])  # dL/dW^(l) = [1 | A]^T delta^(l+1)
             if l:
                 np.dot(delta[l], self._kernels_T[l], out=delta[l - 1])  # delta W[1:]^T
-                tanh_derivative(buf.f_out[l - 1], out=buf.f_prime[l - 1])  # 1 - A_h^2
+                self.f.derivative(buf.f_out[l - 1], out=buf.f_prime[l - 1])  # f'(Z_h)
                 delta[l - 1] *= buf.f_prime[l - 1]
 
     def update(self) -> None:
