@@ -25,6 +25,7 @@ from numpy_mlp.io.saving import ModelFileError
 from numpy_mlp.model.mlp import MLP
 from numpy_mlp.model.targets import as_inputs, as_targets, one_hot
 from numpy_mlp.training.callbacks import Callback, EarlyStopping
+from numpy_mlp.training.flow import GradientFlow, gradient_norms
 from numpy_mlp.training.loop import History, TrainingDivergedError, fit
 from numpy_mlp.training.optimizers import SGD
 
@@ -33,6 +34,7 @@ __all__ = [
     "SGD",
     "Callback",
     "EarlyStopping",
+    "GradientFlow",
     "History",
     "MnistChecksumError",
     "MnistError",
@@ -44,6 +46,7 @@ __all__ = [
     "as_targets",
     "ensure_mnist",
     "fit",
+    "gradient_norms",
     "load_mnist",
     "one_hot",
     "read_idx",

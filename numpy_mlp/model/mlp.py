@@ -46,6 +46,7 @@ from numpy_mlp.model.targets import as_inputs, as_targets
 
 if TYPE_CHECKING:  # for annotations only: the model does not import training at run time
     from numpy_mlp.training.callbacks import Callback
+    from numpy_mlp.training.flow import GradientFlow
     from numpy_mlp.training.loop import History
     from numpy_mlp.training.optimizers import SGD
 
@@ -268,6 +269,7 @@ class MLP:
         callbacks: list[Callback] | None = None,
         engine: str = "fast",
         blas_threads: int | None = 1,
+        gradient_flow: GradientFlow | None = None,
     ) -> History:
         """Train with minibatch SGD and return the History; see `numpy_mlp.training.loop.fit`."""
         from numpy_mlp.training.loop import fit
@@ -287,6 +289,7 @@ class MLP:
             callbacks=callbacks,
             engine=engine,
             blas_threads=blas_threads,
+            gradient_flow=gradient_flow,
         )
 
     def save(self, path: str | os.PathLike) -> None:

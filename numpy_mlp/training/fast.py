@@ -76,6 +76,7 @@ class FastStep:
         self._flat_G, self.grads = allocate(shapes, dtype)
         optimizer.init_state(mlp.weights)  # keeps the optimizer's momentum when resuming
         self.optimizer = optimizer
+        self.flow = None  # a GradientFlow, when fit records gradient flow
         self._decay_mask = None
         if optimizer.weight_decay:  # weight_decay on connection weights, 0 on the bias rows
             self._decay_mask, views = allocate(shapes, dtype)
@@ -122,7 +123,10 @@ class FastStep:
         if not math.isfinite(loss):
             raise NonFiniteLoss(loss)
         self.backward(buf, A_in, Y)
-        self.update()
+        if self.flow is not None and self.flow.due():
+            self.flow.record(self._flat_G, self.mlp.params, self.update)
+        else:
+            self.update()
         return loss, correct
 
     def forward(self, buf: _Buffers, A_in: np.ndarray, Y: np.ndarray) -> tuple[float, int]:
@@ -178,6 +182,7 @@ class ReferenceStep:
     def __init__(self, mlp: MLP, optimizer: SGD) -> None:
         self.mlp = mlp
         self.optimizer = optimizer
+        self.flow = None
         optimizer.init_state(mlp.weights)
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, idx: np.ndarray) -> tuple[float, int]:
@@ -191,5 +196,10 @@ class ReferenceStep:
             raise NonFiniteLoss(loss)
         grads = self.mlp.gradients(Xb, Yb)
         correct = int(np.count_nonzero(self.mlp.predict_classes(Xb) == Yb.argmax(axis=1)))
-        self.optimizer.step(self.mlp.weights, grads)
+        update = lambda: self.optimizer.step(self.mlp.weights, grads)  # noqa: E731
+        if self.flow is not None and self.flow.due():
+            flat = np.concatenate([G.ravel() for G in grads])
+            self.flow.record(flat, self.mlp.params, update)
+        else:
+            update()
         return loss, correct

@@ -22,6 +22,7 @@ from numpy_mlp.model.mlp import MLP
 from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep
+from numpy_mlp.training.flow import GradientFlow
 from numpy_mlp.training.optimizers import SGD
 
 
@@ -80,7 +81,7 @@ def _evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
 
 def _epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     parts = [f"Epoch {epoch + 1}/{epochs}", f"{logs['seconds']:.2f}s"]
-    parts += [f"{k}: {v:.4f}" for k, v in logs.items() if k != "seconds"]
+    parts += [f"{k}: {v:.4f}" for k, v in logs.items() if k != "seconds" and isinstance(v, float)]
     return " - ".join(parts)
 
 
@@ -115,6 +116,7 @@ def fit(
     callbacks: list[Callback] | None = None,
     engine: str = "fast",
     blas_threads: int | None = 1,
+    gradient_flow: GradientFlow | None = None,
 ) -> History:
     """Train `mlp` in place with minibatch SGD and return the History.
 
@@ -126,7 +128,8 @@ def fit(
     both compute the same numbers. blas_threads: BLAS threads during training (None leaves the
     setting alone). One is the default: for minibatch-sized products a second BLAS thread spins
     while the step does its many small elementwise operations, and costs more than it gives
-    (`mlp-compare bench` measures both).
+    (`mlp-compare bench` measures both). gradient_flow: a GradientFlow to record per-layer
+    gradient norms and update ratios into the History (`grad_norm`, `update_ratio` per epoch).
 
     Raises TrainingDivergedError if a batch loss is not finite (weights are left as before that step).
     """
@@ -146,6 +149,9 @@ def fit(
         if engine == "fast"
         else ReferenceStep(mlp, optimizer)
     )
+    if gradient_flow is not None:
+        gradient_flow.start([W.shape for W in mlp.weights])
+        step.flow = gradient_flow
     callbacks = list(callbacks or [])
     for callback in callbacks:
         callback.on_train_begin(mlp)
@@ -174,6 +180,8 @@ def fit(
             if X_val.shape[0]:
                 logs["val_loss"], logs["val_accuracy"] = _evaluate(mlp, X_val, Y_val)
             logs["seconds"] = time.perf_counter() - started
+            if gradient_flow is not None:
+                logs.update(gradient_flow.end_epoch())
             history.append(epoch, logs)
             if verbose:
                 print(_epoch_line(epoch, epochs, logs), flush=True)

@@ -191,3 +191,24 @@ def test_epoch_keras_fit(benchmark, record, train_rows, steps_per_execution, jit
     )
     benchmark.pedantic(model.fit, args=(X, Y), kwargs=kwargs, rounds=3, iterations=1)
     assert int(model.optimizer.iterations.numpy()) >= 844 * 2
+
+
+# -- the cost of recording gradient flow ------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="epoch with gradient flow recorded (54,000 rows)")
+@pytest.mark.parametrize("every", [0, 1, 10], ids=["off", "every-step", "every-10-steps"])
+def test_epoch_numpy_gradient_flow(benchmark, record, train_rows, every):
+    """The same epoch as test_epoch_numpy with GradientFlow off, on every step, every 10 steps."""
+    from numpy_mlp import GradientFlow
+
+    X, Y = train_rows
+    mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
+    record(impl="numpy fit", gradient_flow_every=every)
+
+    def epoch():
+        flow = GradientFlow(every=every) if every else None
+        return mlp.fit(X, Y, epochs=1, validation_split=0.0, verbose=0, seed=0, gradient_flow=flow)
+
+    history = benchmark.pedantic(epoch, rounds=5, iterations=1, warmup_rounds=1)
+    assert ("grad_norm" in history.history) == bool(every)
