@@ -1,0 +1,116 @@
+"""One trained network of a study: its settings in, a JSON-ready record out.
+
+A record holds the status ("complete", or "diverged" when the loss stopped being finite), the
+accuracies in percent (training rows, the last epoch's validation rows, the test set), the epoch
+with the best validation accuracy, the seconds it took and the per-epoch history. Non-finite
+numbers are stored as null, so every file is strict JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from compare.config import Settings
+from compare.data import MnistData, load_data
+
+
+@functools.lru_cache(maxsize=4)
+def cached_data(data_dir: str | None, dtype: str, limit: int | None) -> MnistData:
+    """MNIST as load_data gives it, loaded once per process (study workers reuse it)."""
+    return load_data(data_dir, dtype=dtype, limit=limit)
+
+
+def json_safe(value):
+    """Floats that are not finite become None (JSON has no NaN or Infinity); lists recursively."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def build(settings: Settings):
+    """The MLP for `settings` (layers, activation, init, seed, dtype)."""
+    from numpy_mlp import MLP
+
+    return MLP(
+        settings.layers, seed=settings.seed, dtype=settings.dtype, **settings.network_kwargs()
+    )
+
+
+def train_cell(
+    settings: Settings,
+    data: MnistData,
+    *,
+    gradient_flow_every: int = 0,
+    callbacks: list | None = None,
+    mlp=None,
+) -> dict:
+    """Train one network with `settings` on `data`; return its record (see the module docstring).
+
+    gradient_flow_every > 0 also records per-layer gradient norms and update ratios (every that
+    many steps). `mlp` may be given to train a network built (and inspected) beforehand.
+    """
+    from numpy_mlp import SGD, GradientFlow
+    from numpy_mlp.training.loop import TrainingDivergedError
+
+    mlp = mlp if mlp is not None else build(settings)
+    flow = GradientFlow(every=gradient_flow_every) if gradient_flow_every else None
+    started = time.perf_counter()
+    status, error = "complete", None
+    try:
+        history = mlp.fit(
+            data.X_train,
+            data.y_train,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            optimizer=SGD(**settings.optimizer_kwargs()),
+            validation_split=settings.validation_split,
+            seed=settings.seed,
+            verbose=0,
+            gradient_flow=flow,
+            callbacks=callbacks,
+        ).history
+    except TrainingDivergedError as exc:
+        status, error, history = "diverged", str(exc), {}
+    seconds = time.perf_counter() - started
+    record = {"status": status, "seconds": seconds, "history": history}
+    if status == "diverged":
+        return json_safe({**record, "error": error})
+    val = history.get("val_accuracy") or []
+    record.update(
+        train_accuracy=_percent(mlp.predict_classes(data.X_train), data.y_train),
+        val_accuracy=100 * val[-1] if val else None,
+        test_accuracy=_percent(mlp.predict_classes(data.X_test), data.y_test),
+        best_epoch=int(np.argmax(val)) + 1 if val else None,
+        epochs_run=len(history.get("loss", [])),
+    )
+    return json_safe(record)
+
+
+def _percent(predicted: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predicted == labels) * 100.0)
+
+
+def epoch_probe(probe: Callable[[], list[float]]):
+    """A fit callback calling `probe()` after every epoch; its results are in `.values`."""
+    from numpy_mlp import Callback
+
+    class Probe(Callback):
+        def __init__(self) -> None:
+            self.values: list = []
+
+        def on_epoch_end(self, epoch: int, logs: dict) -> bool:
+            self.values.append(probe())
+            return False
+
+    return Probe()

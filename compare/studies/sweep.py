@@ -1,0 +1,1 @@
+PARAMS = {"learning_rate": None}

@@ -1,0 +1,175 @@
+"""The vanishing-gradient study: networks of growing depth, for each activation and initializer.
+
+Every network has `depth` hidden layers of `width` units (784-w-...-w-10). For each, the study
+measures ||dL/dW^(l)|| for every weight matrix on one fixed batch of training rows, at
+initialization and after every epoch, records the gradient flow during training (GradientFlow),
+and reports the test accuracy after the study's epochs. Why the norms behave as they do is in
+`REPORT_TEXT`, which report.md reproduces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from compare.config import TUTORIAL, Settings
+from compare.studies.cells import cached_data, epoch_probe, json_safe, train_cell
+
+# The initializer each activation is usually paired with (and the study's default pairing).
+PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
+PROBE_ROWS = 256  # the fixed batch the norms are measured on
+FLOW_EVERY = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class VanishingPlan:
+    depths: tuple[int, ...] = (1, 2, 4, 8)
+    width: int = 50
+    pairs: tuple[tuple[str, str], ...] = tuple(PARTNER.items())  # (activation, init)
+    epochs: int = 5
+    limit: int | None = None
+    settings: Settings = TUTORIAL  # optimizer, batch size, seed, dtype
+
+    def networks(self) -> list[Settings]:
+        layers = self.settings.layers
+        return [
+            dataclasses.replace(
+                self.settings,
+                layers=(layers[0], *([self.width] * depth), layers[-1]),
+                activation=activation,
+                init=init,
+                epochs=self.epochs,
+            )
+            for activation, init in self.pairs
+            for depth in self.depths
+        ]
+
+
+def study_network(settings: Settings, data, probe_X, probe_y) -> dict:
+    """One network's record: norms at initialization and per epoch, and the training record."""
+    from compare.studies.cells import build
+    from numpy_mlp import gradient_norms
+
+    mlp = build(settings)
+    at_init = gradient_norms(mlp, probe_X, probe_y)
+    probe = epoch_probe(lambda: gradient_norms(mlp, probe_X, probe_y))
+    record = train_cell(settings, data, gradient_flow_every=FLOW_EVERY, callbacks=[probe], mlp=mlp)
+    history = record.pop("history", {})
+    return json_safe(
+        {
+            "activation": settings.activation,
+            "init": settings.init,
+            "depth": len(settings.layers) - 2,
+            "layers": list(settings.layers),
+            "grad_norms": at_init,
+            "first_over_last": at_init[0] / at_init[-1] if at_init[-1] else None,
+            "epoch_grad_norms": probe.values,
+            "train_grad_norms": history.get("grad_norm", []),
+            "update_ratios": history.get("update_ratio", []),
+            **record,
+            "history": {k: v for k, v in history.items() if k in ("loss", "val_loss", "accuracy")},
+        }
+    )
+
+
+def run_vanishing(
+    plan: VanishingPlan,
+    out: Path,
+    *,
+    data_dir: str | None = None,
+    say: Callable[[str], None] = print,
+) -> dict:
+    """Train every network of `plan` in turn; study.json is rewritten after each one."""
+    from compare.studies import figures
+    from compare.studies.report import write_report
+    from numpy_mlp.io.atomic import atomic_write_text
+
+    data = cached_data(data_dir, plan.settings.dtype, plan.limit)
+    probe_X, probe_y = data.X_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
+    study = {
+        "study": "vanishing",
+        "status": "running",
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {
+            "depths": list(plan.depths),
+            "width": plan.width,
+            "pairs": [list(p) for p in plan.pairs],
+            "epochs": plan.epochs,
+            "limit": plan.limit,
+            "probe_rows": PROBE_ROWS,
+            "flow_every_steps": FLOW_EVERY,
+            "settings": plan.settings.to_dict(),
+            "accuracy_unit": "percent",
+            "norm": "Frobenius norm of dL/dW over the whole matrix, bias row included",
+        },
+        "runs": [],
+    }
+
+    def save() -> None:
+        atomic_write_text(out / "study.json", json.dumps(study, indent=2) + "\n")
+
+    networks = plan.networks()
+    try:
+        for i, settings in enumerate(networks):
+            record = study_network(settings, data, probe_X, probe_y)
+            study["runs"].append(record)
+            save()
+            say(_line(i + 1, len(networks), record))
+        study["status"] = "complete"
+    except KeyboardInterrupt:
+        study["status"] = "interrupted"
+        raise
+    finally:
+        save()
+        if study["runs"]:
+            figures.vanishing_figures(study, out)
+            write_report(study, out)
+    return study
+
+
+def _line(i: int, total: int, r: dict) -> str:
+    norms = r["grad_norms"]
+    test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
+    return (
+        f"[{i}/{total}] {r['activation']:<8} {r['init']:<14} depth {r['depth']}: "
+        f"||dL/dW|| first {norms[0]:.2e}, last {norms[-1]:.2e} "
+        f"(ratio {r['first_over_last']:.1e}); test {test}"
+    )
+
+
+def norm_ratio_table(runs: Sequence[dict]) -> list[str]:
+    """Markdown: first-layer over last-layer gradient norm at init, per pair and depth."""
+    depths = sorted({r["depth"] for r in runs})
+    pairs = list(dict.fromkeys((r["activation"], r["init"]) for r in runs))
+    rows = [
+        "| activation, init | " + " | ".join(f"depth {d}" for d in depths) + " |",
+        "|---|" + "---|" * len(depths),
+    ]
+    for activation, init in pairs:
+        cells = []
+        for d in depths:
+            match = [
+                r for r in runs if (r["activation"], r["init"], r["depth"]) == (activation, init, d)
+            ]
+            cells.append(f"{match[0]['first_over_last']:.1e}" if match else "-")
+        rows.append(f"| {activation}, {init} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def accuracy_table(runs: Sequence[dict]) -> list[str]:
+    rows = [
+        "| activation | init | depth | test acc. % | train acc. % | status | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        test = r.get("test_accuracy")
+        train = r.get("train_accuracy")
+        rows.append(
+            f"| {r['activation']} | {r['init']} | {r['depth']} | "
+            f"{'-' if test is None else f'{test:.2f}'} | "
+            f"{'-' if train is None else f'{train:.2f}'} | {r['status']} | {r['seconds']:.1f} |"
+        )
+    return rows
