@@ -83,14 +83,34 @@ def train_cell(
     except TrainingDivergedError as exc:
         status, error, history = "diverged", str(exc), {}
     seconds = time.perf_counter() - started
+    if status != "complete":
+        return finish_record(history, data, seconds, status, error)
+    predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
+    return finish_record(history, data, seconds, status, error, predicted=predicted)
+
+
+def finish_record(
+    history: dict,
+    data: MnistData,
+    seconds: float,
+    status: str,
+    error: str | None = None,
+    *,
+    predicted: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """The JSON-ready record of a trained network (see the module docstring).
+
+    predicted: the network's classes for data's training and test rows (when complete).
+    """
     record = {"status": status, "seconds": seconds, "history": history}
-    if status == "diverged":
+    if status != "complete":
         return json_safe({**record, "error": error})
     val = history.get("val_accuracy") or []
+    train_pred, test_pred = predicted
     record.update(
-        train_accuracy=_percent(mlp.predict_classes(data.X_train), data.y_train),
+        train_accuracy=_percent(train_pred, data.y_train),
         val_accuracy=100 * val[-1] if val else None,
-        test_accuracy=_percent(mlp.predict_classes(data.X_test), data.y_test),
+        test_accuracy=_percent(test_pred, data.y_test),
         best_epoch=int(np.argmax(val)) + 1 if val else None,
         epochs_run=len(history.get("loss", [])),
     )

@@ -68,7 +68,7 @@ def _check_positive(name: str, value) -> int:
     return int(value)
 
 
-def _evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+def evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     """(mean loss, accuracy as a fraction) on X, Y in chunks."""
     loss_sum, correct = 0.0, 0
     for start in range(0, X.shape[0], 4096):
@@ -79,13 +79,13 @@ def _evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     return loss_sum / X.shape[0], correct / X.shape[0]
 
 
-def _epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
+def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     parts = [f"Epoch {epoch + 1}/{epochs}", f"{logs['seconds']:.2f}s"]
     parts += [f"{k}: {v:.4f}" for k, v in logs.items() if k != "seconds" and isinstance(v, float)]
     return " - ".join(parts)
 
 
-def _prepare(mlp: MLP, X, Y, validation_split: float, validation_data):
+def prepare_data(mlp: MLP, X, Y, validation_split: float, validation_data):
     """(X_train, Y_train, X_val, Y_val) in the model's dtype, the training rows contiguous."""
     X = mlp.as_inputs(X)
     Y = mlp.as_targets(Y, X.shape[0])
@@ -139,7 +139,7 @@ def fit(
         raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    X_train, Y_train, X_val, Y_val = _prepare(mlp, X, Y, validation_split, validation_data)
+    X_train, Y_train, X_val, Y_val = prepare_data(mlp, X, Y, validation_split, validation_data)
     n = X_train.shape[0]
     if optimizer is None:
         optimizer = mlp.optimizer if mlp.optimizer is not None else SGD()
@@ -178,13 +178,13 @@ def fit(
             loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
             logs = {"loss": loss_sum / n, "accuracy": correct / n}
             if X_val.shape[0]:
-                logs["val_loss"], logs["val_accuracy"] = _evaluate(mlp, X_val, Y_val)
+                logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
             logs["seconds"] = time.perf_counter() - started
             if gradient_flow is not None:
                 logs.update(gradient_flow.end_epoch())
             history.append(epoch, logs)
             if verbose:
-                print(_epoch_line(epoch, epochs, logs), flush=True)
+                print(epoch_line(epoch, epochs, logs), flush=True)
             if _any_stop(callbacks, epoch, logs):
                 break
     return history
