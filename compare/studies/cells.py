@@ -1,6 +1,6 @@
 """One trained network of a study: its settings in, a JSON-ready record out.
 
-A record holds the status ("complete", or "diverged" when the loss stopped being finite), the
+A record holds the status ("complete", or "diverged": see `diverged`), the
 accuracies in percent (training rows, the last epoch's validation rows, the test set), the epoch
 with the best validation accuracy, the seconds it took and the per-epoch history. Non-finite
 numbers are stored as null, so every file is strict JSON.
@@ -38,6 +38,28 @@ def json_safe(value):
     return value
 
 
+def loss_bound(n_classes: int) -> float:
+    """2 ln k: twice the loss of guessing every class with probability 1/k."""
+    return 2.0 * math.log(n_classes)
+
+
+def diverged(epoch_loss: float, n_classes: int) -> bool:
+    """A cell has diverged when an epoch's mean training loss is not finite or exceeds 2 ln k.
+
+    Training that made the network twice as wrong as a uniform guess has run away: with a
+    saturating activation the loss can grow for ever without becoming infinite (a learning rate of
+    10 on the tutorial's network reaches ~50 within two epochs), so "not finite" alone misses it.
+    """
+    return not math.isfinite(epoch_loss) or epoch_loss > loss_bound(n_classes)
+
+
+def divergence_message(epoch: int, epoch_loss: float, n_classes: int) -> str:
+    return (
+        f"mean training loss {epoch_loss:.4g} in epoch {epoch}, above 2 ln {n_classes} = "
+        f"{loss_bound(n_classes):.2f} (worse than guessing); training stopped"
+    )
+
+
 def build(settings: Settings):
     """The MLP for `settings` (layers, activation, init, seed, dtype)."""
     from numpy_mlp import MLP
@@ -65,6 +87,7 @@ def train_cell(
 
     mlp = mlp if mlp is not None else build(settings)
     flow = GradientFlow(every=gradient_flow_every) if gradient_flow_every else None
+    guard = epoch_probe(lambda: None, stop_if=lambda logs: diverged(logs["loss"], mlp.n_classes))
     started = time.perf_counter()
     status, error = "complete", None
     try:
@@ -78,10 +101,15 @@ def train_cell(
             seed=settings.seed,
             verbose=0,
             gradient_flow=flow,
-            callbacks=callbacks,
+            callbacks=[*(callbacks or []), guard],
         ).history
     except TrainingDivergedError as exc:
         status, error, history = "diverged", str(exc), {}
+    else:
+        losses = history["loss"]
+        if diverged(losses[-1], mlp.n_classes):
+            status = "diverged"
+            error = divergence_message(len(losses), losses[-1], mlp.n_classes)
     seconds = time.perf_counter() - started
     if status != "complete":
         return finish_record(history, data, seconds, status, error)
@@ -121,8 +149,9 @@ def _percent(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels) * 100.0)
 
 
-def epoch_probe(probe: Callable[[], list[float]]):
-    """A fit callback calling `probe()` after every epoch; its results are in `.values`."""
+def epoch_probe(probe: Callable[[], object], stop_if: Callable[[dict], bool] | None = None):
+    """A fit callback calling `probe()` after every epoch (results in `.values`); it stops
+    training when `stop_if(logs)` is true."""
     from numpy_mlp import Callback
 
     class Probe(Callback):
@@ -131,6 +160,6 @@ def epoch_probe(probe: Callable[[], list[float]]):
 
         def on_epoch_end(self, epoch: int, logs: dict) -> bool:
             self.values.append(probe())
-            return False
+            return bool(stop_if and stop_if(logs))
 
     return Probe()

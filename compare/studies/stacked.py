@@ -170,7 +170,7 @@ def train_stacked(settings: Sequence[Settings], data: MnistData) -> list[dict]:
     """
     from threadpoolctl import threadpool_limits
 
-    from compare.studies.cells import build, finish_record
+    from compare.studies.cells import build, diverged, divergence_message, finish_record
     from numpy_mlp.training.batches import PrefetchedBatches
     from numpy_mlp.training.loop import prepare_data
 
@@ -206,6 +206,10 @@ def train_stacked(settings: Sequence[Settings], data: MnistData) -> list[dict]:
                 val_loss, val_accuracy = stack.evaluate(X_val, Y_val)
             for k in np.flatnonzero(stack.alive):
                 logs = {"loss": float(loss_sum[k]) / n, "accuracy": int(hits[k]) / n}
+                if diverged(logs["loss"], stack.sizes[-1]):  # as train_cell's guard stops it
+                    stack.alive[k] = False
+                    errors[k] = divergence_message(epoch + 1, logs["loss"], stack.sizes[-1])
+                    continue
                 if X_val.shape[0]:
                     logs["val_loss"], logs["val_accuracy"] = val_loss[k], float(val_accuracy[k])
                 logs["seconds"] = time.perf_counter() - began
