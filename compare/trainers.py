@@ -90,15 +90,24 @@ def _result(
     )
 
 
-def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
-    """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
-    from numpy_mlp import MLP, SGD, EarlyStopping
+def build_numpy(settings: Settings):
+    """numpy_mlp.MLP for `settings` (layers, activation, init, seed, dtype)."""
+    from numpy_mlp import MLP
 
-    mlp = MLP(
+    return MLP(
         settings.layers, seed=settings.seed, dtype=settings.dtype, **settings.network_kwargs()
     )
-    callbacks = [EarlyStopping(patience=settings.early_stopping)] if settings.early_stopping else []
-    history = mlp.fit(
+
+
+def fit_numpy(mlp, data: MnistData, settings: Settings, **options) -> dict:
+    """mlp.fit on data's training rows with `settings` (epochs, batch, optimizer, validation
+    split, seed, early stopping); `options` go to fit as they are. Returns the history dict."""
+    from numpy_mlp import SGD, EarlyStopping
+
+    callbacks = list(options.pop("callbacks", None) or [])
+    if settings.early_stopping:
+        callbacks.append(EarlyStopping(patience=settings.early_stopping))
+    return mlp.fit(
         data.X_train,
         data.y_train,
         epochs=settings.epochs,
@@ -106,10 +115,16 @@ def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> Tra
         optimizer=SGD(**settings.optimizer_kwargs()),
         validation_split=settings.validation_split,
         seed=settings.seed,
-        verbose=verbose,
         callbacks=callbacks,
-    )
-    return _result("numpy", history.history, data, mlp.predict_classes, mlp.weights[0], mlp.save)
+        **options,
+    ).history
+
+
+def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
+    """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
+    mlp = build_numpy(settings)
+    history = fit_numpy(mlp, data, settings, verbose=verbose)
+    return _result("numpy", history, data, mlp.predict_classes, mlp.weights[0], mlp.save)
 
 
 def train_keras(

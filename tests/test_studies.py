@@ -111,6 +111,7 @@ def test_sweep_end_to_end_resumes_and_records_divergence(tmp_path, mnist_dir, cl
             cell = by[lr, seed]
             assert cell["status"] == "complete" and len(cell["history"]["val_loss"]) == 2
             assert 0 < cell["val_accuracy"] <= 100 and cell["best_epoch"] in (1, 2)
+            assert cell["param"] == "learning_rate" and cell["value"] == lr
     assert by[0.05, 123]["val_accuracy"] > by[0.001, 123]["val_accuracy"]
     assert sweep["throughput"]["model_epochs"] == 8  # 4 complete cells x 2 epochs
     assert len(list((tmp_path / "cells").glob("*.json"))) == 6

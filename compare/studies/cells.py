@@ -62,11 +62,9 @@ def divergence_message(epoch: int, epoch_loss: float, n_classes: int) -> str:
 
 def build(settings: Settings):
     """The MLP for `settings` (layers, activation, init, seed, dtype)."""
-    from numpy_mlp import MLP
+    from compare.trainers import build_numpy
 
-    return MLP(
-        settings.layers, seed=settings.seed, dtype=settings.dtype, **settings.network_kwargs()
-    )
+    return build_numpy(settings)
 
 
 def train_cell(
@@ -82,7 +80,8 @@ def train_cell(
     gradient_flow_every > 0 also records per-layer gradient norms and update ratios (every that
     many steps). `mlp` may be given to train a network built (and inspected) beforehand.
     """
-    from numpy_mlp import SGD, GradientFlow
+    from compare.trainers import fit_numpy
+    from numpy_mlp import GradientFlow
     from numpy_mlp.training.loop import TrainingDivergedError
 
     mlp = mlp if mlp is not None else build(settings)
@@ -91,18 +90,14 @@ def train_cell(
     started = time.perf_counter()
     status, error = "complete", None
     try:
-        history = mlp.fit(
-            data.X_train,
-            data.y_train,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            optimizer=SGD(**settings.optimizer_kwargs()),
-            validation_split=settings.validation_split,
-            seed=settings.seed,
+        history = fit_numpy(
+            mlp,
+            data,
+            settings,
             verbose=0,
             gradient_flow=flow,
             callbacks=[*(callbacks or []), guard],
-        ).history
+        )
     except TrainingDivergedError as exc:
         status, error, history = "diverged", str(exc), {}
     else:

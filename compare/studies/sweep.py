@@ -229,8 +229,10 @@ class CellStore:
     def save(self, cell: Cell, record: dict) -> dict:
         from numpy_mlp.io.atomic import atomic_write_text
 
+        single = {"param": cell.values[0][0], "value": cell.values[0][1]}
         full = {
             "id": cell.id,
+            **(single if len(cell.values) == 1 else {}),
             "values": dict(cell.values),
             "seed": cell.seed,
             "signature": self.signature,
