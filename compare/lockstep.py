@@ -7,7 +7,6 @@ rounding makes them drift apart slowly. `run_lockstep` is the job behind `mlp-co
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.config import TUTORIAL, Settings
+from compare.jsonio import write_json
 
 
 @dataclass
@@ -165,7 +165,6 @@ def run_lockstep(
     """The `lockstep` command's work: every dtype in turn on MNIST, then the table, JSON and plot."""
     from compare import plots
     from compare.data import load_data
-    from numpy_mlp.io.atomic import atomic_write_text
     from numpy_mlp.io.progress import progress_bar
     from numpy_mlp.training.loop import split_validation
 
@@ -201,6 +200,6 @@ def run_lockstep(
         "epochs": rows,
         "trace": traces,
     }
-    atomic_write_text(out / "lockstep.json", json.dumps(record, indent=2) + "\n")
+    write_json(out / "lockstep.json", record)
     plots.lockstep_trace(traces, rows, out / "lockstep.png")
     print(f"Saved {out / 'lockstep.json'} and {out / 'lockstep.png'}")

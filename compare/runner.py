@@ -8,7 +8,6 @@ status "interrupted"; a model whose training fails is reported and the other mod
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 import traceback
@@ -21,6 +20,7 @@ from compare import plots
 from compare.config import REFERENCE, Settings
 from compare.data import MnistData, load_data
 from compare.implementations import IMPLEMENTATIONS
+from compare.jsonio import write_json
 from compare.report import render_report, render_summary
 from compare.speed import epoch_stats, ratio_stats
 from compare.trainers import TrainResult
@@ -69,7 +69,7 @@ class Run:
             a for a in self.metrics["artifacts"] if (self.out / a).exists()
         ]
         self.metrics["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        atomic_write_text(self.out / "metrics.json", json.dumps(self.metrics, indent=2) + "\n")
+        write_json(self.out / "metrics.json", self.metrics)
         atomic_write_text(self.out / "report.md", render_report(self.metrics))
 
     def artifact(self, name: str) -> Path:

@@ -52,6 +52,10 @@ def _modules() -> dict[str, Path]:
 def _imports(path: Path, modules: dict[str, Path], *, top_level_only: bool) -> set[str]:
     """The project modules `path` imports (`from pkg import name` counts as pkg.name if a module)."""
     tree = ast.parse(path.read_text())
+    # `if TYPE_CHECKING:` blocks never run: their imports serve annotations only
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     targets: set[str] = set()
     for node in nodes:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from compare.implementations import IMPLEMENTATIONS
+from compare.jsonio import write_json
 from compare.options import (
     add_data_args,
     add_out_arg,
@@ -39,7 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from compare.config import Settings
     from compare.data import load_data
-    from numpy_mlp.io.atomic import atomic_write_text
 
     check_mnist_layers(args.layers)
     settings = Settings.from_args(args)
@@ -54,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
         model_path = out / f"model.{impl.model_suffix}"
         result.save(str(model_path))
         record = {"impl": args.impl, "settings": settings.to_dict(), **result.summary()}
-        atomic_write_text(out / "history.json", json.dumps(record, indent=2) + "\n")
+        write_json(out / "history.json", record)
         print(f"Saved {model_path} and {out / 'history.json'}")
     return 0

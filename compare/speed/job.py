@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from compare.config import TUTORIAL
+from compare.jsonio import write_json
 from compare.speed.sweeps import crossover, format_sweep, sweep_point
 
 
@@ -28,7 +28,6 @@ def run_bench(
     from compare.speed import measure
     from compare.speed.tutorial import format_tutorial, tutorial_section
     from numpy_mlp import one_hot
-    from numpy_mlp.io.atomic import atomic_write_text
     from numpy_mlp.training.loop import split_validation
 
     rounds = 3 if quick else 5
@@ -73,7 +72,7 @@ def run_bench(
                 else f"NumPy stays faster over the whole {kind} sweep"
             )
             print(f"Crossover ({kind}): {where}")
-    atomic_write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")
+    write_json(out / "bench.json", result)
     plots.bench_sweeps(points, peak["gflops"], out / "bench.png")
     print(f"\nSaved {out / 'bench.json'} and {out / 'bench.png'}")
     return result

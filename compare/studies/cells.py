@@ -17,25 +17,13 @@ import numpy as np
 
 from compare.config import Settings
 from compare.data import MnistData, load_data
+from compare.jsonio import json_safe
 
 
 @functools.lru_cache(maxsize=4)
 def cached_data(data_dir: str | None, dtype: str, limit: int | None) -> MnistData:
     """MNIST as load_data gives it, loaded once per process (study workers reuse it)."""
     return load_data(data_dir, dtype=dtype, limit=limit)
-
-
-def json_safe(value):
-    """Floats that are not finite become None (JSON has no NaN or Infinity); lists recursively."""
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def loss_bound(n_classes: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from numpy_mlp.io.atomic import atomic_write_text
@@ -52,8 +53,6 @@ def write_report(study: dict, out: Path) -> None:
 
 
 def _vanishing(study: dict, out: Path) -> str:
-    from compare.studies.vanishing import accuracy_table, norm_ratio_table
-
     c = study["config"]
     s = c["settings"]
     lines = [
@@ -89,3 +88,38 @@ def _vanishing(study: dict, out: Path) -> str:
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def norm_ratio_table(runs: Sequence[dict]) -> list[str]:
+    """Markdown: first-layer over last-layer gradient norm at init, per pair and depth."""
+    depths = sorted({r["depth"] for r in runs})
+    pairs = list(dict.fromkeys((r["activation"], r["init"]) for r in runs))
+    rows = [
+        "| activation, init | " + " | ".join(f"depth {d}" for d in depths) + " |",
+        "|---|" + "---|" * len(depths),
+    ]
+    for activation, init in pairs:
+        cells = []
+        for d in depths:
+            match = [
+                r for r in runs if (r["activation"], r["init"], r["depth"]) == (activation, init, d)
+            ]
+            cells.append(f"{match[0]['first_over_last']:.1e}" if match else "-")
+        rows.append(f"| {activation}, {init} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def accuracy_table(runs: Sequence[dict]) -> list[str]:
+    rows = [
+        "| activation | init | depth | test acc. % | train acc. % | status | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        test = r.get("test_accuracy")
+        train = r.get("train_accuracy")
+        rows.append(
+            f"| {r['activation']} | {r['init']} | {r['depth']} | "
+            f"{'-' if test is None else f'{test:.2f}'} | "
+            f"{'-' if train is None else f'{train:.2f}'} | {r['status']} | {r['seconds']:.1f} |"
+        )
+    return rows

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.errors import UsageError
+from compare.jsonio import write_json
 from compare.studies.cells import cached_data
 
 # name -> (type, default values, log axis)
@@ -227,7 +228,6 @@ class CellStore:
         return done
 
     def save(self, cell: Cell, record: dict) -> dict:
-        from numpy_mlp.io.atomic import atomic_write_text
 
         single = {"param": cell.values[0][0], "value": cell.values[0][1]}
         full = {
@@ -238,7 +238,7 @@ class CellStore:
             "signature": self.signature,
             **record,
         }
-        atomic_write_text(self.path(cell.id), json.dumps(full, indent=2) + "\n")
+        write_json(self.path(cell.id), full)
         return full
 
 
@@ -330,7 +330,6 @@ def _line(i: int, total: int, r: dict) -> str:
 def _write(plan, out: Path, cells, done: dict, status: str, elapsed: float, trained) -> None:
     from compare.studies import figures
     from compare.studies.report import write_report
-    from numpy_mlp.io.atomic import atomic_write_text
 
     epochs = sum(r.get("epochs_run") or 0 for r in trained)
     throughput = {
@@ -352,7 +351,7 @@ def _write(plan, out: Path, cells, done: dict, status: str, elapsed: float, trai
         "throughput": throughput,
         "cells": [done[c.id] for c in cells if c.id in done],
     }
-    atomic_write_text(out / "sweep.json", json.dumps(study, indent=2) + "\n")
+    write_json(out / "sweep.json", study)
     if study["cells"]:
         figures.sweep_figures(study, out)
         write_report(study, out)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
-from compare.studies.cells import cached_data, epoch_probe, json_safe, train_cell
+from compare.jsonio import json_safe, write_json
+from compare.studies.cells import cached_data, epoch_probe, train_cell
 
 # The initializer each activation is usually paired with (and the study's default pairing).
 PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
@@ -85,7 +85,6 @@ def run_vanishing(
     """Train every network of `plan` in turn; study.json is rewritten after each one."""
     from compare.studies import figures
     from compare.studies.report import write_report
-    from numpy_mlp.io.atomic import atomic_write_text
 
     data = cached_data(data_dir, plan.settings.dtype, plan.limit)
     probe_X, probe_y = data.X_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
@@ -109,7 +108,7 @@ def run_vanishing(
     }
 
     def save() -> None:
-        atomic_write_text(out / "study.json", json.dumps(study, indent=2) + "\n")
+        write_json(out / "study.json", study)
 
     networks = plan.networks()
     try:
@@ -138,38 +137,3 @@ def _line(i: int, total: int, r: dict) -> str:
         f"||dL/dW|| first {norms[0]:.2e}, last {norms[-1]:.2e} "
         f"(ratio {r['first_over_last']:.1e}); test {test}"
     )
-
-
-def norm_ratio_table(runs: Sequence[dict]) -> list[str]:
-    """Markdown: first-layer over last-layer gradient norm at init, per pair and depth."""
-    depths = sorted({r["depth"] for r in runs})
-    pairs = list(dict.fromkeys((r["activation"], r["init"]) for r in runs))
-    rows = [
-        "| activation, init | " + " | ".join(f"depth {d}" for d in depths) + " |",
-        "|---|" + "---|" * len(depths),
-    ]
-    for activation, init in pairs:
-        cells = []
-        for d in depths:
-            match = [
-                r for r in runs if (r["activation"], r["init"], r["depth"]) == (activation, init, d)
-            ]
-            cells.append(f"{match[0]['first_over_last']:.1e}" if match else "-")
-        rows.append(f"| {activation}, {init} | " + " | ".join(cells) + " |")
-    return rows
-
-
-def accuracy_table(runs: Sequence[dict]) -> list[str]:
-    rows = [
-        "| activation | init | depth | test acc. % | train acc. % | status | seconds |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        test = r.get("test_accuracy")
-        train = r.get("train_accuracy")
-        rows.append(
-            f"| {r['activation']} | {r['init']} | {r['depth']} | "
-            f"{'-' if test is None else f'{test:.2f}'} | "
-            f"{'-' if train is None else f'{train:.2f}'} | {r['status']} | {r['seconds']:.1f} |"
-        )
-    return rows

@@ -36,9 +36,25 @@ def as_targets(Y, n_classes: int, dtype, n: int | None = None) -> np.ndarray:
     n: the number of rows the targets must have (None: any).
     """
     Y = np.asarray(Y)
-    if Y.ndim == 1:
+    labels = Y.ndim == 1
+    if labels:
         Y = one_hot(Y, n_classes, dtype=dtype)
     if Y.ndim != 2 or Y.shape[1] != n_classes or (n is not None and Y.shape[0] != n):
         rows = "n" if n is None else f"n={n}"
         raise ValueError(f"Y must be one-hot ({rows}, k={n_classes}) or labels (n,), got {Y.shape}")
-    return Y.astype(dtype, copy=False)
+    Y = Y.astype(dtype, copy=False)
+    if not labels:
+        _check_distributions(Y)
+    return Y
+
+
+def _check_distributions(Y: np.ndarray) -> None:
+    """Each row a probability distribution over the classes (one-hot rows are): the loss and
+    delta_out = (A_out - Y) / n assume it. ValueError naming the first row that is not."""
+    sums = Y.sum(axis=1, dtype=np.float64)
+    bad_rows = ~np.isfinite(sums) | ~np.isclose(sums, 1.0, atol=1e-3) | (Y < 0).any(axis=1)
+    if bad_rows.any():
+        bad = int(np.argmax(bad_rows))
+        raise ValueError(
+            f"Y row {bad} is not one-hot (entries >= 0 summing to 1): {Y[bad].tolist()}"
+        )

@@ -31,11 +31,19 @@ from numpy_mlp.training.optimizers import SGD
 
 
 class NonFiniteLoss(FloatingPointError):
-    """Raised by a step before it updates anything, when the batch loss is not finite."""
+    """Raised by a step before it updates anything, when the batch loss (what="loss") or the
+    gradient (what="gradient") is not finite."""
 
-    def __init__(self, loss: float) -> None:
-        super().__init__(f"loss is {loss}")
-        self.loss = loss
+    def __init__(self, loss: float, what: str = "loss") -> None:
+        super().__init__(f"{what} is {loss}")
+        self.loss, self.what = loss, what
+
+
+def check_gradient(flat_grad: np.ndarray) -> None:
+    """NonFiniteLoss unless every gradient entry is finite (their sum is: one reduction)."""
+    total = float(np.add.reduce(flat_grad))
+    if not math.isfinite(total):
+        raise NonFiniteLoss(total, "gradient")
 
 
 class _Buffers:
@@ -123,6 +131,9 @@ class FastStep:
         if not math.isfinite(loss):
             raise NonFiniteLoss(loss)
         self.backward(buf, A_in, Y)
+        # a saturated tanh can keep the loss finite while an overflowing input or weight makes
+        # the gradient inf or NaN: stop before such an update touches the weights
+        check_gradient(self._flat_G)
         if self.flow is not None and self.flow.due():
             self.flow.record(self._flat_G, self.mlp.params, self.update)
         else:
@@ -195,6 +206,7 @@ class ReferenceStep:
         if not np.isfinite(loss):
             raise NonFiniteLoss(loss)
         grads = self.mlp.gradients(Xb, Yb)
+        check_gradient(np.concatenate([G.ravel() for G in grads]))
         correct = int(np.count_nonzero(self.mlp.predict_classes(Xb) == Yb.argmax(axis=1)))
         update = lambda: self.optimizer.step(self.mlp.weights, grads)  # noqa: E731
         if self.flow is not None and self.flow.due():

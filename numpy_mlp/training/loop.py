@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,14 +28,23 @@ from numpy_mlp.training.optimizers import SGD
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or infinite; the weights are those from before the failing step."""
+    """The loss, the gradient or the validation loss became NaN or infinite.
 
-    def __init__(self, epoch: int, step: int, loss: float, learning_rate: float) -> None:
+    A batch's loss or gradient is checked before its update, so the weights are those from before
+    the failing step; a non-finite validation loss stops training after the epoch. The inputs are
+    checked up front, so what is left is the learning rate's doing.
+    """
+
+    def __init__(
+        self, epoch: int, step: int | None, loss: float, learning_rate: float, what: str = "loss"
+    ) -> None:
+        where = f"at epoch {epoch}, step {step}" if step else f"after epoch {epoch}"
+        kept = "from before that step" if step else "of that epoch"
         super().__init__(
-            f"loss became {loss} at epoch {epoch}, step {step}; training stopped with the "
-            f"weights from before that step. Try a smaller learning rate (it was {learning_rate:g})."
+            f"{what} became {loss} {where}; training stopped with the weights {kept}. "
+            f"Try a smaller learning rate (it was {learning_rate:g})."
         )
-        self.epoch, self.step, self.loss = epoch, step, loss
+        self.epoch, self.step, self.loss, self.what = epoch, step, loss, what
 
 
 @dataclass
@@ -85,13 +95,26 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     return " - ".join(parts)
 
 
+def _finite(name: str, X: np.ndarray) -> np.ndarray:
+    """X, or ValueError naming the first non-finite entry (training on it cannot work)."""
+    if not np.isfinite(X).all():
+        row, col = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(
+            f"{name} holds a non-finite value ({X[row, col]}) at row {row}, column {col}; "
+            "clean the inputs before training"
+        )
+    return X
+
+
 def prepare_data(mlp: MLP, X, Y, validation_split: float, validation_data):
     """(X_train, Y_train, X_val, Y_val) in the model's dtype, the training rows contiguous."""
-    X = mlp.as_inputs(X)
+    X = _finite("X", mlp.as_inputs(X))
     Y = mlp.as_targets(Y, X.shape[0])
     if validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, Y_val)")
         X_train, Y_train = X, Y
-        X_val = mlp.as_inputs(validation_data[0])
+        X_val = _finite("validation X", mlp.as_inputs(validation_data[0]))
         Y_val = mlp.as_targets(validation_data[1], X_val.shape[0])
     else:
         X_train, Y_train, X_val, Y_val = split_validation(X, Y, validation_split)
@@ -179,6 +202,11 @@ def fit(
             logs = {"loss": loss_sum / n, "accuracy": correct / n}
             if X_val.shape[0]:
                 logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
+                if not math.isfinite(logs["val_loss"]):
+                    raise TrainingDivergedError(
+                        epoch + 1, None, logs["val_loss"], optimizer.current_learning_rate(),
+                        "validation loss",
+                    )  # fmt: skip
             logs["seconds"] = time.perf_counter() - started
             if gradient_flow is not None:
                 logs.update(gradient_flow.end_epoch())
@@ -207,7 +235,7 @@ def _train_epoch(step, batches, epoch: int, bar) -> tuple[float, int]:
                 loss, hits = step.train_batch(A_in, Yb)
             except NonFiniteLoss as exc:
                 raise TrainingDivergedError(
-                    epoch + 1, s + 1, exc.loss, step.optimizer.current_learning_rate()
+                    epoch + 1, s + 1, exc.loss, step.optimizer.current_learning_rate(), exc.what
                 ) from None
             loss_sum += loss * A_in.shape[0]
             correct += hits
