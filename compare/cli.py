@@ -56,6 +56,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from numpy_mlp.training.loop import TrainingDivergedError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -66,9 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_errors() as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as exc:  # documented: divergence is exit status 1
+        print(f"{PROG} {args.command}: training diverged: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # e.g. `mlp-compare explain | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
         return 0
+    except OSError as exc:  # a full disk, a folder where a file should be, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{PROG} {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130

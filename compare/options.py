@@ -49,8 +49,12 @@ def _finite(value: float) -> bool:
     return math.isfinite(value)
 
 
-positive_int = _number(int, lambda v: v >= 1, "must be a positive integer")
-nonnegative_int = _number(int, lambda v: v >= 0, "must be >= 0")
+INT_MAX = 2**31 - 1  # counts (epochs, rows, batch) must fit the C ints below NumPy and TensorFlow
+SEED_MAX = 2**32 - 1  # seeds Keras and NumPy both take
+positive_int = _number(int, lambda v: 1 <= v <= INT_MAX, f"must be an integer in 1..{INT_MAX}")
+nonnegative_int = _number(int, lambda v: 0 <= v <= INT_MAX, f"must be an integer in 0..{INT_MAX}")
+seed_arg = _number(int, lambda v: 0 <= v <= SEED_MAX, f"must be an integer in 0..{SEED_MAX}")
+MAX_PARAMETERS = 100_000_000  # 400 MB of float32 weights, before gradients and velocities
 positive_float = _number(float, lambda v: _finite(v) and v > 0, "must be finite and > 0")
 nonnegative_float = _number(float, lambda v: _finite(v) and v >= 0, "must be finite and >= 0")
 fraction_arg = _number(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")
@@ -81,9 +85,7 @@ def add_small_network_args(parser: argparse.ArgumentParser, *, seed: int, layers
     parser.add_argument(
         "--layers", type=layers_arg, default=(3, 4, 3), metavar="3,4,3", help=layers_help
     )
-    parser.add_argument(
-        "--seed", type=nonnegative_int, default=seed, help=f"seed (default: {seed})"
-    )
+    parser.add_argument("--seed", type=seed_arg, default=seed, help=f"seed (default: {seed})")
     add_network_args(parser)
 
 
@@ -136,7 +138,7 @@ def _training_flags(epochs: int) -> list[tuple[tuple[str, ...], dict]]:
         (("--validation-split",), dict(type=fraction_arg, default=t.validation_split,
                                        help="fraction of the training rows, taken from the end, "
                                        f"held out (default: {t.validation_split:g})")),
-        (("--seed",), dict(type=nonnegative_int, default=t.seed,
+        (("--seed",), dict(type=seed_arg, default=t.seed,
                            help=f"seed for the weights and the shuffling (default: {t.seed})")),
         (("--limit",), dict(type=positive_int, default=None, metavar="N",
                             help="use only the first N training rows (quick runs; default: all "
@@ -180,12 +182,35 @@ def add_training_args(
         )
 
 
+def check_network(layers: tuple[int, ...]) -> None:
+    """UsageError for a network that cannot be built: one class, or more weights than fit."""
+    flag = f"--layers {','.join(map(str, layers))}"
+    if layers[-1] < 2:
+        raise UsageError(f"{flag}: a classifier needs at least two output classes")
+    count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
+    if count > MAX_PARAMETERS:
+        raise UsageError(
+            f"{flag}: {count:,} weights; at most {MAX_PARAMETERS:,} fit in memory with their "
+            "gradients and velocities"
+        )
+
+
+def check_training_rows(args) -> None:
+    """UsageError unless --limit and --validation-split leave at least one training row."""
+    n = args.limit or 60_000
+    if int(n * (1.0 - args.validation_split)) < 1:
+        raise UsageError(
+            f"--limit {n} with --validation-split {args.validation_split:g} leaves no training rows"
+        )
+
+
 def check_mnist_layers(layers: tuple[int, ...]) -> None:
     if layers[0] != MNIST_INPUTS or layers[-1] != MNIST_CLASSES:
         raise UsageError(
             f"--layers {','.join(map(str, layers))}: an MNIST network must start with "
             f"{MNIST_INPUTS} inputs and end with {MNIST_CLASSES} outputs"
         )
+    check_network(layers)
 
 
 def prepare_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:

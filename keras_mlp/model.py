@@ -19,7 +19,7 @@ from keras_mlp.tf import keras
 from numpy_mlp.model.activations import get_activation
 from numpy_mlp.model.initializers import get_initializer
 from numpy_mlp.model.mlp import check_dtype, check_layer_sizes
-from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM
+from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM, SGD
 
 
 def make_optimizer(
@@ -29,7 +29,11 @@ def make_optimizer(
     decay: float = DECAY,
     nesterov: bool = False,
 ):
-    """Keras SGD with classical momentum and eta_t = eta_0 / (1 + decay * t)."""
+    """Keras SGD with classical momentum and eta_t = eta_0 / (1 + decay * t).
+
+    The values are checked as numpy_mlp.SGD checks them (ValueError), before Keras sees them.
+    """
+    SGD(learning_rate=learning_rate, momentum=momentum, decay=decay, nesterov=nesterov)
     k = keras()
     schedule = k.optimizers.schedules.InverseTimeDecay(
         np.float64(learning_rate), decay_steps=1, decay_rate=np.float64(decay)

@@ -12,7 +12,7 @@ import argparse
 import numpy as np
 
 from compare.errors import UsageError
-from compare.options import add_small_network_args, nonnegative_int, positive_float
+from compare.options import add_small_network_args, check_network, nonnegative_int, positive_float
 
 MAX_UNITS = 16
 # f'(Z_h) written with the activation A_h, as backpropagation computes it
@@ -64,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from numpy_mlp.model.mlp import MLP
     from numpy_mlp.model.targets import one_hot
 
+    check_network(args.layers)
+    if len(args.layers) < 3:
+        raise UsageError(
+            f"--layers {','.join(map(str, args.layers))}: explain shows backpropagation through "
+            "hidden layers; give at least one (e.g. 3,4,3)"
+        )
     if max(args.layers) > MAX_UNITS:
         raise UsageError(
             f"--layers: explain prints every number; keep each layer at most "

@@ -10,8 +10,10 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_data_args, add_small_network_args, positive_int
+from compare.errors import UsageError
+from compare.options import add_data_args, add_small_network_args, check_network, positive_int
 
+MAX_SAMPLES = 60_000
 HELP = "check backprop gradients against finite differences"
 
 
@@ -70,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from numpy_mlp.checks.gradcheck import check_gradients
     from numpy_mlp.model.mlp import MLP
 
+    check_network(args.layers)
+    if args.samples > MAX_SAMPLES:
+        raise UsageError(
+            f"--samples {args.samples}: at most {MAX_SAMPLES:,} rows (the MNIST training set; "
+            "a gradient check needs only a few)"
+        )
     X, y = check_batch(args.layers, args.samples, args.seed, args.data_dir)
     mlp = MLP(
         args.layers, activation=args.activation, init=args.init, seed=args.seed, dtype=args.dtype

@@ -15,6 +15,7 @@ from compare.options import (
     add_out_arg,
     add_training_args,
     check_mnist_layers,
+    check_training_rows,
     output_folder,
     positive_int,
 )
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from keras_mlp.tf import tensorflow
 
     check_mnist_layers(args.layers)
+    check_training_rows(args)
     dtypes = _dtypes(args)
     tensorflow()
     with output_folder(args.out) as out:

@@ -13,6 +13,7 @@ from compare.options import (
     add_out_arg,
     add_training_args,
     check_mnist_layers,
+    check_training_rows,
     output_folder,
 )
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.runner import Run
 
     check_mnist_layers(args.layers)
+    check_training_rows(args)
     impls = chosen(args.impl)
     for impl in impls:
         impl.require()  # without the keras extra: one line naming it, before any work

@@ -11,6 +11,7 @@ from compare.options import (
     add_out_arg,
     add_training_args,
     check_mnist_layers,
+    check_training_rows,
     output_folder,
 )
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
 
     check_mnist_layers(args.layers)
+    check_training_rows(args)
     settings = Settings.from_args(args)
     impl = IMPLEMENTATIONS[args.impl]
     impl.require()  # fail now, with the install hint, rather than after loading the data

@@ -61,6 +61,8 @@ def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+    if sizes[-1] < 2:
+        raise ValueError(f"a classifier needs at least two output classes, got {sizes}")
     return tuple(int(s) for s in sizes)
 
 
