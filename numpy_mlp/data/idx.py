@@ -39,14 +39,41 @@ class MnistFormatError(MnistError):
     """A file is not a well-formed MNIST IDX file. The message names the file and the problem."""
 
 
+# The largest payload a real MNIST file has (60,000 images of 28x28 bytes). A header declaring
+# more is refused before anything is read or inflated, so a small crafted file cannot make the
+# reader allocate gigabytes.
+MAX_PAYLOAD = 60_000 * ROWS * COLS
+
+
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes (inflated if .gz), reading no more than its header says must follow."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                return handle.read()
-        return path.read_bytes()
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            head = handle.read(4)
+            if len(head) < 4 or int.from_bytes(head, "big") not in (IMAGE_MAGIC, LABEL_MAGIC):
+                return head  # parse_idx says what is wrong with it
+            head += handle.read(4 * head[3])
+            if len(head) < 4 + 4 * head[3]:
+                return head  # parse_idx says the header is truncated
+            dims = struct.unpack(f">{head[3]}I", head[4:])
+            payload = int(np.prod(dims, dtype=np.int64))
+            if payload > MAX_PAYLOAD:
+                raise MnistFormatError(
+                    f"{path}: header declares {'x'.join(map(str, dims))} = {payload:,} bytes of "
+                    f"data, more than any MNIST file holds ({MAX_PAYLOAD:,})"
+                )
+            data = handle.read(payload + 1)  # one byte more tells a too-long file
+            if len(data) > payload:
+                raise MnistFormatError(
+                    f"{path}: payload is more than the {payload:,} bytes its header "
+                    f"({'x'.join(map(str, dims))}) says"
+                )
+            return head + data
     except FileNotFoundError:
         raise MnistError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise MnistError(f"{path}: is a folder, not a file") from None
     except (OSError, EOFError, zlib.error) as exc:
         # gzip raises BadGzipFile (an OSError), EOFError on truncation and zlib.error on garbage.
         raise MnistFormatError(f"{path}: cannot decompress ({exc})") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,57 +48,149 @@ def save_mlp(mlp: MLP, path: str | os.PathLike) -> None:
         np.savez(handle, **arrays)
 
 
-def _get(data, key: str, path: Path) -> np.ndarray:
-    if key not in data.files:
+# Bounds checked before any array is loaded, so that a small crafted file cannot make `load`
+# allocate gigabytes: layer sizes, the total number of weights, and the text members.
+MAX_LAYERS = 64
+MAX_UNITS = 1_000_000
+MAX_WEIGHTS = 100_000_000
+MAX_TEXT = 4096  # characters of format, dtype, activation, init and the optimizer's JSON
+
+
+def _headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array in the .npz, from the .npy headers alone.
+
+    Each member's size in the zip directory must match what its header declares (the zip reader
+    never inflates more than that size), so loading an array can never allocate more than its
+    header says.
+    """
+    headers = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ModelFileError(f"{path}: unexpected member {info.filename!r}")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(member, max_header_size=10_000)
+                header_len = member.tell()
+            if dtype.hasobject:
+                raise ModelFileError(f"{path}: {info.filename} holds Python objects")
+            declared = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if info.file_size != declared:
+                raise ModelFileError(
+                    f"{path}: {info.filename} is {info.file_size:,} bytes inflated, its header "
+                    f"declares {declared:,}"
+                )
+            headers[info.filename[: -len(".npy")]] = (tuple(shape), dtype)
+    return headers
+
+
+def _expect(path: Path, headers, key: str, shape: tuple, kinds: str) -> None:
+    """ModelFileError unless array `key` exists with this shape and a dtype of these kinds."""
+    if key not in headers:
         raise ModelFileError(f"{path}: missing key {key!r}; not a model saved by mlp-compare")
-    return data[key]
+    found_shape, dtype = headers[key]
+    if found_shape != shape or dtype.kind not in kinds:
+        raise ModelFileError(
+            f"{path}: {key} is {dtype}{found_shape}, expected shape {shape} of kind {kinds}"
+        )
+    if dtype.kind == "U" and dtype.itemsize // 4 > MAX_TEXT:
+        raise ModelFileError(f"{path}: {key} is longer than {MAX_TEXT} characters")
+
+
+def _check_sizes(path: Path, data, headers) -> tuple[int, ...]:
+    rows = headers.get("layer_sizes", ((0,), None))[0]
+    if len(rows) != 1 or not 2 <= rows[0] <= MAX_LAYERS:
+        raise ModelFileError(f"{path}: layer_sizes must list 2 to {MAX_LAYERS} sizes, got {rows}")
+    _expect(path, headers, "layer_sizes", rows, "iu")
+    sizes = [int(v) for v in data["layer_sizes"]]
+    if min(sizes) < 1 or max(sizes) > MAX_UNITS:
+        raise ModelFileError(
+            f"{path}: layer sizes must be positive integers up to {MAX_UNITS:,}, got {sizes}"
+        )
+    weights = sum((m + 1) * d for m, d in zip(sizes[:-1], sizes[1:], strict=False))
+    if weights > MAX_WEIGHTS:
+        raise ModelFileError(f"{path}: {weights:,} weights, more than {MAX_WEIGHTS:,}")
+    return check_layer_sizes(sizes)
+
+
+def _text(data, key: str, default: str | None = None) -> str:
+    return str(data[key]) if key in data.files or default is None else default
 
 
 def load_mlp(path: str | os.PathLike) -> MLP:
-    """Read a model written by `save_mlp`; raises ModelFileError naming the file and the problem."""
+    """Read a model written by `save_mlp`; raises ModelFileError naming the file and the problem.
+
+    Every declared size is checked before an array is loaded (see `_headers`); weights must be
+    finite.
+    """
     path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: file not found")
     try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: file not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        return _load(path)
+    except ModelFileError:
+        raise
+    except RecursionError:
+        raise ModelFileError(f"{path}: optimizer_config is nested too deeply") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelFileError(f"{path}: not a readable .npz model file ({exc})") from None
-    if not hasattr(data, "files"):
-        raise ModelFileError(f"{path}: holds a single array, not a saved model")
-    with data:
-        try:
-            fmt = str(_get(data, "format", path))
-            if fmt != FORMAT:
-                raise ModelFileError(f"{path}: format {fmt!r}, expected {FORMAT!r}")
-            sizes = check_layer_sizes([int(s) for s in _get(data, "layer_sizes", path)])
-            dtype = check_dtype(str(_get(data, "dtype", path)))
-            # files written before activations were selectable hold tanh / Glorot models
-            activation = str(data["activation"]) if "activation" in data.files else "tanh"
-            init = str(data["init"]) if "init" in data.files else "glorot_uniform"
-            model = MLP(sizes, activation=activation, init=init, dtype=dtype, seed=0)
-            for i, expected in enumerate(model.weights):
-                W = _get(data, f"W{i}", path)
-                if W.shape != expected.shape or W.dtype != dtype:
-                    raise ModelFileError(
-                        f"{path}: W{i} is {W.dtype}{W.shape}, expected {dtype}{expected.shape}"
-                    )
-                model.weights[i][...] = W
-            if "optimizer_config" in data.files:
-                opt = SGD(**json.loads(str(data["optimizer_config"])))
-                opt.iterations = int(_get(data, "optimizer_iterations", path))
-                if "V0" in data.files:
-                    velocities = []
-                    for i, W in enumerate(model.weights):
-                        V = _get(data, f"V{i}", path)
-                        if V.shape != W.shape:
-                            raise ModelFileError(
-                                f"{path}: V{i} has shape {V.shape}, expected {W.shape}"
-                            )
-                        velocities.append(np.asarray(V, dtype=dtype))
-                    opt.set_velocities(velocities)
-                model.optimizer = opt
-        except ModelFileError:
-            raise
-        except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{path}: malformed model file ({exc})") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: malformed model file ({exc})") from None
+
+
+def _load(path: Path) -> MLP:
+    headers = _headers(path)
+    for key in ("format", "dtype", "activation", "init", "optimizer_config"):
+        if key in headers or key in ("format", "dtype"):
+            _expect(path, headers, key, (), "U")
+    with np.load(path, allow_pickle=False) as data:
+        fmt = _text(data, "format")
+        if fmt != FORMAT:
+            raise ModelFileError(f"{path}: format {fmt!r}, expected {FORMAT!r}")
+        sizes = _check_sizes(path, data, headers)
+        dtype = check_dtype(_text(data, "dtype"))
+        # files written before activations were selectable hold tanh / Glorot models
+        model = MLP(
+            sizes,
+            activation=_text(data, "activation", "tanh"),
+            init=_text(data, "init", "glorot_uniform"),
+            dtype=dtype,
+            seed=0,
+        )
+        for i, W in enumerate(model.weights):
+            if f"W{i}" not in headers:
+                raise ModelFileError(
+                    f"{path}: missing key 'W{i}'; not a model saved by mlp-compare"
+                )
+            shape, found = headers[f"W{i}"]
+            if shape != W.shape or found != dtype:
+                raise ModelFileError(f"{path}: W{i} is {found}{shape}, expected {dtype}{W.shape}")
+            W[...] = data[f"W{i}"]
+            if not np.isfinite(W).all():
+                raise ModelFileError(f"{path}: W{i} holds non-finite weights")
+        if "optimizer_config" in data.files:
+            model.optimizer = _optimizer(path, data, headers, model)
     return model
+
+
+def _optimizer(path: Path, data, headers, model: MLP) -> SGD:
+    config = json.loads(_text(data, "optimizer_config"))
+    if not isinstance(config, dict) or not all(
+        isinstance(v, int | float | bool) for v in config.values()
+    ):
+        raise ModelFileError(f"{path}: optimizer_config is not a flat set of SGD settings")
+    opt = SGD(**config)
+    _expect(path, headers, "optimizer_iterations", (), "iu")
+    opt.iterations = int(data["optimizer_iterations"])
+    if "V0" in headers:
+        for i, W in enumerate(model.weights):
+            _expect(path, headers, f"V{i}", W.shape, "f")
+        opt.set_velocities(
+            [np.asarray(data[f"V{i}"], model.dtype) for i in range(len(model.weights))]
+        )
+    return opt
