@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from compare.commands import SUBCOMMANDS
-from compare.errors import UsageError
+from compare.errors import Terminated, UsageError, ignore_interrupts, terminate_as_interrupt
 from compare.options import add_command
 
 PROG = "mlp-compare"
@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with terminate_as_interrupt():
+            return int(args.func(args) or 0)
     except _user_errors() as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -78,9 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"{PROG} {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        ignore_interrupts()
+        terminated = isinstance(exc, Terminated)
+        print(
+            f"{PROG} {args.command}: {'terminated' if terminated else 'interrupted'}",
+            file=sys.stderr,
+        )
+        return 143 if terminated else 130
 
 
 if __name__ == "__main__":

@@ -232,12 +232,78 @@ def prepare_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
 
 @contextlib.contextmanager
 def output_folder(path: str | os.PathLike, flag: str = "--out") -> Iterator[Path]:
-    """`prepare_out_dir`, and if the command then fails leaving the new folder empty, remove it."""
+    """`prepare_out_dir`, locked for this process; if the command then fails leaving the new
+    folder empty, it is removed.
+
+    The lock (an flock on LOCK_NAME inside the folder, gone with the process) makes a second
+    command writing into the same folder at the same time stop at once, naming the folder.
+    """
     existed = Path(path).exists()
     out = prepare_out_dir(path, flag)
+    lock = _lock(out, flag)
     try:
         yield out
     except BaseException:
+        _unlock(lock, out)
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
+    _unlock(lock, out)
+
+
+LOCK_NAME = ".mlp-compare.lock"
+
+
+def _lock(out: Path, flag: str):
+    import fcntl
+
+    handle = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - held until _unlock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UsageError(
+            f"{flag} {out}: another mlp-compare command is writing into this folder; wait for it "
+            "or choose another folder"
+        ) from None
+    return handle
+
+
+def _unlock(handle, out: Path) -> None:
+    with contextlib.suppress(OSError):
+        (out / LOCK_NAME).unlink()
+    handle.close()
+
+
+def clear_earlier_run(out: Path, flag: str = "--out") -> list[str]:
+    """Make `out` ready for a new `run`: an empty folder is; a folder holding an earlier run of
+    mlp-compare has that run's files removed (they are listed in its metrics.json, returned);
+    a folder holding anything else is refused, so no one's files are overwritten or mixed in."""
+    present = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+    if not present:
+        return []
+    ours = _earlier_run_files(out / "metrics.json")
+    strangers = [name for name in present if name not in ours and not name.startswith(".")]
+    if strangers:
+        raise UsageError(
+            f"{flag} {out}: not empty and not an earlier run of mlp-compare (holds "
+            f"{', '.join(strangers[:3])}{', ...' if len(strangers) > 3 else ''}); choose an empty "
+            "or a new folder"
+        )
+    removed = [name for name in present if name in ours]
+    for name in removed:
+        (out / name).unlink()
+    return removed
+
+
+def _earlier_run_files(metrics_path: Path) -> set[str]:
+    import json
+
+    try:
+        metrics = json.loads(metrics_path.read_text())
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(metrics, dict) or "phases_done" not in metrics:
+        return set()
+    listed = {a for a in metrics.get("artifacts", []) if isinstance(a, str) and "/" not in a}
+    return listed | {"metrics.json", "report.md"}

@@ -7,6 +7,7 @@ status "interrupted"; a model whose training fails is reported and the other mod
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import time
@@ -19,6 +20,7 @@ import numpy as np
 from compare import plots
 from compare.config import REFERENCE, Settings
 from compare.data import MnistData, load_data
+from compare.errors import Terminated, ignore_interrupts, interrupts_deferred
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
 from compare.report import render_report, render_summary
@@ -196,6 +198,37 @@ class Run:
                 "train_accuracy_points": k.train_accuracy - n.train_accuracy,
             }
 
+    # -- how a run ends ---------------------------------------------------------------------------------
+    def _save_status(self) -> bool:
+        """Write metrics.json (only: the essential) with interrupts held; False if it cannot."""
+        with interrupts_deferred():
+            try:
+                write_json(self.out / "metrics.json", self.metrics)
+                return True
+            except OSError:
+                return False
+
+    def _interrupted(self, exc: KeyboardInterrupt, started: float) -> int:
+        """Status first, then whatever else can still be written (a second interrupt stops that
+        optional work, never the status)."""
+        terminated = isinstance(exc, Terminated)
+        self.metrics["status"] = "interrupted"
+        self.metrics["interrupted_by"] = "SIGTERM" if terminated else "Ctrl-C"
+        self.metrics["seconds"] = time.perf_counter() - started
+        self._save_status()
+        with contextlib.suppress(KeyboardInterrupt, OSError):  # a second Ctrl-C skips this
+            self.compare()
+            self.save()
+        ignore_interrupts()
+        print(f"\nInterrupted. What finished is saved in {self.out}", file=sys.stderr)
+        return 143 if terminated else 130
+
+    def _record_failure(self, exc: BaseException, started: float) -> None:
+        self.metrics["status"] = "failed"
+        self.metrics["error"] = f"{type(exc).__name__}: {exc}"
+        self.metrics["seconds"] = time.perf_counter() - started
+        self._save_status()  # where it can still be written (not on a full disk)
+
     # -- the whole run ----------------------------------------------------------------------------------
     def execute(self) -> int:
         from compare.environment import environment
@@ -230,13 +263,11 @@ class Run:
             self.phase(total, total, "Comparing and drawing")
             self.compare()
             self.metrics["status"] = "failed" if self.failed else "complete"
-        except KeyboardInterrupt:
-            self.metrics["status"] = "interrupted"
-            self.compare()
-            self.metrics["seconds"] = time.perf_counter() - started
-            self.save()
-            print(f"\nInterrupted. What finished is saved in {self.out}", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            return self._interrupted(exc, started)
+        except BaseException as exc:  # a data error, a full disk, a bug: the status says so
+            self._record_failure(exc, started)
+            raise
         self.metrics["seconds"] = time.perf_counter() - started
         self.save()
         print("\n" + render_summary(self.metrics))

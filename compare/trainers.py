@@ -140,7 +140,7 @@ def train_keras(
     steps_per_execution and jit_compile default to Keras's own defaults, so that the timing is
     that of Keras as a user gets it (`mlp-compare bench` tries faster settings).
     """
-    from keras_mlp import build_model, floatx_of, get_numpy_weights, predict_classes
+    from keras_mlp import build_model, floatx_of, get_numpy_weights, predict_classes, save_model
     from keras_mlp.callbacks import epoch_timer
     from keras_mlp.tf import keras
 
@@ -187,6 +187,6 @@ def train_keras(
         data,
         lambda X: predict_classes(model, X),
         get_numpy_weights(model)[0],
-        model.save,
+        lambda path: save_model(model, path),
         extra={"steps_per_execution": steps_per_execution, "jit_compile": jit_compile},
     )

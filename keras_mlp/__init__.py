@@ -11,6 +11,7 @@ from keras_mlp.model import (
     make_optimizer,
     predict_classes,
     predict_proba,
+    save_model,
 )
 from keras_mlp.tf import KerasUnavailableError
 
@@ -25,5 +26,6 @@ __all__ = [
     "make_optimizer",
     "predict_classes",
     "predict_proba",
+    "save_model",
     "set_numpy_weights",
 ]

@@ -31,6 +31,7 @@ def get_numpy_weights(model) -> list[np.ndarray]:
 def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
     """Load bias-row matrices into the model's Dense layers; shapes are checked first."""
     layers = dense_layers(model)
+    weights = [np.asarray(W) for W in weights]  # plain nested lists too
     if len(weights) != len(layers):
         raise WeightShapeError(
             f"the model has {len(layers)} Dense layers, got {len(weights)} weight matrices"
@@ -42,7 +43,13 @@ def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
                 f"matrix {i} ({layer.name}) has shape {tuple(W.shape)}, expected {expected} "
                 "(bias row + kernel)"
             )
-    for layer, W in zip(layers, weights, strict=True):
-        W = np.asarray(W, dtype=layer.kernel.dtype)
+    # everything is checked and converted before any layer changes
+    converted = []
+    for i, (layer, W) in enumerate(zip(layers, weights, strict=True)):
+        try:
+            converted.append(np.asarray(W, dtype=layer.kernel.dtype))
+        except (TypeError, ValueError) as exc:
+            raise WeightShapeError(f"matrix {i} ({layer.name}) is not numeric: {exc}") from None
+    for layer, W in zip(layers, converted, strict=True):
         layer.kernel.assign(W[1:])
         layer.bias.assign(W[0])

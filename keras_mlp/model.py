@@ -175,3 +175,21 @@ def predict_proba(model, X, *, batch_size: int = 4096) -> np.ndarray:
 def predict_classes(model, X, *, batch_size: int = 4096) -> np.ndarray:
     """argmax over the predicted probabilities (the method Keras removed). X (n, d) -> (n,)."""
     return np.argmax(predict_proba(model, X, batch_size=batch_size), axis=1)
+
+
+def save_model(model, path) -> None:
+    """model.save(path), atomically: Keras writes in place, so it writes a temporary sibling
+    (`.NAME.part.keras`) that is renamed onto `path` only once complete; removed on any failure,
+    Ctrl-C included."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.part{path.suffix or '.keras'}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -10,6 +10,7 @@ import os
 import stat
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -328,3 +329,125 @@ def test_real_npm_channel_into_an_empty_cache(tmp_path):
     for name in CHECKSUMS:
         verify_file(cache / name, name)
     assert sorted(p.name for p in cache.iterdir()) == sorted(CHECKSUMS)
+
+
+# -- faults: redirects, trickling mirrors, shared and odd caches ----------------------------------
+
+
+class _OddServer:
+    """A loopback server whose GET handler is given: redirects, trickles, ..."""
+
+    def __init__(self, handle):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_refused(tmp_path, synthetic):
+    _, _, table = synthetic
+
+    def redirect(handler):
+        handler.send_response(302)
+        handler.send_header("Location", "http://127.0.0.2.nip.invalid/" + handler.path)
+        handler.end_headers()
+
+    server = _OddServer(redirect)
+    log, say = _messages()
+    try:
+        with pytest.raises(MnistUnavailableError, match="could not obtain"):
+            ensure_mnist(
+                cache_dir=tmp_path, mirrors=[server.url], npm=False, checksums=table,
+                progress=False, log=say,
+            )  # fmt: skip
+    finally:
+        server.close()
+    assert any("refusing to download over http" in line for line in log)
+
+
+def test_a_trickling_mirror_is_given_up_at_the_deadline(tmp_path, synthetic, monkeypatch):
+    import numpy_mlp.data.sources as sources
+
+    _, gz, table = synthetic
+    monkeypatch.setattr(sources, "DOWNLOAD_DEADLINE_BASE", 0.5)
+    monkeypatch.setattr(sources, "_CHUNK", 1)
+    stop = threading.Event()
+
+    def trickle(handler):
+        body = gz.get(handler.path.lstrip("/").removesuffix(".gz"), b"")
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for byte in body:
+            if stop.is_set():
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+    server = _OddServer(trickle)
+    log, say = _messages()
+    started = time.monotonic()
+    try:
+        with pytest.raises(MnistUnavailableError):
+            ensure_mnist(
+                cache_dir=tmp_path, mirrors=[server.url], npm=False, checksums=table,
+                progress=False, log=say,
+            )  # fmt: skip
+    finally:
+        stop.set()
+        server.close()
+    assert time.monotonic() - started < 10  # four files, each given up after ~0.5 s
+    assert any("not complete after" in line for line in log)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_cache_entries_that_are_folders_or_vanish_are_replaced(tmp_path, synthetic, server_factory):
+    _, gz, table = synthetic
+    server = server_factory({f"{n}.gz": data for n, data in gz.items()})
+    cache = tmp_path / "cache"
+    kwargs = dict(cache_dir=cache, mirrors=[server.url], npm=False, checksums=table, progress=False)
+    ensure_mnist(**kwargs, log=lambda m: None)
+    odd = cache / "train-labels-idx1-ubyte.gz"
+    odd.unlink()
+    odd.mkdir()
+    (odd / "inside").write_text("x")
+    ensure_mnist(**kwargs, log=lambda m: None)
+    assert odd.is_file() and odd.read_bytes() == gz["train-labels-idx1-ubyte"]
+
+
+def test_two_processes_repairing_the_same_corrupt_entry_both_succeed(
+    tmp_path, synthetic, server_factory
+):
+    import multiprocessing
+
+    _, gz, table = synthetic
+    server = server_factory({f"{n}.gz": data for n, data in gz.items()})
+    cache = tmp_path / "cache"
+    kwargs = dict(cache_dir=cache, mirrors=[server.url], npm=False, checksums=table, progress=False)
+    ensure_mnist(**kwargs, log=lambda m: None)
+    for attempt in range(4):
+        (cache / "t10k-images-idx3-ubyte.gz").write_bytes(b"corrupted")
+        context = multiprocessing.get_context("fork")
+        workers = [context.Process(target=_ensure_quietly, args=(kwargs,)) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(30)
+        assert [w.exitcode for w in workers] == [0, 0], f"attempt {attempt}"
+    assert (cache / "t10k-images-idx3-ubyte.gz").read_bytes() == gz["t10k-images-idx3-ubyte"]
+
+
+def _ensure_quietly(kwargs):
+    ensure_mnist(**kwargs, log=lambda m: None)

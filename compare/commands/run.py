@@ -14,6 +14,7 @@ from compare.options import (
     add_training_args,
     check_mnist_layers,
     check_training_rows,
+    clear_earlier_run,
     output_folder,
 )
 
@@ -44,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         impl.require()  # without the keras extra: one line naming it, before any work
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     with output_folder(args.out or f"runs/{stamp}") as out:
+        replaced = clear_earlier_run(out)
+        if replaced:
+            print(f"Replacing the earlier run in {out} ({len(replaced)} files removed)")
         return Run(
             Settings.from_args(args),
             [impl.key for impl in impls],

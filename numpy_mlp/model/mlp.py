@@ -203,6 +203,8 @@ class MLP:
 
     def predict_proba(self, X, *, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities A_out = softmax(Z_out), shape (n, k), in chunks of `batch_size` rows."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         X = self.as_inputs(X)
         return (
             np.concatenate(
@@ -223,7 +225,13 @@ class MLP:
         """Percentage of rows whose predicted class equals the label (y: labels or one-hot)."""
         y = np.asarray(y)
         labels = np.argmax(y, axis=1) if y.ndim == 2 else y
-        return float(np.mean(self.predict_classes(X) == labels) * 100.0)
+        predicted = self.predict_classes(X)
+        if predicted.shape[0] == 0 or labels.shape[0] != predicted.shape[0]:
+            raise ValueError(
+                f"accuracy needs as many labels as rows, at least one: {predicted.shape[0]} rows, "
+                f"{labels.shape[0]} labels"
+            )
+        return float(np.mean(predicted == labels) * 100.0)
 
     def logits(self, X) -> np.ndarray:
         """Z_out, shape (n, k): the output layer before softmax.
