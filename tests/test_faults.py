@@ -140,3 +140,45 @@ def test_set_numpy_weights_checks_everything_before_changing_anything():
         np.testing.assert_array_equal(a, b)
     set_numpy_weights(model, [W.tolist() for W in good])  # plain lists work
     np.testing.assert_allclose(get_numpy_weights(model)[1], good[1], rtol=1e-7)
+
+
+def test_a_full_disk_mid_run_is_one_line_and_status_failed(tmp_path, mnist_dir, cli, monkeypatch):
+    import errno
+
+    import compare.runner as runner
+
+    real, calls = runner.atomic_write_text, []
+
+    def full_after_two(path, text):
+        calls.append(path)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(runner, "atomic_write_text", full_after_two)
+    out = tmp_path / "run"
+    result = cli(
+        "run", "--impl", "numpy", "--epochs", "1", "--limit", "1000",
+        "--data-dir", str(mnist_dir), "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "report.md" in lines[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "No space left" in metrics["error"]
+
+
+def test_a_data_error_mid_run_is_status_failed(tmp_path, mnist_dir, cli):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(mnist_dir, data)
+    (data / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01")
+    out = tmp_path / "run"
+    result = cli(
+        "run", "--impl", "numpy", "--epochs", "1", "--data-dir", str(data), "--out", str(out)
+    )
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "t10k-labels-idx1-ubyte" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "MnistFormatError" in metrics["error"]
