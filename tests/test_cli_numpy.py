@@ -76,14 +76,22 @@ def test_tutorial_configuration_reproduces_the_reference(tmp_path, mnist_dir):
     assert record["epochs_run"] == 50
 
 
+def _json(result) -> dict:
+    import json
+
+    return json.loads(result.stdout)
+
+
 def test_gradcheck_command_passes_in_float64(cli):
     result = cli("gradcheck", "--layers", "3,4,3", "--dtype", "float64")
     assert result.returncode == 0, result.stderr
-    assert "W_h" in result.stdout and "W_out" in result.stdout
-    errors = [
-        float(line.split()[4]) for line in result.stdout.splitlines() if line.startswith("W_")
-    ]
-    assert len(errors) == 2 and max(errors) < 1e-7
+    out = result.stdout
+    assert "Pass: max rel < 1e-07 per matrix" in out
+    assert "rel = |g_bp - g_fd| / max(1e-12, |g_bp| + |g_fd|), elementwise" in out
+    assert "16 of 16" in out and "15 of 15" in out and "seeded standard-normal inputs" in out
+    assert "worst entry: W_" in out and "step h" in out
+    report = _json(cli("gradcheck", "--layers", "3,4,3", "--json"))
+    assert report["passed"] and max(m["max_rel_error"] for m in report["matrices"]) < 1e-7
 
 
 def test_gradcheck_mnist_network(mnist_dir, cli):
@@ -92,6 +100,53 @@ def test_gradcheck_mnist_network(mnist_dir, cli):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(" ok") == 3
+    assert "60 of 39,250" in result.stdout and "MNIST training rows" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("bug", "failing"),
+    [
+        ("missing-1/n", {"W_h1", "W_h2", "W_out"}),
+        ("wrong-derivative", {"W_h1", "W_h2"}),
+        ("bias-row", {"W_h1", "W_h2", "W_out"}),
+        ("transposed", {"W_h1", "W_h2"}),
+    ],
+)
+def test_gradcheck_catches_each_injected_bug(cli, bug, failing):
+    result = cli("gradcheck", "--layers", "3,4,4,3", "--inject-bug", bug, "--json")
+    assert result.returncode == 1
+    report = _json(result)
+    assert {m["name"] for m in report["matrices"] if not m["passed"]} == failing
+    if bug == "bias-row":  # the bias rows fail, every other entry passes
+        for m in report["matrices"]:
+            assert m["bias_rel_error"] > 0.1 and m["connection_rel_error"] < 1e-7
+
+
+def test_float32_check_catches_a_one_in_a_thousand_derivative_error(cli):
+    clean = cli("gradcheck", "--layers", "3,4,4,3", "--dtype", "float32", "--json")
+    assert clean.returncode == 0
+    assert all(p["rel_error"] < 1e-6 for p in _json(clean)["float32_vs_float64"])
+    buggy = cli(
+        "gradcheck", "--layers", "3,4,4,3", "--dtype", "float32", "--inject-bug",
+        "wrong-derivative", "--json",
+    )  # fmt: skip
+    assert buggy.returncode == 1
+    report = _json(buggy)
+    assert all(m["passed"] for m in report["matrices"])  # finite differences alone miss it
+    assert [p["passed"] for p in report["float32_vs_float64"]] == [False, False, True]
+
+
+def test_gradcheck_fast_engine_weight_decay_and_saved_weights(tmp_path, cli):
+    assert cli("gradcheck", "--layers", "5,6,6,3", "--engine", "fast").returncode == 0
+    assert cli("gradcheck", "--layers", "5,6,6,3", "--weight-decay", "0.3").returncode == 0
+    model = tmp_path / "m.npz"
+    rng = np.random.default_rng(0)
+    mlp = MLP((5, 6, 3), activation="relu", init="he_uniform", seed=2, dtype=np.float64)
+    mlp.fit(rng.normal(size=(64, 5)), rng.integers(0, 3, 64), epochs=3, verbose=0)
+    mlp.save(model)
+    report = _json(cli("gradcheck", "--weights", str(model), "--json"))
+    assert report["weights"] == str(model) and report["activation"] == "relu"
+    assert report["network"] == "5-6-3" and report["passed"]
 
 
 def test_explain_prints_every_stage(cli):

@@ -11,7 +11,13 @@ import argparse
 import numpy as np
 
 from compare.errors import UsageError
-from compare.options import add_data_args, add_small_network_args, check_network, positive_int
+from compare.options import (
+    add_data_args,
+    add_small_network_args,
+    check_network,
+    nonnegative_float,
+    positive_int,
+)
 
 MAX_SAMPLES = 60_000
 HELP = "check backprop gradients against finite differences"
@@ -38,39 +44,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="check at most N entries per matrix, bias-row entries included "
         "(a seeded sample; default: 300)",
     )
+    parser.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        default=0.0,
+        help="check the gradient of L + (lambda/2)||W||^2 (bias rows free) (default: 0)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("reference", "fast"),
+        default="reference",
+        help="which backprop to check: MLP.gradients or the fast training step's (default: reference)",
+    )
+    parser.add_argument(
+        "--inject-bug",
+        choices=("missing-1/n", "wrong-derivative", "bias-row", "transposed"),
+        default=None,
+        help="check a deliberately broken copy of backprop, to see what the check catches",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        metavar="MODEL.npz",
+        help="check a saved (trained) model's weights",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_data_args(parser)
 
 
 def check_batch(layers, samples: int, seed: int, data_dir=None):
-    """(X, y) float64 for the check: MNIST rows for 784 inputs, seeded normal rows otherwise."""
+    """(X, y, origin) float64: MNIST rows for 784-input 10-class networks, else seeded normal
+    rows; origin says which, for the header."""
     rng = np.random.default_rng(seed)
     if layers[0] == 784 and layers[-1] == 10:
         from compare.data import load_data
 
         data = load_data(data_dir, dtype="float64")
         rows = rng.choice(data.X_train.shape[0], samples, replace=False)
-        return data.X_train[rows], data.y_train[rows]
-    return rng.normal(size=(samples, layers[0])), rng.integers(0, layers[-1], samples)
+        return data.X_train[rows], data.y_train[rows], "MNIST training rows (seeded choice)"
+    X = rng.normal(size=(samples, layers[0]))
+    return X, rng.integers(0, layers[-1], samples), "rows of seeded standard-normal inputs"
 
 
-def format_table(results) -> str:
+def format_table(results, *, tolerance: float) -> str:
     lines = [
-        f"{'matrix':<8} {'shape':>10} {'checked':>8} {'max abs err':>12} "
-        f"{'max rel err':>12}  verdict"
+        f"{'matrix':<8} {'shape':>9} {'checked':>15} {'max abs err':>12} {'max rel err':>12} "
+        f"{'bias row':>9} {'others':>9}  verdict"
     ]
     for r in results:
         shape = "x".join(map(str, r.shape))
-        verdict = "ok" if r.passed else f"FAIL (tolerance {r.tolerance:g})"
+        coverage = f"{r.checked:,} of {r.size:,}"
+        verdict = "ok" if r.passed else "FAIL"
         lines.append(
-            f"{r.name:<8} {shape:>10} {r.checked:>8} {r.max_abs_error:>12.2e} "
-            f"{r.max_rel_error:>12.2e}  {verdict}"
+            f"{r.name:<8} {shape:>9} {coverage:>15} {r.max_abs_error:>12.2e} "
+            f"{r.max_rel_error:>12.2e} {r.bias_rel_error:>9.1e} {r.connection_rel_error:>9.1e}  "
+            f"{verdict}"
+        )
+    worst = max(results, key=lambda r: r.max_rel_error)
+    if worst.worst is not None:
+        row, col, bp, fd, step = worst.worst
+        lines.append(
+            f"worst entry: {worst.name}[{row}, {col}]{' (bias row)' if row == 0 else ''}: backprop "
+            f"{bp:.6e}, finite difference {fd:.6e}, step h {step:.2e}"
         )
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from numpy_mlp.checks.gradcheck import check_gradients
+    import json
+
+    from numpy_mlp.checks.bugs import BUGS
+    from numpy_mlp.checks.gradcheck import FORMULA, TOLERANCE, check_gradients, precision_check
     from numpy_mlp.model.mlp import MLP
+    from numpy_mlp.training.fast import fast_gradients
 
     check_network(args.layers)
     if args.samples > MAX_SAMPLES:
@@ -78,25 +124,72 @@ def run(args: argparse.Namespace) -> int:
             f"--samples {args.samples}: at most {MAX_SAMPLES:,} rows (the MNIST training set; "
             "a gradient check needs only a few)"
         )
-    X, y = check_batch(args.layers, args.samples, args.seed, args.data_dir)
-    mlp = MLP(
-        args.layers, activation=args.activation, init=args.init, seed=args.seed, dtype=args.dtype
-    )
+    mlp = _model(args, MLP)
+    X, y, origin = check_batch(mlp.layer_sizes, args.samples, args.seed, args.data_dir)
+    X = X.astype(mlp.dtype)
+    tolerance = TOLERANCE[mlp.dtype.name]
+    gradients = BUGS[args.inject_bug] if args.inject_bug else None
+    if args.engine == "fast" and gradients is None:
+        gradients = fast_gradients
     results = check_gradients(
-        mlp, X.astype(args.dtype), y, max_entries=args.max_entries, seed=args.seed
+        mlp,
+        X,
+        y,
+        max_entries=args.max_entries,
+        seed=args.seed,
+        weight_decay=args.weight_decay,
+        gradients=gradients,
     )
-    sizes = "-".join(map(str, args.layers))
-    print(
-        f"Gradient check: {sizes} {args.activation} network, {args.dtype}, {args.samples} rows, "
-        "backprop vs central differences (Richardson, extended precision)"
+    sizes = "-".join(map(str, mlp.layer_sizes))
+    what = (
+        f"backprop ({args.engine} engine)"
+        if not args.inject_bug
+        else (f"a deliberately broken backprop ({args.inject_bug})")
     )
-    print(format_table(results))
+    precision = precision_check(mlp, X, y, gradients=gradients) if mlp.dtype == np.float32 else []
+    failed = [r.name for r in results if not r.passed] + [n for n, _, ok in precision if not ok]
     kinks = sum(r.kinks for r in results)
+    if args.json:
+        print(json.dumps({
+            "network": sizes, "activation": mlp.activation.name, "dtype": mlp.dtype.name,
+            "rows": args.samples, "inputs": origin, "weights": args.weights or "initial",
+            "weight_decay": args.weight_decay, "engine": args.engine, "inject_bug": args.inject_bug,
+            "formula": FORMULA, "tolerance": tolerance, "kinks": kinks,
+            "matrices": [r.__dict__ | {"passed": r.passed, "size": r.size} for r in results],
+            "float32_vs_float64": [{"name": n, "rel_error": e, "passed": ok} for n, e, ok in precision],
+            "passed": not failed,
+        }, indent=2))  # fmt: skip
+        return 1 if failed else 0
+    print(
+        f"Gradient check: {sizes} {mlp.activation.name} network, {mlp.dtype.name}, "
+        f"{'weights from ' + args.weights if args.weights else 'initial weights'}, "
+        f"{args.samples} {origin}"
+        + (f", weight decay {args.weight_decay:g}" if args.weight_decay else "")
+        + f". {what} against central differences (Richardson, extended precision)."
+    )
+    print(f"Pass: max rel < {tolerance:g} per matrix, {FORMULA}.")
+    print(format_table(results, tolerance=tolerance))
+    if precision:
+        print(
+            "float32 backprop against float64 backprop at the same weights "
+            "(max |g32 - g64| / max |g64|, pass below 1e-4): "
+            + ", ".join(f"{n} {e:.1e} {'ok' if ok else 'FAIL'}" for n, e, ok in precision)
+        )
     if kinks:
         print(
             f"{kinks} sampled entries not compared: their perturbation switched a ReLU unit on or "
             "off (a kink), where a difference quotient is not a derivative."
         )
-    failed = [r.name for r in results if not r.passed]
     print("FAILED: " + ", ".join(failed) if failed else "All matrices agree.")
     return 1 if failed else 0
+
+
+def _model(args, MLP):
+    if args.weights:
+        model = MLP.load(args.weights)
+        if args.layers != (3, 4, 3) and tuple(args.layers) != model.layer_sizes:
+            raise UsageError(f"--layers {args.layers} does not match {args.weights}")
+        return model
+    return MLP(
+        args.layers, activation=args.activation, init=args.init, seed=args.seed, dtype=args.dtype
+    )

@@ -30,6 +30,7 @@ from dividing by zero: both values are then 0 and the error is 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,10 +58,17 @@ class MatrixCheck:
     max_rel_error: float
     tolerance: float
     kinks: int = 0  # entries not compared: a perturbation crossed a ReLU kink
+    bias_rel_error: float = 0.0  # max relative error over the bias row's sampled entries
+    connection_rel_error: float = 0.0  # ... over the other rows' sampled entries
+    worst: tuple | None = None  # (row, column, backprop, finite difference, step h) of the max
 
     @property
     def passed(self) -> bool:
         return bool(self.max_rel_error < self.tolerance)
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
 
 
 def matrix_names(n_matrices: int) -> list[str]:
@@ -98,6 +106,14 @@ def _loss_from(
         active.append(np.packbits(Z > 0).tobytes())
         Z = add_bias_unit(f.f(Z)) @ W
     return -(Y * log_softmax(Z)).sum() / Z.shape[0], b"".join(active)
+
+
+def fd_steps(mlp: MLP, X, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
+    """The step h / max|A^(l)[:, r]| `numerical_gradient` takes for each entry (see there)."""
+    A = forward_pass(mlp.weights, mlp.as_inputs(X), mlp.activation)[l]
+    scale = np.abs(A).max(axis=0).astype(np.float64)
+    scale[scale == 0] = 1.0
+    return h / scale[entries[:, 0]]
 
 
 def numerical_gradient(mlp: MLP, X, Y, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:
@@ -143,6 +159,10 @@ def numerical_gradient(mlp: MLP, X, Y, l: int, entries: np.ndarray, h: float = 3
     return out
 
 
+FORMULA = "rel = |g_bp - g_fd| / max(1e-12, |g_bp| + |g_fd|), elementwise"
+TOLERANCE = {"float64": 1e-7, "float32": 1e-2}
+
+
 def check_gradients(
     mlp: MLP,
     X,
@@ -153,33 +173,83 @@ def check_gradients(
     seed: int = 0,
     tolerance: float | None = None,
     eps: float = 1e-12,
+    weight_decay: float = 0.0,
+    gradients: Callable[[MLP, np.ndarray, np.ndarray], list[np.ndarray]] | None = None,
 ) -> list[MatrixCheck]:
-    """Compare `mlp.gradients(X, Y)` with central differences, matrix by matrix.
+    """Compare backpropagation with central differences, matrix by matrix (see FORMULA).
 
     max_entries: check at most this many entries per matrix (a seeded sample with bias-row entries
-    included); None checks every weight. tolerance defaults by dtype: 1e-7 for float64, 1e-2 for
-    float32 (whose own rounding makes small entries uncertain at the 1e-4 level).
+    included); None checks every weight. tolerance defaults by dtype (TOLERANCE). weight_decay:
+    the loss checked is L + (lambda/2) ||W without bias rows||^2, whose gradient is what
+    SGD(weight_decay=lambda) adds (a central difference of a quadratic is exact, so the penalty's
+    part of the numerical gradient is lambda W). gradients: the backprop under test,
+    (mlp, X, Y) -> [dL/dW]; default `mlp.gradients` (see `numpy_mlp.checks.bugs` for broken ones).
     """
     if tolerance is None:
-        tolerance = 1e-7 if mlp.dtype == np.float64 else 1e-2
+        tolerance = TOLERANCE[mlp.dtype.name]
     rng = np.random.default_rng(seed)
-    analytic = mlp.gradients(X, Y)
+    analytic = (gradients or (lambda m, X, Y: m.gradients(X, Y)))(mlp, X, Y)
     results = []
     for l, (name, G) in enumerate(zip(matrix_names(len(mlp.weights)), analytic, strict=True)):
         entries = sample_entries(G.shape, max_entries, rng)
         numeric = numerical_gradient(mlp, X, Y, l, entries, h)
-        exact = G[entries[:, 0], entries[:, 1]]
+        exact = G[entries[:, 0], entries[:, 1]].astype(np.float64)
+        if weight_decay:
+            W = mlp.weights[l][entries[:, 0], entries[:, 1]].astype(np.float64)
+            connection = entries[:, 0] > 0
+            exact = exact + weight_decay * W * connection
+            numeric = numeric + weight_decay * W * connection
         compared = ~np.isnan(numeric)
-        exact, numeric = exact[compared], numeric[compared]
+        rel = relative_error(exact, numeric, eps)
+        worst = None
+        if compared.any():
+            i = int(np.nanargmax(np.where(compared, rel, np.nan)))
+            step = fd_steps(mlp, X, l, entries[i : i + 1], h)[0]
+            worst = (
+                int(entries[i, 0]),
+                int(entries[i, 1]),
+                float(exact[i]),
+                float(numeric[i]),
+                step,
+            )
+        bias = compared & (entries[:, 0] == 0)
+        conn = compared & (entries[:, 0] > 0)
         results.append(
             MatrixCheck(
                 name=name,
                 shape=G.shape,
                 checked=int(compared.sum()),
-                max_abs_error=float(np.max(np.abs(exact - numeric), initial=0.0)),
-                max_rel_error=float(np.max(relative_error(exact, numeric, eps), initial=0.0)),
+                max_abs_error=float(np.max(np.abs(exact - numeric)[compared], initial=0.0)),
+                max_rel_error=float(np.max(rel[compared], initial=0.0)),
                 tolerance=tolerance,
                 kinks=int((~compared).sum()),
+                bias_rel_error=float(np.max(rel[bias], initial=0.0)),
+                connection_rel_error=float(np.max(rel[conn], initial=0.0)),
+                worst=worst,
             )
         )
     return results
+
+
+def precision_check(
+    mlp: MLP, X, Y, tolerance: float = 1e-4, gradients: Callable | None = None
+) -> list[tuple[str, float, bool]]:
+    """A float32 model's backprop against float64 backprop at the same weights and inputs.
+
+    Per matrix: (name, max |g32 - g64| / max |g64|, passed); `gradients` is the float32 backprop
+    under test (default mlp.gradients). Rounding puts float32 near 1e-7
+    here; a 1e-3 error in a formula is far above `tolerance`, which finite differences at float32
+    precision (~1e-4 noise on small entries) could not resolve.
+    """
+    wide = MLP(mlp.layer_sizes, activation=mlp.activation.name, seed=0, dtype=np.float64)
+    wide.set_weights(mlp.weights)
+    X64 = np.asarray(X, dtype=np.float64)
+    narrow = (gradients or (lambda m, X, Y: m.gradients(X, Y)))(mlp, np.asarray(X, mlp.dtype), Y)
+    out = []
+    for name, g32, g64 in zip(
+        matrix_names(len(narrow)), narrow, wide.gradients(X64, Y), strict=True
+    ):
+        scale = float(np.max(np.abs(g64))) or 1.0
+        err = float(np.max(np.abs(g32.astype(np.float64) - g64))) / scale
+        out.append((name, err, err < tolerance))
+    return out

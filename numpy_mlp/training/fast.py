@@ -215,3 +215,20 @@ class ReferenceStep:
         else:
             update()
         return loss, correct
+
+
+def fast_gradients(mlp: MLP, X, Y) -> list[np.ndarray]:
+    """dL/dW for every matrix as the fast step computes it (forward and backward, no update).
+
+    For checking the fast path the way `MLP.gradients` is checked; X (n, d_in), Y one-hot or
+    labels.
+    """
+    X = mlp.as_inputs(X)
+    Y = mlp.as_targets(Y, X.shape[0])
+    step = FastStep(mlp, SGD(), X.shape[0])
+    buf = step.buffers(X.shape[0])
+    buf.X[...] = X
+    buf.Y[...] = Y
+    step.forward(buf, buf.A_in, buf.Y)
+    step.backward(buf, buf.A_in, buf.Y)
+    return [G.copy() for G in step.grads]
