@@ -171,6 +171,15 @@ def add_training_args(
     )
     extra.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
     add_network_args(extra)
+    extra.add_argument(
+        "--independent-init",
+        dest="keras_init",
+        action="store_const",
+        const="keras",
+        default=TUTORIAL.keras_init,
+        help="let Keras draw its own initial weights (default: it starts from the NumPy "
+        "model's, so the two differ only by arithmetic and batch order)",
+    )
     if early_stopping:
         extra.add_argument(
             "--early-stopping",

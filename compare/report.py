@@ -42,11 +42,14 @@ def accuracy_table(metrics: dict) -> list[str]:
             f"{_pct(m['test_accuracy'])} | {_num(m['train_loss'])} | "
             f"{_num(m['val_loss'])} |"
         )
+    epochs = metrics.get("config", {}).get("epochs")
     for name, ref in metrics.get("reference", {}).items():
         rows.append(
-            f"| reference ({name}) | {_pct(ref['train_accuracy'])} | | "
+            f"| reference ({name}, 50 epochs) | {_pct(ref['train_accuracy'])} | | "
             f"{_pct(ref['test_accuracy'])} | | |"
         )
+    if metrics.get("reference") and epochs is not None and epochs < 50:
+        rows += ["", f"This run trained {epochs} epoch(s); the references are after 50."]
     return rows
 
 
@@ -104,12 +107,10 @@ def speed_table(metrics: dict) -> list[str]:
         )
     speed = metrics.get("speed")
     if speed:
-        r = speed["keras_over_numpy_spread"]
         rows += [
             "",
-            f"Keras / NumPy epoch time: median {r['median']:.2f}x (quartiles "
-            f"{r['q1']:.2f}-{r['q3']:.2f}x, range {r['min']:.2f}-{r['max']:.2f}x over "
-            f"{r['pairs']} paired epochs; epoch 1 excluded). Prediction on the test set: "
+            f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}. "
+            "Prediction on the test set: "
             f"Keras / NumPy {_num(speed.get('predict_keras_over_numpy'), '.2f')}x.",
         ]
     return rows
@@ -134,8 +135,15 @@ def verdict(metrics: dict) -> str:
             )
     n, k = metrics.get("numpy", {}), metrics.get("keras", {})
     if "test_accuracy" in n and "test_accuracy" in k:
+        shared = metrics.get("config", {}).get("keras_init", "numpy") == "numpy"
+        start = (
+            "From the same initial weights (Keras started from the NumPy model's), with their own "
+            "batch orders"
+            if shared
+            else "From independent initial weights"
+        )
         parts.append(
-            f"Trained independently, NumPy reached {n['test_accuracy']:.2f}% and Keras "
+            f"{start}, NumPy reached {n['test_accuracy']:.2f}% and Keras "
             f"{k['test_accuracy']:.2f}% test accuracy (a difference of "
             f"{abs(k['test_accuracy'] - n['test_accuracy']):.2f} points)."
         )
@@ -230,7 +238,11 @@ def render_summary(metrics: dict) -> str:
         )
     ref = metrics.get("reference", {}).get("tutorial")
     if ref:
-        lines.append(f"{'tutorial':<8} {ref['train_accuracy']:>8.2f} {ref['test_accuracy']:>8.2f}")
+        epochs = metrics.get("config", {}).get("epochs")
+        note = f"   (50 epochs; this run: {epochs})" if epochs is not None and epochs < 50 else ""
+        lines.append(
+            f"{'tutorial':<8} {ref['train_accuracy']:>8.2f} {ref['test_accuracy']:>8.2f}{note}"
+        )
     agreement = metrics.get("gradient_agreement")
     if agreement:
         lines.append(
@@ -242,8 +254,19 @@ def render_summary(metrics: dict) -> str:
         )
     speed = metrics.get("speed")
     if speed:
-        r = speed["keras_over_numpy_spread"]
-        lines.append(
-            f"Keras / NumPy epoch time: {r['median']:.2f}x (quartiles {r['q1']:.2f}-{r['q3']:.2f}x)"
-        )
+        lines.append(f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}")
     return "\n".join(lines)
+
+
+MIN_PAIRS_FOR_QUARTILES = 5
+
+
+def ratio_text(r: dict) -> str:
+    """A paired ratio with what it rests on: quartiles only from 5 pairs on, the range from 2."""
+    n = r["pairs"]
+    text = f"median {r['median']:.2f}x over {n} paired epoch{'s' if n != 1 else ''}"
+    if n >= MIN_PAIRS_FOR_QUARTILES:
+        text += f" (quartiles {r['q1']:.2f}-{r['q3']:.2f}x, range {r['min']:.2f}-{r['max']:.2f}x)"
+    elif n >= 2:
+        text += f" (range {r['min']:.2f}-{r['max']:.2f}x)"
+    return text + ("; epoch 1 excluded (tracing)" if n > 1 else "; epoch 1, tracing included")

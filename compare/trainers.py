@@ -140,7 +140,14 @@ def train_keras(
     steps_per_execution and jit_compile default to Keras's own defaults, so that the timing is
     that of Keras as a user gets it (`mlp-compare bench` tries faster settings).
     """
-    from keras_mlp import build_model, floatx_of, get_numpy_weights, predict_classes, save_model
+    from keras_mlp import (
+        build_model,
+        floatx_of,
+        get_numpy_weights,
+        predict_classes,
+        save_model,
+        set_numpy_weights,
+    )
     from keras_mlp.callbacks import epoch_timer
     from keras_mlp.tf import keras
 
@@ -155,6 +162,8 @@ def train_keras(
         **settings.optimizer_kwargs(),
         **settings.network_kwargs(),
     )
+    if settings.keras_init == "numpy":  # the NumPy model's initial weights, same seed
+        set_numpy_weights(model, build_numpy(settings).weights)
     timer = epoch_timer()
     callbacks = [timer, k.callbacks.TerminateOnNaN()]
     if settings.early_stopping:
@@ -188,5 +197,11 @@ def train_keras(
         lambda X: predict_classes(model, X),
         get_numpy_weights(model)[0],
         lambda path: save_model(model, path),
-        extra={"steps_per_execution": steps_per_execution, "jit_compile": jit_compile},
+        extra={
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile,
+            "initial_weights": "the NumPy model's"
+            if settings.keras_init == "numpy"
+            else "Keras's own initializers",
+        },
     )

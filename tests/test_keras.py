@@ -303,3 +303,20 @@ def test_every_activation_trains_in_lockstep(tf, mnist, activation, init):
     records, _ = lockstep(X, Y, settings, dtype="float64", max_updates=200)
     assert records[-1].updates == 200
     assert records[-1].max_abs_diff < 1e-12, records[-1]
+
+
+@pytest.mark.parametrize(("keras_init", "same"), [("numpy", True), ("keras", False)])
+def test_keras_starts_from_the_numpy_initial_weights_by_default(tf, mnist_dir, keras_init, same):
+    import dataclasses
+
+    from compare.config import TUTORIAL
+    from compare.studies.cells import cached_data
+    from compare.trainers import build_numpy, train_keras
+
+    settings = dataclasses.replace(
+        TUTORIAL, epochs=1, learning_rate=1e-12, momentum=0.0, keras_init=keras_init
+    )
+    result = train_keras(cached_data(str(mnist_dir), "float32", 500), settings, verbose=0)
+    numpy_start = build_numpy(settings).weights[0]
+    assert np.allclose(result.first_layer, numpy_start, atol=1e-6) == same
+    assert ("NumPy" in result.extra["initial_weights"]) == same

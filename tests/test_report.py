@@ -75,10 +75,11 @@ def test_complete_run_report_has_every_section_and_only_existing_figures():
     assert report.startswith("# NumPy MLP vs Keras MLP on MNIST")
     assert "Status: **complete**. Network 784-50-50-10, 50 epochs, batch 64" in report
     assert "| NumPy | 99.02 | 96.86 | 96.36 | 0.0500 | 0.1000 |" in report
-    assert "| reference (tutorial) | 98.81 | | 96.27 | | |" in report
+    assert "| reference (tutorial, 50 epochs) | 98.81 | | 96.27 | | |" in report
+    assert "the references are after 50" not in report  # this run had 50 epochs
     assert "| float64 | W_out | 8.00e-16 |" in report
     assert "NumPy was faster here: 8.0x per epoch" in report
-    assert "over 49 paired epochs" in report
+    assert "median 8.00x over 49 paired epochs (quartiles 7.50-8.50x" in report
     assert "![One training example of each digit](digits.png)" in report
     assert "misclassified_numpy.png" not in report  # not in the artifacts: not linked
 
@@ -124,3 +125,22 @@ def test_empty_metrics_render_without_error():
         "epoch",
         "samples/s",
     ]
+
+
+def test_short_runs_say_so_and_few_pairs_get_no_quartiles():
+    from compare.report import ratio_text
+
+    metrics = _both()
+    metrics["config"]["epochs"] = 2
+    metrics["speed"]["keras_over_numpy_spread"] = {
+        "median": 9.89, "q1": 9.89, "q3": 9.89, "min": 9.89, "max": 9.89, "pairs": 1,
+    }  # fmt: skip
+    report = render_report(metrics)
+    assert "This run trained 2 epoch(s); the references are after 50." in report
+    assert "median 9.89x over 1 paired epoch; epoch 1, tracing included" in report
+    assert "quartiles" not in report
+    assert "(50 epochs; this run: 2)" in render_summary(metrics)
+    three = {"median": 2.0, "q1": 1.5, "q3": 2.5, "min": 1.0, "max": 3.0, "pairs": 3}
+    assert ratio_text(three) == (
+        "median 2.00x over 3 paired epochs (range 1.00-3.00x); epoch 1 excluded (tracing)"
+    )

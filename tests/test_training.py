@@ -203,7 +203,7 @@ def test_it_learns_mnist(mnist):
         X, y, epochs=1, batch_size=64, seed=123, verbose=0, optimizer=SGD(learning_rate=0.01)
     )
     assert history.history["loss"][0] < 1.5
-    assert mlp.accuracy(mnist.X_test[:2000].astype(np.float32), mnist.y_test[:2000]) > 80.0
+    assert mlp.accuracy(mnist.X_test[:2000].astype(np.float32), mnist.y_test[:2000]) > 0.80
 
 
 # -- saving ---------------------------------------------------------------------------------------

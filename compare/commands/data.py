@@ -28,10 +28,17 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, out) -> int:
     from compare import plots
     from numpy_mlp import load_mnist, one_hot
+    from numpy_mlp.data.sources import CHECKSUMS, default_cache_dir, locate_mnist
 
-    X_train, y_train = load_mnist("train", args.data_dir)
+    source = locate_mnist(args.data_dir)
+    print(f"Source: {source.channel}: {source.folder}")
+    X_train, y_train = load_mnist("train", source.folder)
     print(f"Rows: {X_train.shape[0]}, Columns: {X_train.shape[1]}")
-    X_test, y_test = load_mnist("t10k", args.data_dir)
+    X_test, y_test = load_mnist("t10k", source.folder)
+    print(
+        f"SHA-256: all {len(CHECKSUMS)} files match the published checksums (checked as read); "
+        f"user cache: {default_cache_dir()}"
+    )
     print(f"Rows: {X_test.shape[0]}, Columns: {X_test.shape[1]}")
     print(f"X_train {X_train.shape} {X_train.dtype}, y_train {y_train.shape} {y_train.dtype}")
     print(f"X_test  {X_test.shape} {X_test.dtype}, y_test  {y_test.shape} {y_test.dtype}")

