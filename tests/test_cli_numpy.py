@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from numpy_mlp import MLP
+from numpy_mlp import MLP, SGD
 from tests.conftest import quick_run, run_cli
 
 
@@ -153,27 +153,46 @@ def test_explain_prints_every_stage(cli):
     result = cli("explain", "--layers", "3,4,3", "--seed", "1")
     assert result.returncode == 0, result.stderr
     for name in (
-        "A_in",
-        "Z_h",
-        "A_h",
-        "Z_out",
-        "A_out",
-        "delta_out",
-        "delta_h",
-        "dL/dW_h",
-        "dL/dW_out",
-    ):
+        "A_in", "Z_h", "A_h", "Z_out", "A_out", "delta_out", "f'(Z_h)", "delta_h", "dL/dW_h",
+        "dL/dW_out", "  bias row of dL/dW_out", "v (W_out)", "W_out (after step 2)",
+    ):  # fmt: skip
         assert f"\n{name}  (" in result.stdout, name
-    assert "A_in  (1x4)" in result.stdout and "dL/dW_out  (5x3)" in result.stdout
+    out = result.stdout
+    assert "A_in  (2x4)" in out and "dL/dW_out  (5x3)   A_h^T delta_out" in out
+    assert "delta_h  (2x4)   (delta_out W_out[1:]^T) * f'(Z_h)" in out
+    assert "f'(Z_h)  (2x4)   1 - A_h[:, 1:]^2" in out
+    assert "eta_1 = 0.1 / (1 + 0.1 * 1) = 0.0909091" in out
 
 
-def test_explain_numbers_match_the_model(cli):
-    result = cli("explain", "--layers", "2,3,2", "--seed", "4", "--label", "1")
-    loss_printed = float(result.stdout.split("loss L = -sum_k Y_k log A_out_k = ")[1].split()[0])
+def test_explain_numbers_match_the_model_and_the_optimizer(cli):
+    import json
+
+    result = cli(
+        "explain", "--layers", "2,3,2", "--seed", "4", "--samples", "3", "--format", "json"
+    )
+    values = {
+        v["name"]: np.array(v["value"]) for v in json.loads(result.stdout)["values"] if "name" in v
+    }
     rng = np.random.default_rng(4)
     mlp = MLP((2, 3, 2), seed=4, dtype=np.float64)
-    x = np.round(rng.normal(size=(1, 2)), 2)
-    assert loss_printed == pytest.approx(mlp.loss(x, np.array([1])), abs=1e-6)
+    x = np.round(rng.normal(size=(3, 2)), 2)
+    y = rng.integers(0, 2, 3)
+    np.testing.assert_array_equal(values["A_in"][:, 1:], x)
+    grads = mlp.gradients(x, y)
+    np.testing.assert_allclose(values["dL/dW_out"], grads[1], rtol=1e-12)
+    np.testing.assert_allclose(values["  bias row of dL/dW_h"][0], grads[0][0], rtol=1e-12)
+    opt = SGD(0.1, 0.9, 0.1)
+    opt.step(mlp.weights, grads)
+    opt.step(mlp.weights, mlp.gradients(x, y))
+    np.testing.assert_allclose(values["W_h (after step 2)"], mlp.weights[0], rtol=1e-12)
+    np.testing.assert_allclose(values["v (W_out)"], opt.velocities[1], rtol=1e-12)
+
+
+def test_explain_switches_to_scientific_for_tiny_values(cli):
+    deep = ",".join(["2"] * 14)
+    out = cli("explain", "--layers", deep, "--activation", "logistic").stdout
+    block = out.split("\ndelta_h1  (")[1].splitlines()[1]
+    assert "e-" in block and "0.00000" not in block
 
 
 def test_explain_refuses_big_networks(cli):

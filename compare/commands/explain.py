@@ -1,27 +1,38 @@
 """`mlp-compare explain`: every number of one forward and backward pass, in the tutorial's notation.
 
-A small seeded network and one input row, printed so that each value can be checked by hand:
-A_in (with its bias unit), Z_h, A_h, Z_out, A_out, the loss, the deltas, each gradient, and the
-weights after one plain SGD step.
+A small seeded network and a few input rows, printed so that each value can be checked by hand:
+A_in (with its bias unit), Z_h, A_h, Z_out, A_out, the loss, delta_out, each f'(Z_h), each
+delta_h, each gradient (with its bias row shown to be the column sum of delta), and two steps of
+the optimizer training uses: momentum SGD with learning-rate decay, velocity and eta_t shown.
+Values smaller than the printed precision switch the whole matrix to scientific notation.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 
 from compare.errors import UsageError
-from compare.options import add_small_network_args, check_network, nonnegative_int, positive_float
+from compare.options import (
+    add_small_network_args,
+    check_network,
+    fraction_arg,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 MAX_UNITS = 16
+MAX_SAMPLES = 8
 # f'(Z_h) written with the activation A_h, as backpropagation computes it
 DERIVATIVE = {
-    "tanh": "(1 - A_{h}[:, 1:]^2)",
+    "tanh": "1 - A_{h}[:, 1:]^2",
     "logistic": "A_{h}[:, 1:] (1 - A_{h}[:, 1:])",
     "relu": "[A_{h}[:, 1:] > 0]",
 }
-
 
 HELP = "print one forward and backward pass of a small network, number by number"
 
@@ -31,95 +42,168 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser, seed=1, layers_help=f"layer sizes, each at most {MAX_UNITS} (default: 3,4,3)"
     )
     parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=2,
+        help=f"input rows in the batch, at most {MAX_SAMPLES} (default: 2)",
+    )
+    parser.add_argument(
         "--label",
         type=nonnegative_int,
         default=None,
-        help="the input's class (default: drawn from the seed)",
+        help="the class of every input row (default: drawn from the seed, row by row)",
     )
     parser.add_argument(
-        "--lr",
-        type=positive_float,
+        "--lr", type=positive_float, default=0.1, help="eta_0 of the steps shown (default: 0.1)"
+    )
+    parser.add_argument(
+        "--momentum", type=fraction_arg, default=0.9, help="mu of the steps shown (default: 0.9)"
+    )
+    parser.add_argument(
+        "--decay",
+        type=nonnegative_float,
         default=0.1,
-        help="learning rate of the SGD step shown at the end (default: 0.1)",
+        help="learning-rate decay of the steps shown (default: 0.1, large enough to see)",
+    )
+    parser.add_argument(
+        "--precision", type=positive_int, default=5, help="decimals printed (default: 5)"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text, or JSON for tools"
     )
 
 
-def _show(name: str, array: np.ndarray, equation: str) -> None:
-    shape = "x".join(map(str, array.shape))
-    print(f"\n{name}  ({shape})   {equation}")
-    print(
-        np.array2string(
-            np.atleast_2d(array),
-            precision=5,
-            suppress_small=True,
-            floatmode="fixed",
-            max_line_width=110,
+class Printer:
+    """Text: a titled matrix per value. JSON: the same values collected under their names."""
+
+    def __init__(self, fmt: str, precision: int) -> None:
+        self.fmt, self.precision = fmt, precision
+        self.values: list[dict] = []
+
+    def say(self, text: str) -> None:
+        if self.fmt == "text":
+            print(text)
+        else:
+            self.values.append({"note": text})
+
+    def show(self, name: str, array: np.ndarray, equation: str) -> None:
+        array = np.atleast_2d(np.asarray(array, dtype=np.float64))
+        if self.fmt == "json":
+            self.values.append({"name": name, "equation": equation, "value": array.tolist()})
+            return
+        nonzero = np.abs(array[array != 0])
+        tiny = nonzero.size and nonzero.min() < 0.5 * 10.0**-self.precision
+        print(f"\n{name}  ({'x'.join(map(str, array.shape))})   {equation}")
+        print(
+            np.array2string(
+                array,
+                precision=self.precision,
+                floatmode="maxprec_equal" if tiny else "fixed",
+                suppress_small=not tiny,
+                max_line_width=110,
+                formatter={"float_kind": lambda v: f"{v: .{self.precision - 1}e}"}
+                if tiny
+                else None,
+            )
         )
-    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from numpy_mlp import SGD
     from numpy_mlp.checks.gradcheck import matrix_names
     from numpy_mlp.model.activations import cross_entropy_delta
     from numpy_mlp.model.mlp import MLP
     from numpy_mlp.model.targets import one_hot
 
     check_network(args.layers)
+    layers = "-".join(map(str, args.layers))
     if len(args.layers) < 3:
         raise UsageError(
-            f"--layers {','.join(map(str, args.layers))}: explain shows backpropagation through "
-            "hidden layers; give at least one (e.g. 3,4,3)"
+            f"--layers {layers}: explain shows backpropagation through hidden layers; give at "
+            "least one (e.g. 3,4,3)"
         )
     if max(args.layers) > MAX_UNITS:
         raise UsageError(
-            f"--layers: explain prints every number; keep each layer at most "
-            f"{MAX_UNITS} units (got {','.join(map(str, args.layers))})"
+            f"--layers {layers}: explain prints every number; keep each layer at most "
+            f"{MAX_UNITS} units"
         )
+    if args.samples > MAX_SAMPLES:
+        raise UsageError(f"--samples {args.samples}: at most {MAX_SAMPLES} rows are printed")
+    k = args.layers[-1]
+    if args.label is not None and args.label >= k:
+        raise UsageError(f"--label {args.label}: the network has {k} classes (0..{k - 1})")
+
     rng = np.random.default_rng(args.seed)
     mlp = MLP(
         args.layers, activation=args.activation, init=args.init, seed=args.seed, dtype=np.float64
     )
-    f = mlp.activation.name
-    x = np.round(rng.normal(size=(1, args.layers[0])), 2)
-    k = args.layers[-1]
-    label = args.label if args.label is not None else int(rng.integers(0, k))
-    if label >= k:
-        raise UsageError(f"--label {label}: the network has {k} classes (0..{k - 1})")
-    Y = one_hot(np.array([label]), k, dtype=np.float64)
+    n = args.samples
+    x = np.round(rng.normal(size=(n, args.layers[0])), 2)
+    labels = np.full(n, args.label) if args.label is not None else rng.integers(0, k, n)
+    Y = one_hot(labels, k, dtype=np.float64)
+    out = Printer(args.format, args.precision)
     names = matrix_names(len(mlp.weights))
     hidden = ["h"] if len(mlp.weights) == 2 else [f"h{i + 1}" for i in range(len(mlp.W_h))]
+    a_name = ["A_in", *(f"A_{h}" for h in hidden)]
+    f = mlp.activation.name
 
-    print(
-        f"Network {'-'.join(map(str, args.layers))}, seed {args.seed}, one input of class "
-        f"{label}. Row 0 of every W is the bias row; column 0 of every A is the bias unit 1."
+    out.say(
+        f"Network {layers} ({f}), seed {args.seed}, {n} input row(s) of classes "
+        f"{labels.tolist()}. Row 0 of every W is the bias row; column 0 of every A is the bias "
+        "unit 1."
     )
     for name, W in zip(names, mlp.weights, strict=True):
-        _show(name, W, f"{args.init} connection rows, zero bias row")
+        out.show(name, W, f"{args.init} connection rows, zero bias row")
 
     A = mlp.forward(x)
-    _show("A_in", A[0], "[1 | x]")
+    out.show("A_in", A[0], "[1 | x]")
     for i, h in enumerate(hidden):
-        _show(f"Z_{h}", A[i] @ mlp.weights[i], f"A_{'in' if i == 0 else hidden[i - 1]} {names[i]}")
-        _show(f"A_{h}", A[i + 1], f"[1 | {f}(Z_{h})]")
-    _show("Z_out", A[-2] @ mlp.W_out, f"A_{hidden[-1]} W_out")
-    _show("A_out", A[-1], "softmax(Z_out): exp(Z - max) / sum exp(Z - max)")
-    _show("Y", Y, "one-hot target")
-    print(f"\nloss L = -sum_k Y_k log A_out_k = {mlp.loss(x, Y):.6f}")
+        out.show(f"Z_{h}", A[i] @ mlp.weights[i], f"{a_name[i]} {names[i]}")
+        out.show(f"A_{h}", A[i + 1], f"[1 | {f}(Z_{h})]")
+    out.show("Z_out", A[-2] @ mlp.W_out, f"{a_name[-1]} W_out")
+    out.show("A_out", A[-1], "softmax(Z_out): exp(Z - max) / sum exp(Z - max), row by row")
+    out.show("Y", Y, "one-hot targets")
+    out.say(f"\nloss L = -(1/n) sum_i sum_k Y_ik log A_out_ik = {mlp.loss(x, Y):.6f}   (n = {n})")
 
     grads = mlp.gradients(x, Y)
     delta = cross_entropy_delta(A[-1], Y)
-    _show("delta_out", delta, "(A_out - Y) / n, n = 1")
+    delta_name = "delta_out"
+    out.show(delta_name, delta, f"(A_out - Y) / n, n = {n}")
     for l in range(len(mlp.weights) - 1, -1, -1):
-        _show(
-            f"dL/d{names[l]}",
-            grads[l],
-            f"A_{'in' if l == 0 else hidden[l - 1]}^T delta (bias row = delta itself)",
+        out.show(f"dL/d{names[l]}", grads[l], f"{a_name[l]}^T {delta_name}")
+        out.show(
+            f"  bias row of dL/d{names[l]}",
+            delta.sum(axis=0),
+            f"column sums of {delta_name} (the bias unit is 1 in every row)",
         )
         if l > 0:
             h = hidden[l - 1]
-            delta = (delta @ mlp.weights[l][1:].T) * mlp.activation.derivative(A[l][:, 1:])
-            _show(f"delta_{h}", delta, f"(delta {names[l]}[1:]^T) * {DERIVATIVE[f].format(h=h)}")
-    print(f"\nOne plain SGD step, W <- W - {args.lr:g} dL/dW:")
-    for name, W, g in zip(names, mlp.weights, grads, strict=True):
-        _show(f"{name} (after)", W - args.lr * g, f"{name} - eta dL/d{name}")
+            slope = mlp.activation.derivative(A[l][:, 1:])
+            out.show(f"f'(Z_{h})", slope, DERIVATIVE[f].format(h=h))
+            delta = (delta @ mlp.weights[l][1:].T) * slope
+            out.show(f"delta_{h}", delta, f"({delta_name} {names[l]}[1:]^T) * f'(Z_{h})")
+            delta_name = f"delta_{h}"
+
+    _steps(out, mlp, x, Y, names, SGD(args.lr, args.momentum, args.decay))
+    if args.format == "json":
+        print(json.dumps({"network": layers, "activation": f, "values": out.values}, indent=1))
     return 0
+
+
+def _steps(out: Printer, mlp, x, Y, names, opt) -> None:
+    """Two optimizer steps on the same batch, velocity and eta_t shown (what `fit` does)."""
+    mu = opt.momentum
+    out.say(
+        f"\nTwo steps of the optimizer fit uses: v <- mu v - eta_t dL/dW, W <- W + v, "
+        f"eta_t = eta_0 / (1 + decay t), eta_0 = {opt.learning_rate:g}, mu = {mu:g}, "
+        f"decay = {opt.decay:g}; v starts at 0."
+    )
+    for _ in range(2):
+        t, eta = opt.iterations, opt.current_learning_rate()
+        out.say(
+            f"\nstep t = {t}: eta_{t} = {opt.learning_rate:g} / (1 + {opt.decay:g} * {t}) = {eta:.6g}"
+        )
+        opt.step(mlp.weights, mlp.gradients(x, Y))
+        for name, W, v in zip(names, mlp.weights, opt.velocities, strict=True):
+            out.show(f"v ({name})", v, f"{mu:g} v - {eta:.6g} dL/d{name}")
+            out.show(f"{name} (after step {t + 1})", W, f"{name} + v")
