@@ -83,57 +83,76 @@ def epoch_times(times: Mapping[str, Sequence[float]], path) -> None:
     _save(fig, path)
 
 
-def misclassified(images, y_true, y_pred, path, *, title: str, count: int = 25) -> None:
-    """The first `count` misclassified test digits, titled 't: true p: predicted'."""
+def misclassified(images, y_true, y_pred, path, *, title: str, proba=None, count: int = 25) -> None:
+    """The first `count` misclassified test digits, titled 'row) t: true p: predicted (prob.)'.
+
+    proba: (n, k) predicted probabilities; the probability given to the wrong class is shown.
+    """
     plt = _pyplot()
     wrong = np.flatnonzero(y_true != y_pred)[:count]
     cols = 5
     rows = max(1, -(-wrong.size // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(8, 1.75 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(8, 1.8 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, i in zip(axes.flat, wrong, strict=False):
         ax.imshow(images[i].reshape(28, 28), cmap="Greys", interpolation="nearest")
-        ax.set_title(f"{i}) t: {y_true[i]} p: {y_pred[i]}", fontsize=9)
+        p = f" ({proba[i, y_pred[i]]:.2f})" if proba is not None else ""
+        ax.set_title(f"{i}) t: {y_true[i]} p: {y_pred[i]}{p}", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def _unit_grid(kernel: np.ndarray, path, *, title: str, label: str) -> None:
+    """Columns of `kernel` (784, units) as 28x28 images on one shared, symmetric colour scale."""
+    plt = _pyplot()
+    units = kernel.shape[1]
+    cols = 10
+    rows = -(-units // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(10.8, rows + 0.9), squeeze=False)
+    limit = float(np.abs(kernel).max()) or 1.0
+    image = None
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for j, ax in enumerate(axes.flat[:units]):
+        w = kernel[:, j].reshape(28, 28)
+        image = ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=label)
     _save(fig, path)
 
 
 def hidden_weights(W_h1: np.ndarray, path, *, title: str, count: int = 50) -> None:
     """Columns of W^(h1) (bias row dropped) as 28x28 images: what each first-layer unit looks at."""
-    plt = _pyplot()
-    kernel = W_h1[1:, :count]
-    units = kernel.shape[1]
-    cols = 10
-    rows = -(-units // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(10, rows + 0.8), squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for j, ax in enumerate(axes.flat[:units]):
-        w = kernel[:, j].reshape(28, 28)
-        limit = np.abs(w).max() or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
+    _unit_grid(W_h1[1:, :count], path, title=title, label="weight")
 
 
-def log_lines(
-    series: Mapping[str, Sequence[float]], path, *, xlabel: str, ylabel: str, title: str
-) -> None:
-    """Several positive series against 1, 2, ... on a log y axis."""
+def hidden_weight_change(W_h1: np.ndarray, W_h1_init: np.ndarray, path, *, title: str) -> None:
+    """W^(h1) - W^(h1) at initialization, per unit: what training changed (the learned strokes)."""
+    _unit_grid((W_h1 - W_h1_init)[1:, :50], path, title=title, label="change since initialization")
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, path, *, title: str, k: int = 10) -> None:
+    """The k x k confusion matrix: rows the true class, columns the predicted one, counts shown."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, values in series.items():
-        values = np.maximum(np.asarray(values, dtype=float), 1e-300)
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_yscale("log")
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)
+    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    image = ax.imshow(np.log1p(counts), cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                color = "white" if counts[i, j] > counts.max() / 3 else "black"
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
     _save(fig, path)
 
 

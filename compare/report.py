@@ -9,10 +9,16 @@ FIGURES = (
     ("digits.png", "One training example of each digit"),
     ("learning_curves.png", "Learning curves (training and validation loss per epoch)"),
     ("epoch_times.png", "Time per epoch"),
-    ("misclassified_numpy.png", "NumPy: misclassified test digits"),
-    ("misclassified_keras.png", "Keras: misclassified test digits"),
-    ("hidden_weights_numpy.png", "NumPy: what the first hidden units look at"),
-    ("hidden_weights_keras.png", "Keras: what the first hidden units look at"),
+    *(
+        (f"{kind}_{key}.png", f"{label}: {caption}")
+        for key, label in IMPLS
+        for kind, caption in (
+            ("misclassified", "misclassified test digits, with the probability given"),
+            ("confusion", "confusion matrix on the test set"),
+            ("hidden_weights", "the first hidden layer's weights"),
+            ("hidden_weights_change", "the first hidden layer's change since initialization"),
+        )
+    ),
 )
 
 
@@ -221,7 +227,33 @@ def render_report(metrics: dict) -> str:
     for name, caption in FIGURES:
         if name in artifacts:
             lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+            note = _figure_note(name, metrics)
+            if note:
+                lines += [note, ""]
     return "\n".join(lines) + "\n"
+
+
+def _figure_note(name: str, metrics: dict) -> str:
+    """Why the weight images look as they do, from the run's own numbers."""
+    if not name.startswith("hidden_weights_") or name.startswith("hidden_weights_change"):
+        return ""
+    impl = name.removeprefix("hidden_weights_").removesuffix(".png")
+    layer = metrics.get(impl, {}).get("first_layer")
+    if not layer:
+        return ""
+    constant = metrics.get("data", {}).get("constant_pixels")
+    pixels = (
+        f"{constant} of the 784 pixels have the same value in every training image, so (without "
+        "weight decay) their weights never move from their initial values; "
+        if constant is not None
+        else ""
+    )
+    return (
+        f"Why this looks like noise: {pixels}the median weight moved by "
+        f"{layer['median_abs_change']:.3f} in training, small against the initial weights' range "
+        f"of +-{layer['initial_max_abs']:.3f}. The next figure, the change since initialization, "
+        "shows what training drew."
+    )
 
 
 def render_summary(metrics: dict) -> str:

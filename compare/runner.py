@@ -92,6 +92,10 @@ class Run:
         self.metrics["data"] = {
             "train_rows": int(data.X_train.shape[0]),
             "test_rows": int(data.X_test.shape[0]),
+            # pixels with the same value in every training image: their weights never move
+            "constant_pixels": int(
+                np.count_nonzero(data.raw_train.max(0) == data.raw_train.min(0))
+            ),
         }
         return data
 
@@ -122,13 +126,31 @@ class Run:
             data.y_test,
             result.test_pred,
             self.artifact(f"misclassified_{impl}.png"),
-            title=f"{label}: misclassified test digits (t: true, p: predicted)",
+            title=f"{label}: misclassified test digits (t: true, p: predicted (probability))",
+            proba=result.test_proba,
+        )
+        plots.confusion(
+            data.y_test,
+            result.test_pred,
+            self.artifact(f"confusion_{impl}.png"),
+            title=f"{label}: confusion matrix, test set",
         )
         plots.hidden_weights(
             result.first_layer,
             self.artifact(f"hidden_weights_{impl}.png"),
             title=f"{label}: first hidden layer weights as 28x28 images (red +, blue -)",
         )
+        plots.hidden_weight_change(
+            result.first_layer,
+            result.initial_first_layer,
+            self.artifact(f"hidden_weights_change_{impl}.png"),
+            title=f"{label}: change of the first hidden layer's weights since initialization",
+        )
+        change = np.abs(result.first_layer - result.initial_first_layer)[1:]
+        self.metrics[impl]["first_layer"] = {
+            "median_abs_change": float(np.median(change)),
+            "initial_max_abs": float(np.abs(result.initial_first_layer[1:]).max()),
+        }
         result.save(str(self.artifact(f"model_{impl}.{spec.model_suffix}")))
         _say(
             f"{label}: train accuracy {result.train_accuracy:.2f}%, test accuracy "

@@ -29,8 +29,10 @@ class TrainResult:
     val_loss: float | None
     val_accuracy: float | None  # percent
     test_pred: np.ndarray
+    test_proba: np.ndarray  # (n_test, k) predicted probabilities
     first_predictions: list[int]  # first three predicted training labels (the tutorial prints them)
     first_layer: np.ndarray  # W_h1 in the bias-row layout
+    initial_first_layer: np.ndarray  # W_h1 before training
     predict_seconds: float  # predicting the whole test set once, after warm-up
     save: Callable[[str], None] = field(repr=False)
     extra: dict = field(default_factory=dict)
@@ -60,18 +62,20 @@ def _result(
     impl: str,
     history: dict,
     data: MnistData,
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict_proba: Callable[[np.ndarray], np.ndarray],
     first_layer: np.ndarray,
+    initial_first_layer: np.ndarray,
     save: Callable[[str], None],
     extra: dict | None = None,
 ) -> TrainResult:
-    """The TrainResult of a trained model, given its history and its predict-classes function."""
+    """The TrainResult of a trained model, given its history and its probabilities function."""
     h = {key: [float(x) for x in values] for key, values in history.items()}
-    predict(data.X_test)  # warm-up (first-call costs such as graph tracing are not measured)
+    predict_proba(data.X_test)  # warm-up (first-call costs such as graph tracing are not timed)
     started = time.perf_counter()
-    test_pred = predict(data.X_test)
+    test_proba = predict_proba(data.X_test)
+    test_pred = np.argmax(test_proba, axis=1)
     predict_seconds = time.perf_counter() - started
-    train_pred = predict(data.X_train)
+    train_pred = np.argmax(predict_proba(data.X_train), axis=1)
     return TrainResult(
         impl=impl,
         history=h,
@@ -82,8 +86,10 @@ def _result(
         val_loss=_last(h, "val_loss"),
         val_accuracy=_last(h, "val_accuracy", 100.0),
         test_pred=test_pred,
+        test_proba=test_proba,
         first_predictions=train_pred[:3].tolist(),
         first_layer=first_layer,
+        initial_first_layer=initial_first_layer,
         predict_seconds=predict_seconds,
         save=save,
         extra=extra or {},
@@ -123,8 +129,9 @@ def fit_numpy(mlp, data: MnistData, settings: Settings, **options) -> dict:
 def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
     """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
     mlp = build_numpy(settings)
+    initial = mlp.weights[0].copy()
     history = fit_numpy(mlp, data, settings, verbose=verbose)
-    return _result("numpy", history, data, mlp.predict_classes, mlp.weights[0], mlp.save)
+    return _result("numpy", history, data, mlp.predict_proba, mlp.weights[0], initial, mlp.save)
 
 
 def train_keras(
@@ -144,7 +151,7 @@ def train_keras(
         build_model,
         floatx_of,
         get_numpy_weights,
-        predict_classes,
+        predict_proba,
         save_model,
         set_numpy_weights,
     )
@@ -164,6 +171,7 @@ def train_keras(
     )
     if settings.keras_init == "numpy":  # the NumPy model's initial weights, same seed
         set_numpy_weights(model, build_numpy(settings).weights)
+    initial = get_numpy_weights(model)[0]
     timer = epoch_timer()
     callbacks = [timer, k.callbacks.TerminateOnNaN()]
     if settings.early_stopping:
@@ -194,8 +202,9 @@ def train_keras(
         "keras",
         {**fit.history, "seconds": timer.seconds},
         data,
-        lambda X: predict_classes(model, X),
+        lambda X: predict_proba(model, X),
         get_numpy_weights(model)[0],
+        initial,
         lambda path: save_model(model, path),
         extra={
             "steps_per_execution": steps_per_execution,

@@ -24,6 +24,10 @@ PNGS = [
     "misclassified_keras.png",
     "hidden_weights_numpy.png",
     "hidden_weights_keras.png",
+    "hidden_weights_change_numpy.png",
+    "hidden_weights_change_keras.png",
+    "confusion_numpy.png",
+    "confusion_keras.png",
 ]
 
 
@@ -74,6 +78,10 @@ def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir, cli):
             image.verify()
     report = (out / "report.md").read_text()
     assert "The two implementations agree" in report and "faster here" in report
+    assert "From the same initial weights (Keras started from the NumPy model's)" in report
+    assert "Why this looks like noise:" in report and "pixels have the same value" in report
+    assert metrics["keras"]["initial_weights"] == "the NumPy model's"
+    assert 0 < metrics["data"]["constant_pixels"] < 784
     assert all(f"({name})" in report for name in PNGS)
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
 
