@@ -157,7 +157,8 @@ def test_lockstep_float64_on_mnist_stays_at_machine_precision(tf, mnist):
     assert records[-1].updates == 300
     assert records[-1].max_abs_diff < 1e-12, f"{records[-1].max_abs_diff:.3e}"
     assert [u for u, _ in trace] == [100, 200, 300]
-    assert records[-1].loss_numpy == pytest.approx(records[-1].loss_keras, rel=1e-6)
+    # Keras reports a float64 loss for a float64 model (its loss wrapper is compiled in float64)
+    assert records[-1].loss_numpy == pytest.approx(records[-1].loss_keras, rel=1e-13)
 
 
 def test_lockstep_float32_drifts_but_stays_close(tf, mnist):

@@ -59,6 +59,11 @@ def run_bench(
     points = _sweeps(X, Y, batches, widths, peak["gflops"], quick=quick, with_keras=with_keras)
     result["sweep_batch"], result["sweep_width"] = points["batch"], points["width"]
     result["crossover"] = {kind: crossover(points[kind], kind) for kind in points}
+    print(
+        "\nNumPy: the training step fit uses, with the faster of 1 or 2 BLAS threads (column "
+        "'threads'); Keras: a compiled tf.function train step on prepared tensors (not fit), "
+        "TensorFlow's default threads (all cores)."
+    )
     print("\nBatch size sweep (784-50-50-10):")
     print(format_sweep(points["batch"], "batch"))
     print("\nHidden width sweep (784-w-w-10, batch 64):")
