@@ -315,4 +315,4 @@ def _earlier_run_files(metrics_path: Path) -> set[str]:
     if not isinstance(metrics, dict) or "phases_done" not in metrics:
         return set()
     listed = {a for a in metrics.get("artifacts", []) if isinstance(a, str) and "/" not in a}
-    return listed | {"metrics.json", "report.md"}
+    return listed | {"metrics.json", "report.md", "report.html"}

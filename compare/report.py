@@ -301,4 +301,5 @@ def ratio_text(r: dict) -> str:
         text += f" (quartiles {r['q1']:.2f}-{r['q3']:.2f}x, range {r['min']:.2f}-{r['max']:.2f}x)"
     elif n >= 2:
         text += f" (range {r['min']:.2f}-{r['max']:.2f}x)"
-    return text + ("; epoch 1 excluded (tracing)" if n > 1 else "; epoch 1, tracing included")
+    excluded = r.get("first_epoch_excluded", n > 1)
+    return text + ("; epoch 1 excluded (tracing)" if excluded else "; epoch 1, tracing included")

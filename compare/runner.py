@@ -21,6 +21,7 @@ from compare import plots
 from compare.config import REFERENCE, Settings
 from compare.data import MnistData, load_data
 from compare.errors import Terminated, ignore_interrupts, interrupts_deferred
+from compare.html import write_html
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
 from compare.report import render_report, render_summary
@@ -72,7 +73,9 @@ class Run:
         ]
         self.metrics["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         write_json(self.out / "metrics.json", self.metrics)
-        atomic_write_text(self.out / "report.md", render_report(self.metrics))
+        report = render_report(self.metrics)
+        atomic_write_text(self.out / "report.md", report)
+        write_html(report, self.out, title="NumPy MLP vs Keras MLP on MNIST")
 
     def artifact(self, name: str) -> Path:
         self.metrics["artifacts"].append(name)
@@ -294,7 +297,7 @@ class Run:
         self.save()
         print("\n" + render_summary(self.metrics))
         print(
-            f"\nArtifacts in {self.out}/: report.md, metrics.json, "
+            f"\nArtifacts in {self.out}/: report.html, report.md, metrics.json, "
             f"{', '.join(a for a in self.metrics['artifacts'] if a.endswith('.png'))}"
         )
         return 1 if self.failed else 0

@@ -88,7 +88,7 @@ def test_a_run_replaces_its_own_earlier_run_and_refuses_foreign_files(tmp_path, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["layers"] == [784, 20, 10] and metrics["started"] >= first
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["metrics.json", "report.md", *metrics["artifacts"]]
+        ["metrics.json", "report.md", "report.html", *metrics["artifacts"]]
     )
 
 

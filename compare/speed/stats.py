@@ -49,4 +49,4 @@ def ratio_stats(slow: Sequence[float], fast: Sequence[float]) -> dict:
     if n == 0:
         return {}
     start = 1 if n > 1 else 0
-    return paired_ratios(slow[start:n], fast[start:n])
+    return {**paired_ratios(slow[start:n], fast[start:n]), "first_epoch_excluded": bool(start)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from compare.html import write_html
 from numpy_mlp.io.atomic import atomic_write_text
 
 VANISHING_TEXT = """\
@@ -50,6 +51,7 @@ def write_report(study: dict, out: Path) -> None:
 
         text = sweep_report(study, out)
     atomic_write_text(out / "report.md", text)
+    write_html(text, out, title=text.splitlines()[0].lstrip("# "))
 
 
 def _vanishing(study: dict, out: Path) -> str:
