@@ -25,12 +25,23 @@ class Implementation:
 
         return getattr(trainers, f"train_{self.key}")
 
-    def require(self) -> None:
-        """Raise KerasUnavailableError (naming the extra to install) if this one cannot run here."""
+    def require(self, settings=None) -> None:
+        """Raise KerasUnavailableError (naming the extra to install) if this one cannot run here;
+        with `settings`, also set TensorFlow's threads (before it runs anything)."""
         if self.needs_tensorflow:
-            from keras_mlp.tf import tensorflow
+            from keras_mlp.tf import set_threads, tensorflow
 
             tensorflow()
+            if settings is not None:
+                try:
+                    set_threads(*settings.tf_threads)
+                except RuntimeError:
+                    from compare.errors import UsageError
+
+                    raise UsageError(
+                        "--tf-threads: TensorFlow has already started in this process; its "
+                        "threads can only be set before (run the command in a fresh process)"
+                    ) from None
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {

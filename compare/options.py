@@ -105,6 +105,40 @@ def add_network_args(parser) -> None:
     )
 
 
+def threads_pair(text: str) -> tuple[int, int]:
+    """'2,1' -> (2, 1): TensorFlow's intra-op and inter-op threads, 0 meaning all cores."""
+    parts = text.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write INTRA,INTER, e.g. 2,1 (0 = all)"
+        ) from None
+    if len(values) != 2 or min(values) < 0 or max(values) > 1024:
+        raise argparse.ArgumentTypeError(f"{text!r}: write INTRA,INTER, two numbers in 0..1024")
+    return values
+
+
+def add_thread_args(parser: argparse.ArgumentParser) -> None:
+    """--numpy-threads and --tf-threads: the thread counts each side computes with."""
+    g = parser.add_argument_group("threads (both are recorded in the output)")
+    g.add_argument(
+        "--numpy-threads",
+        type=_number(int, lambda v: 1 <= v <= 1024, "must be an integer in 1..1024"),
+        default=TUTORIAL.numpy_threads,
+        metavar="N",
+        help="BLAS threads for NumPy's training (default: 1, faster for minibatch products here)",
+    )
+    g.add_argument(
+        "--tf-threads",
+        type=threads_pair,
+        default=TUTORIAL.tf_threads,
+        metavar="INTRA,INTER",
+        help="TensorFlow's intra-op and inter-op threads (default: 0,0 = TensorFlow's choice, "
+        "all cores)",
+    )
+
+
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",

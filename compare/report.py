@@ -170,12 +170,15 @@ def verdict(metrics: dict) -> str:
     return " ".join(parts) or "Nothing has finished yet."
 
 
-def _blas(env: dict) -> str:
-    libs = [
-        f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
-        for b in env.get("blas", [])
-    ]
-    return f"; BLAS {', '.join(libs)}" if libs else ""
+def _blas(env: dict, threads: dict) -> str:
+    libs = [f"{b['internal_api']} {b['version']}" for b in env.get("blas", [])]
+    text = f"; BLAS {', '.join(libs)}" if libs else ""
+    if threads.get("numpy_blas"):
+        text += (
+            f"; NumPy trained with {threads['numpy_blas']} BLAS thread(s) of "
+            f"{threads.get('numpy_blas_available')} available"
+        )
+    return text
 
 
 def render_report(metrics: dict) -> str:
@@ -217,7 +220,7 @@ def render_report(metrics: dict) -> str:
             if "tensorflow" in env
             else ""
         )
-        + _blas(env)
+        + _blas(env, metrics.get("threads", {}))
         + ".",
         "",
         "## Figures",

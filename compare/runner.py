@@ -259,7 +259,13 @@ class Run:
         from compare.environment import environment
 
         with_keras = any(IMPLEMENTATIONS[impl].needs_tensorflow for impl in self.impls)
-        self.metrics["environment"] = environment(with_tensorflow=with_keras)
+        env = self.metrics["environment"] = environment(with_tensorflow=with_keras)
+        self.metrics["threads"] = {  # in force while training
+            "numpy_blas": self.settings.numpy_threads,
+            "numpy_blas_available": max((b["num_threads"] for b in env["blas"]), default=None),
+            "tf_intra_op": env.get("tf_intra_op_threads"),
+            "tf_inter_op": env.get("tf_inter_op_threads"),
+        }
         total = 2 + len(self.impls) + 1
         started = time.perf_counter()
         try:

@@ -113,6 +113,7 @@ def fit_numpy(mlp, data: MnistData, settings: Settings, **options) -> dict:
     callbacks = list(options.pop("callbacks", None) or [])
     if settings.early_stopping:
         callbacks.append(EarlyStopping(patience=settings.early_stopping))
+    options.setdefault("blas_threads", settings.numpy_threads)
     return mlp.fit(
         data.X_train,
         data.y_train,

@@ -60,6 +60,25 @@ def tensorflow():
     return tf
 
 
+def set_threads(intra: int, inter: int) -> tuple[int, int]:
+    """Set TensorFlow's intra-op and inter-op thread pools (0 = TensorFlow decides: all cores).
+
+    Only possible before TensorFlow runs its first operation (RuntimeError after that); returns
+    the values in force.
+    """
+    tf = tensorflow()
+    if (intra, inter) != (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    ):
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    return (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+
+
 def keras():
     """The Keras 3 module (TensorFlow backend)."""
     tensorflow()

@@ -68,6 +68,11 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
             assert 0 < p[impl]["fraction_of_peak"] < 1.5
     assert "speed-up (paired per-round ratios" in result.stdout
     assert "Crossover (batch)" in result.stdout
+    assert "One NumPy step (1 BLAS thread):" in result.stdout and "inside fit" in result.stdout
+    b = tutorial["numpy_step_breakdown"]
+    assert 0 < b["products_us"] < b["step_us"] and b["rest_us"] > 0
+    k = tutorial["keras_step_breakdown"]
+    assert k["fit_per_step_us"] > 0 and k["compiled_step_us"] > 0
     assert "target" not in result.stdout.lower()  # development goals are not output
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 

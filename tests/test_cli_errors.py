@@ -25,6 +25,8 @@ CASES = [
     (["run", "--activation", "swish"], 2, "--activation"),
     (["run", "--impl", "tf"], 2, "--impl"),
     (["run", "--dtype", "float16"], 2, "--dtype"),
+    (["run", "--tf-threads", "1"], 2, "--tf-threads"),
+    (["run", "--numpy-threads", "0"], 2, "--numpy-threads"),
     (["train", "--impl", "keras", "--batch-size", BIG], 2, "--batch-size"),
     (["train", "--layers", "784,10000000,10"], 2, "fit in memory"),
     (["train", "--limit", "1", "--validation-split", "0.5"], 2, "leaves no training rows"),

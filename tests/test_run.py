@@ -232,3 +232,19 @@ def test_ctrl_c_keeps_what_finished(tmp_path, mnist_dir):
             image.verify()
     assert "interrupted" in (out / "report.md").read_text()
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.keras
+def test_thread_counts_in_force_are_recorded(tmp_path, mnist_dir):
+    """TensorFlow's threads can only be set before it starts: a fresh process, as a user runs."""
+    keras_or_skip()
+    out = tmp_path / "threads"
+    result = run_cli(
+        "run", "--epochs", "1", "--limit", "1000", "--numpy-threads", "2", "--tf-threads", "1,1",
+        "--data-dir", str(mnist_dir), "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["threads"]["numpy_blas"] == 2 and metrics["config"]["numpy_threads"] == 2
+    assert (metrics["threads"]["tf_intra_op"], metrics["threads"]["tf_inter_op"]) == (1, 1)
+    assert "NumPy trained with 2 BLAS thread(s)" in (out / "report.md").read_text()

@@ -11,6 +11,7 @@ from compare.implementations import IMPLEMENTATIONS
 from compare.options import (
     add_data_args,
     add_out_arg,
+    add_thread_args,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which implementations to run (default: both)",
     )
     add_training_args(parser)
+    add_thread_args(parser)
     add_data_args(parser)
     add_out_arg(parser, None, "the artifacts", shown="runs/<UTC timestamp>")
 
@@ -41,15 +43,16 @@ def run(args: argparse.Namespace) -> int:
     check_mnist_layers(args.layers)
     check_training_rows(args)
     impls = chosen(args.impl)
+    settings = Settings.from_args(args)
     for impl in impls:
-        impl.require()  # without the keras extra: one line naming it, before any work
+        impl.require(settings)  # without the keras extra: one line naming it, before any work
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     with output_folder(args.out or f"runs/{stamp}") as out:
         replaced = clear_earlier_run(out)
         if replaced:
             print(f"Replacing the earlier run in {out} ({len(replaced)} files removed)")
         return Run(
-            Settings.from_args(args),
+            settings,
             [impl.key for impl in impls],
             out,
             data_dir=args.data_dir,

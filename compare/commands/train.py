@@ -9,6 +9,7 @@ from compare.jsonio import write_json
 from compare.options import (
     add_data_args,
     add_out_arg,
+    add_thread_args,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which implementation to train (default: numpy)",
     )
     add_training_args(parser)
+    add_thread_args(parser)
     add_data_args(parser)
     add_out_arg(parser, None, "the model and history.json", shown="runs/train-IMPL")
     parser.add_argument(
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     check_training_rows(args)
     settings = Settings.from_args(args)
     impl = IMPLEMENTATIONS[args.impl]
-    impl.require()  # fail now, with the install hint, rather than after loading the data
+    impl.require(settings)  # fail now, with the install hint, rather than after loading data
     with output_folder(args.out or f"runs/train-{args.impl}") as out:
         data = load_data(args.data_dir, dtype=settings.dtype, limit=args.limit)
         result = impl.train(data, settings, verbose=args.verbose)

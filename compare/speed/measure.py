@@ -80,6 +80,53 @@ def numpy_step_seconds(
         return median_time(lambda: run(k), rounds=rounds) / k
 
 
+def numpy_step_breakdown(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5) -> dict:
+    """Where the tutorial step's time goes, with one BLAS thread: the whole FastStep step, its
+    eight matrix products alone (timed at the same shapes, on the same buffers), and the rest
+    (elementwise work, reductions, the update, NumPy's per-call overhead), in microseconds."""
+    from numpy_mlp import MLP, SGD
+    from numpy_mlp.training.fast import FastStep
+
+    mlp = MLP(TUTORIAL.layers, seed=0, dtype=np.float32)
+    B = TUTORIAL.batch_size
+    step = FastStep(mlp, SGD(), B)
+    rng = np.random.default_rng(0)
+    pool = [rng.choice(X.shape[0], B, replace=False) for _ in range(64)]
+    buf = step.buffers(B)
+    W, G, D = step.weights, step.grads, buf.delta
+
+    def products() -> None:
+        np.dot(buf.A_in, W[0], out=buf.Z_h[0])
+        np.dot(buf.A_h[0], W[1], out=buf.Z_h[1])
+        np.dot(buf.A_h[1], W[2], out=D[2])
+        np.dot(buf.A_h[1].T, D[2], out=G[2])
+        np.dot(D[2], step._kernels_T[2], out=D[1])
+        np.dot(buf.A_h[0].T, D[1], out=G[1])
+        np.dot(D[1], step._kernels_T[1], out=D[0])
+        np.dot(buf.A_in.T, D[0], out=G[0])
+
+    def steps(k: int) -> None:
+        for i in range(k):
+            step(X, Y, pool[i % 64])
+
+    def product_runs(k: int) -> None:
+        for _ in range(k):
+            products()
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        k = _calibrate(steps, 0.3)
+        whole = median_time(lambda: steps(k), rounds=rounds) / k
+        k = _calibrate(product_runs, 0.3)
+        dots = median_time(lambda: product_runs(k), rounds=rounds) / k
+    return {
+        "step_us": whole * 1e6,
+        "products_us": dots * 1e6,
+        "rest_us": (whole - dots) * 1e6,
+        "products_gflops": train_flops(TUTORIAL.layers, B) / dots / 1e9,
+        "rounds": rounds,
+    }
+
+
 def keras_step_seconds(
     layers,
     batch: int,

@@ -59,6 +59,18 @@ def tutorial_section(
         section["vs_keras_best_spread"] = paired_ratios(times[best], numpy)
         section["vs_keras_defaults"] = section["vs_keras_defaults_spread"]["median"]
         section["vs_keras_best"] = section["vs_keras_best_spread"]["median"]
+    say("Where a step's time goes ...")
+    section["numpy_step_breakdown"] = measure.numpy_step_breakdown(X, Y)
+    if with_keras:
+        compiled, _ = measure.keras_step_seconds(
+            TUTORIAL.layers, TUTORIAL.batch_size, X, Y, target=0.3, rounds=rounds
+        )
+        section["keras_step_breakdown"] = {
+            "fit_per_step_us": section["median_seconds"]["keras fit, defaults"]
+            / section["updates"]
+            * 1e6,
+            "compiled_step_us": compiled * 1e6,
+        }
     say("Peak memory of a NumPy training run ...")
     section["peak_rss_mb"] = measure.peak_rss_of_numpy_training(data_dir)
     return section
@@ -79,6 +91,18 @@ def format_tutorial(s: dict, peak: dict) -> str:
         f"  Matrix-product peak {peak['gflops']:.0f} GFLOP/s -> arithmetic limit "
         f"{s['arithmetic_limit_seconds']:.3f} s an epoch"
     )
+    b = s["numpy_step_breakdown"]
+    lines.append(
+        f"  One NumPy step (1 BLAS thread): {b['step_us']:.0f} us = matrix products "
+        f"{b['products_us']:.0f} us ({b['products_gflops']:.0f} GFLOP/s, timed alone at the same "
+        f"shapes) + everything else {b['rest_us']:.0f} us (elementwise, reductions, update, calls)"
+    )
+    if "keras_step_breakdown" in s:
+        k = s["keras_step_breakdown"]
+        lines.append(
+            f"  One Keras step: {k['fit_per_step_us']:.0f} us inside fit (defaults) against "
+            f"{k['compiled_step_us']:.0f} us for the compiled train step alone"
+        )
     lines.append("NumPy's speed-up (paired per-round ratios: median, and range over the rounds):")
     if "vs_keras_defaults" in s:
         for key, label in (
