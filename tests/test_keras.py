@@ -321,3 +321,16 @@ def test_keras_starts_from_the_numpy_initial_weights_by_default(tf, mnist_dir, k
     numpy_start = build_numpy(settings).weights[0]
     assert np.allclose(result.first_layer, numpy_start, atol=1e-6) == same
     assert ("NumPy" in result.extra["initial_weights"]) == same
+
+
+def test_gradcheck_against_tensorflow_in_the_same_table(tf, cli):
+    import json
+
+    result = cli(
+        "gradcheck", "--layers", "5,6,6,3", "--activation", "logistic", "--against", "tensorflow",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["vs_tensorflow"]
+    assert [r["name"] for r in rows] == ["W_h1", "W_h2", "W_out"]
+    assert all(r["passed"] and r["max_rel_error"] < 1e-10 for r in rows)

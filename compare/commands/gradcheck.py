@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL.npz",
         help="check a saved (trained) model's weights",
     )
+    parser.add_argument(
+        "--against",
+        choices=("tensorflow",),
+        default=None,
+        help="also compare with TensorFlow's autodiff gradients at the same weights, same formula",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_data_args(parser)
 
@@ -148,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     )
     precision = precision_check(mlp, X, y, gradients=gradients) if mlp.dtype == np.float32 else []
     failed = [r.name for r in results if not r.passed] + [n for n, _, ok in precision if not ok]
+    against = _against_tensorflow(mlp, X, y, tolerance) if args.against else []
+    failed += [f"{name} (vs TensorFlow)" for name, _, ok in against if not ok]
     kinks = sum(r.kinks for r in results)
     if args.json:
         print(json.dumps({
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             "formula": FORMULA, "tolerance": tolerance, "kinks": kinks,
             "matrices": [r.__dict__ | {"passed": r.passed, "size": r.size} for r in results],
             "float32_vs_float64": [{"name": n, "rel_error": e, "passed": ok} for n, e, ok in precision],
+            "vs_tensorflow": [{"name": n, "max_rel_error": e, "passed": ok} for n, e, ok in against],
             "passed": not failed,
         }, indent=2))  # fmt: skip
         return 1 if failed else 0
@@ -175,6 +184,12 @@ def run(args: argparse.Namespace) -> int:
             "(max |g32 - g64| / max |g64|, pass below 1e-4): "
             + ", ".join(f"{n} {e:.1e} {'ok' if ok else 'FAIL'}" for n, e, ok in precision)
         )
+    if against:
+        print(
+            "NumPy backprop against TensorFlow autodiff (every entry, the same formula and "
+            "threshold): "
+            + ", ".join(f"{n} {e:.1e} {'ok' if ok else 'FAIL'}" for n, e, ok in against)
+        )
     if kinks:
         print(
             f"{kinks} sampled entries not compared: their perturbation switched a ReLU unit on or "
@@ -182,6 +197,23 @@ def run(args: argparse.Namespace) -> int:
         )
     print("FAILED: " + ", ".join(failed) if failed else "All matrices agree.")
     return 1 if failed else 0
+
+
+def _against_tensorflow(mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:
+    """Per matrix: (name, max elementwise relative error NumPy vs TF over every entry, passed)."""
+    from keras_mlp import build_model, gradients, set_numpy_weights
+    from numpy_mlp.checks.gradcheck import matrix_names, relative_error
+
+    model = build_model(
+        mlp.layer_sizes, dtype=mlp.dtype.name, activation=mlp.activation.name, init=mlp.init
+    )
+    set_numpy_weights(model, mlp.weights)
+    mine, theirs = mlp.gradients(X, y), gradients(model, X, y)
+    out = []
+    for name, a, b in zip(matrix_names(len(mine)), mine, theirs, strict=True):
+        err = float(np.max(relative_error(a, b)))
+        out.append((name, err, err < tolerance))
+    return out
 
 
 def _model(args, MLP):
