@@ -71,6 +71,8 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
     assert "One NumPy step (1 BLAS thread):" in result.stdout and "inside fit" in result.stdout
     b = tutorial["numpy_step_breakdown"]
     assert 0 < b["products_us"] < b["step_us"] and b["rest_us"] > 0
+    assert "Threads: NumPy" in result.stdout and "with one (intra 1, inter 1)" in result.stdout
+    assert tutorial["threads"]["keras_tf_1_thread_seconds"] > 0
     k = tutorial["keras_step_breakdown"]
     assert k["fit_per_step_us"] > 0 and k["compiled_step_us"] > 0
     assert "target" not in result.stdout.lower()  # development goals are not output

@@ -8,6 +8,7 @@ is a whole `fit` epoch on either side.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -243,6 +244,33 @@ KERAS_FIT_CONFIGS = (
     ("steps_per_execution=32, XLA", 32, True),
     ("steps_per_execution=128", 128, "auto"),
 )
+
+
+def keras_epoch_in_fresh_process(
+    intra: int, inter: int, data_dir: str | None, rounds: int
+) -> list[float]:
+    """Seconds of Keras `fit` epochs (defaults) with TensorFlow's threads set to (intra, inter).
+
+    TensorFlow's thread pools can only be chosen before it starts, so this runs in a new process
+    (the first epoch, with its tracing, is left out).
+    """
+    code = (
+        "import json, sys, numpy as np\n"
+        "from keras_mlp.tf import set_threads\n"
+        f"set_threads({intra}, {inter})\n"
+        "from compare.data import load_data\n"
+        "from compare.speed.measure import KerasEpoch\n"
+        "from numpy_mlp.training.loop import split_validation\n"
+        f"data = load_data({data_dir!r}, dtype='float32')\n"
+        "X, y, _, _ = split_validation(data.X_train, data.y_train, 0.1)\n"
+        "epoch = KerasEpoch(np.ascontiguousarray(X), np.eye(10, dtype=np.float32)[y], "
+        "steps_per_execution=1, jit_compile='auto')\n"
+        f"print(json.dumps([epoch() for _ in range({rounds})]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def peak_rss_of_numpy_training(data_dir: str | None, epochs: int = 1) -> float:

@@ -59,6 +59,16 @@ def tutorial_section(
         section["vs_keras_best_spread"] = paired_ratios(times[best], numpy)
         section["vs_keras_defaults"] = section["vs_keras_defaults_spread"]["median"]
         section["vs_keras_best"] = section["vs_keras_best_spread"]["median"]
+    if with_keras:
+        say("Keras fit with one TensorFlow thread (a fresh process) ...")
+        one = measure.keras_epoch_in_fresh_process(1, 1, data_dir, rounds=2 if quick else 3)
+        section["threads"] = {
+            "numpy_1_blas_thread_seconds": section["median_seconds"]["numpy fast, 1 BLAS thread"],
+            "numpy_2_blas_threads_seconds": section["median_seconds"]["numpy fast, 2 BLAS threads"],
+            "keras_tf_all_threads_seconds": section["median_seconds"]["keras fit, defaults"],
+            "keras_tf_1_thread_seconds": float(np.median(one)),
+            "keras_tf_1_thread_epochs": one,
+        }
     say("Where a step's time goes ...")
     section["numpy_step_breakdown"] = measure.numpy_step_breakdown(X, Y)
     if with_keras:
@@ -91,6 +101,14 @@ def format_tutorial(s: dict, peak: dict) -> str:
         f"  Matrix-product peak {peak['gflops']:.0f} GFLOP/s -> arithmetic limit "
         f"{s['arithmetic_limit_seconds']:.3f} s an epoch"
     )
+    if "threads" in s:
+        t = s["threads"]
+        lines.append(
+            f"  Threads: NumPy {t['numpy_1_blas_thread_seconds']:.3f} s with 1 BLAS thread, "
+            f"{t['numpy_2_blas_threads_seconds']:.3f} s with 2; Keras fit "
+            f"{t['keras_tf_all_threads_seconds']:.3f} s with TensorFlow's default threads (all "
+            f"cores), {t['keras_tf_1_thread_seconds']:.3f} s with one (intra 1, inter 1)"
+        )
     b = s["numpy_step_breakdown"]
     lines.append(
         f"  One NumPy step (1 BLAS thread): {b['step_us']:.0f} us = matrix products "
