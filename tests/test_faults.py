@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP
-from tests.conftest import ROOT
+from tests.conftest import ROOT, quick_run
 
 
 def _start_run(out, mnist_dir, *extra):
@@ -157,10 +157,7 @@ def test_a_full_disk_mid_run_is_one_line_and_status_failed(tmp_path, mnist_dir, 
 
     monkeypatch.setattr(runner, "atomic_write_text", full_after_two)
     out = tmp_path / "run"
-    result = cli(
-        "run", "--impl", "numpy", "--epochs", "1", "--limit", "1000",
-        "--data-dir", str(mnist_dir), "--out", str(out),
-    )  # fmt: skip
+    result = cli("run", "--impl", "numpy", *quick_run(mnist_dir, out, limit=1000, epochs=1))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "No space left on device" in lines[0] and "report.md" in lines[0]

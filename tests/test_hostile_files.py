@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,24 +89,29 @@ def test_huge_declared_layer_sizes_are_refused_before_building(tmp_path):
     assert peak < PEAK_LIMIT_MB
 
 
-def test_zip_bomb_in_a_weight_matrix_is_refused_from_the_zip_directory(tmp_path):
-    path = _model(tmp_path)
-    with np.load(path) as data:
+def _with_crafted_w0(tmp_path, name: str, write_w0) -> Path:
+    """A copy of a saved model whose W0.npy member is written by `write_w0(member)`."""
+    with np.load(_model(tmp_path)) as data:
         arrays = {k: data[k] for k in data.files}
-    bomb = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    crafted = tmp_path / name
+    with zipfile.ZipFile(crafted, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key, value in arrays.items():
-            if key == "W0":
-                with archive.open("W0.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array_header_1_0(
-                        member, {"descr": "<f4", "fortran_order": False, "shape": (7, 5)}
-                    )
-                    chunk = bytes(1 << 20)
-                    for _ in range(300):
-                        member.write(chunk)
-            else:
-                with archive.open(f"{key}.npy", "w") as member:
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                if key == "W0":
+                    write_w0(member)
+                else:
                     np.lib.format.write_array(member, value)
+    return crafted
+
+
+def test_zip_bomb_in_a_weight_matrix_is_refused_from_the_zip_directory(tmp_path):
+    def bomb_w0(member):
+        header = {"descr": "<f4", "fortran_order": False, "shape": (7, 5)}
+        np.lib.format.write_array_header_1_0(member, header)
+        for _ in range(300):  # 300 MB of zeros after a header declaring 140 bytes
+            member.write(bytes(1 << 20))
+
+    bomb = _with_crafted_w0(tmp_path, "bomb.npz", bomb_w0)
     assert bomb.stat().st_size < 2_000_000
     peak, line = _peak_mb(f"from numpy_mlp import MLP\n{_try(f'MLP.load({str(bomb)!r})')}")
     assert line.startswith("ModelFileError") and "W0.npy is 314,572,928 bytes inflated" in line
@@ -113,21 +119,12 @@ def test_zip_bomb_in_a_weight_matrix_is_refused_from_the_zip_directory(tmp_path)
 
 
 def test_huge_npy_header_is_refused(tmp_path):
-    path = _model(tmp_path)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    bad = tmp_path / "header.npz"
-    with zipfile.ZipFile(bad, "w") as archive:
-        for key, value in arrays.items():
-            with archive.open(f"{key}.npy", "w") as member:
-                if key == "W0":
-                    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (7, 5), }"
-                    text += " " * 200_000 + "\n"
-                    member.write(
-                        b"\x93NUMPY\x02\x00" + struct.pack("<I", len(text)) + text.encode()
-                    )
-                else:
-                    np.lib.format.write_array(member, value)
+    def huge_header(member):
+        text = "{'descr': '<f4', 'fortran_order': False, 'shape': (7, 5), }" + " " * 200_000
+        member.write(b"\x93NUMPY\x02\x00" + struct.pack("<I", len(text) + 1) + text.encode())
+        member.write(b"\n")
+
+    bad = _with_crafted_w0(tmp_path, "header.npz", huge_header)
     with pytest.raises(ModelFileError, match="malformed model file|not a readable"):
         MLP.load(bad)
 

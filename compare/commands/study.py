@@ -26,20 +26,20 @@ HELP = "studies: the vanishing gradient across depths, and hyperparameter sweeps
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     studies = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
-    vanishing = studies.add_parser(
-        "vanishing",
-        help="gradient norms per layer for depths 1-8 and each activation",
-        description=VANISHING_DOC,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_vanishing_args(vanishing)
-    sweep = studies.add_parser(
-        "sweep",
-        help="train over a list of values of one hyperparameter (or a grid of two)",
-        description=SWEEP_DOC,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_sweep_args(sweep)
+    for name, help_text, doc, add in (
+        ("vanishing", "gradient norms per layer for depths 1-8 and each activation",
+         VANISHING_DOC, add_vanishing_args),
+        ("sweep", "train over a list of values of one hyperparameter (or a grid of two)",
+         SWEEP_DOC, add_sweep_args),
+    ):  # fmt: skip
+        add(
+            studies.add_parser(
+                name,
+                help=help_text,
+                description=doc,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        )
 
 
 VANISHING_DOC = """Networks of 1, 2, 4 and 8 hidden layers (50 units each) for each activation, with

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.errors import UsageError
-from compare.jsonio import write_json
+from compare.jsonio import dumps, write_json
 from compare.studies.cells import cached_data
 
 # name -> (type, default values, log axis)
@@ -202,9 +202,16 @@ class CellStore:
     def __init__(self, out: Path, plan: SweepPlan) -> None:
         self.folder = out / "cells"
         self.folder.mkdir(exist_ok=True)
-        self.signature = {
-            k: v for k, v in plan.describe().items() if k not in ("jobs", "method", "scheduler")
-        }
+        # as it reads back from JSON (tuples become lists), so that a rerun compares equal
+        self.signature = json.loads(
+            dumps(
+                {
+                    k: v
+                    for k, v in plan.describe().items()
+                    if k not in ("jobs", "method", "scheduler")
+                }
+            )
+        )
 
     def path(self, cell_id: str) -> Path:
         return self.folder / f"{cell_id}.json"
