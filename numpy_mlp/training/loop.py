@@ -95,14 +95,19 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     return " - ".join(parts)
 
 
-def _finite(name: str, X: np.ndarray) -> np.ndarray:
-    """X, or ValueError naming the first non-finite entry (training on it cannot work)."""
-    if not np.isfinite(X).all():
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(
-            f"{name} holds a non-finite value ({X[row, col]}) at row {row}, column {col}; "
-            "clean the inputs before training"
-        )
+def _finite(name: str, X: np.ndarray, chunk_rows: int = 4096) -> np.ndarray:
+    """X, or ValueError naming the first non-finite entry (training on it cannot work).
+
+    Checked a chunk of rows at a time, so the check adds no more than a chunk's worth of memory.
+    """
+    for start in range(0, X.shape[0], chunk_rows):
+        block = X[start : start + chunk_rows]
+        if not np.isfinite(block).all():
+            row, col = np.argwhere(~np.isfinite(block))[0]
+            raise ValueError(
+                f"{name} holds a non-finite value ({block[row, col]}) at row {start + row}, "
+                f"column {col}; clean the inputs before training"
+            )
     return X
 
 
