@@ -137,6 +137,8 @@ def lockstep(
             on_epoch(record)
         if updates >= budget:
             break
+    if trace_every and (not trace or trace[-1][0] != updates):  # the trace ends where training did
+        trace.append((updates, pair.weight_diff()))
     return records, trace
 
 

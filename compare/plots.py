@@ -165,7 +165,13 @@ def lockstep_trace(
     for (dtype, trace), color in zip(traces.items(), ("C0", "C1"), strict=False):
         if trace:
             u, d = zip(*trace, strict=True)
-            ax.plot(u, np.maximum(d, 1e-20), color=color, label=f"{dtype}, every few updates")
+            ax.plot(
+                u,
+                np.maximum(d, 1e-20),
+                color=color,
+                marker="." if len(u) < 3 else None,  # a short run's few points stay visible
+                label=f"{dtype}, every {u[0]} updates" if len(u) > 1 else f"{dtype}, at the end",
+            )
         ends = [r for r in epochs if r["dtype"] == dtype]
         ax.plot(
             [r["updates"] for r in ends],
