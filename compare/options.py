@@ -1,19 +1,21 @@
-"""Argument types and the flag groups several subcommands share."""
+"""Argument types and the flag groups several subcommands share.
+
+The valid ranges of the optimizer's settings are numpy_mlp's (`SETTING_RULES`); `setting_arg`
+turns them into argparse types. Output folders (locks, ownership, earlier runs) are in
+`compare.folders`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
 from compare.errors import UsageError
 from numpy_mlp.model.activations import ACTIVATIONS
 from numpy_mlp.model.initializers import INITIALIZERS
+from numpy_mlp.training.optimizers import SETTING_RULES
 
 
 def layers_arg(text: str) -> tuple[int, ...]:
@@ -58,6 +60,12 @@ MAX_PARAMETERS = 100_000_000  # 400 MB of float32 weights, before gradients and 
 positive_float = _number(float, lambda v: _finite(v) and v > 0, "must be finite and > 0")
 nonnegative_float = _number(float, lambda v: _finite(v) and v >= 0, "must be finite and >= 0")
 fraction_arg = _number(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")
+
+
+def setting_arg(name: str):
+    """The argparse type of the optimizer setting `name`, checked by numpy_mlp's own rule."""
+    test, rule = SETTING_RULES[name]
+    return _number(float, test, f"must be {rule}")
 
 
 def add_command(sub, name: str, *, help: str, doc: str, run: Callable) -> argparse.ArgumentParser:
@@ -160,13 +168,13 @@ def _training_flags(epochs: int) -> list[tuple[tuple[str, ...], dict]]:
                              help=f"passes over the training rows (default: {epochs})")),
         (("--batch-size",), dict(type=positive_int, default=t.batch_size,
                                  help=f"rows per SGD update (default: {t.batch_size})")),
-        (("--lr", "--learning-rate"), dict(dest="learning_rate", type=positive_float,
+        (("--lr", "--learning-rate"), dict(dest="learning_rate", type=setting_arg("learning_rate"),
                                            default=t.learning_rate,
                                            help="initial learning rate eta_0 "
                                            f"(default: {t.learning_rate:g})")),
-        (("--momentum",), dict(type=fraction_arg, default=t.momentum,
+        (("--momentum",), dict(type=setting_arg("momentum"), default=t.momentum,
                                help=f"classical momentum mu in [0, 1) (default: {t.momentum:g})")),
-        (("--decay",), dict(type=nonnegative_float, default=t.decay,
+        (("--decay",), dict(type=setting_arg("decay"), default=t.decay,
                             help="learning-rate decay: eta_t = eta_0 / (1 + decay * t) "
                             f"(default: {t.decay:g})")),
         (("--validation-split",), dict(type=fraction_arg, default=t.validation_split,
@@ -198,7 +206,7 @@ def add_training_args(
     extra = parser.add_argument_group("beyond the tutorial")
     extra.add_argument(
         "--weight-decay",
-        type=nonnegative_float,
+        type=setting_arg("weight_decay"),
         default=TUTORIAL.weight_decay,
         help="L2 penalty lambda on connection weights (not biases); not the "
         "learning-rate --decay (default: 0)",
@@ -254,99 +262,3 @@ def check_mnist_layers(layers: tuple[int, ...]) -> None:
             f"{MNIST_INPUTS} inputs and end with {MNIST_CLASSES} outputs"
         )
     check_network(layers)
-
-
-def prepare_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
-    """Create the output folder if needed and make sure it is writable, before any long work."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UsageError(f"{flag} {out}: exists and is not a folder") from None
-    except OSError as exc:
-        raise UsageError(f"{flag} {out}: cannot create the folder ({exc.strerror})") from None
-    try:
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{flag} {out}: folder is not writable ({exc.strerror})") from None
-    return out
-
-
-@contextlib.contextmanager
-def output_folder(path: str | os.PathLike, flag: str = "--out") -> Iterator[Path]:
-    """`prepare_out_dir`, locked for this process; if the command then fails leaving the new
-    folder empty, it is removed.
-
-    The lock (an flock on LOCK_NAME inside the folder, gone with the process) makes a second
-    command writing into the same folder at the same time stop at once, naming the folder.
-    """
-    existed = Path(path).exists()
-    out = prepare_out_dir(path, flag)
-    lock = _lock(out, flag)
-    try:
-        yield out
-    except BaseException:
-        _unlock(lock, out)
-        if not existed and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    _unlock(lock, out)
-
-
-LOCK_NAME = ".mlp-compare.lock"
-
-
-def _lock(out: Path, flag: str):
-    import fcntl
-
-    handle = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - held until _unlock
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UsageError(
-            f"{flag} {out}: another mlp-compare command is writing into this folder; wait for it "
-            "or choose another folder"
-        ) from None
-    return handle
-
-
-def _unlock(handle, out: Path) -> None:
-    with contextlib.suppress(OSError):
-        (out / LOCK_NAME).unlink()
-    handle.close()
-
-
-def clear_earlier_run(out: Path, flag: str = "--out") -> list[str]:
-    """Make `out` ready for a new `run`: an empty folder is; a folder holding an earlier run of
-    mlp-compare has that run's files removed (they are listed in its metrics.json, returned);
-    a folder holding anything else is refused, so no one's files are overwritten or mixed in."""
-    present = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
-    if not present:
-        return []
-    ours = _earlier_run_files(out / "metrics.json")
-    strangers = [name for name in present if name not in ours and not name.startswith(".")]
-    if strangers:
-        raise UsageError(
-            f"{flag} {out}: not empty and not an earlier run of mlp-compare (holds "
-            f"{', '.join(strangers[:3])}{', ...' if len(strangers) > 3 else ''}); choose an empty "
-            "or a new folder"
-        )
-    removed = [name for name in present if name in ours]
-    for name in removed:
-        (out / name).unlink()
-    return removed
-
-
-def _earlier_run_files(metrics_path: Path) -> set[str]:
-    import json
-
-    try:
-        metrics = json.loads(metrics_path.read_text())
-    except (OSError, ValueError):
-        return set()
-    if not isinstance(metrics, dict) or "phases_done" not in metrics:
-        return set()
-    listed = {a for a in metrics.get("artifacts", []) if isinstance(a, str) and "/" not in a}
-    return listed | {"metrics.json", "report.md", "report.html"}

@@ -156,7 +156,7 @@ def train_keras(
         save_model,
         set_numpy_weights,
     )
-    from keras_mlp.callbacks import epoch_timer
+    from keras_mlp.callbacks import divergence_guard, epoch_timer
     from keras_mlp.tf import keras
 
     k = keras()
@@ -174,7 +174,8 @@ def train_keras(
         set_numpy_weights(model, build_numpy(settings).weights)
     initial = get_numpy_weights(model)[0]
     timer = epoch_timer()
-    callbacks = [timer, k.callbacks.TerminateOnNaN()]
+    guard = divergence_guard(settings.layers[-1], settings.learning_rate)  # numpy_mlp's rule
+    callbacks = [timer, k.callbacks.TerminateOnNaN(), guard]
     if settings.early_stopping:
         callbacks.append(
             k.callbacks.EarlyStopping(
@@ -191,6 +192,8 @@ def train_keras(
             validation_split=settings.validation_split,
             callbacks=callbacks,
         )
+    if guard.error is not None:
+        raise guard.error
     losses = fit.history.get("loss", [])
     if not np.all(np.isfinite(losses)):
         epoch = int(np.argmax(~np.isfinite(losses))) + 1

@@ -7,8 +7,10 @@ Where things live (each folder one concept; dependencies point down this list, n
                verified (sources), load_mnist (mnist), the tutorial's preprocessing (preprocessing)
     model/     the network and its math: activations and their derivatives, initializers, the
                parameter buffer, inputs and one-hot targets, and the MLP itself (mlp.py)
-    training/  the optimizer (SGD), fit and History (loop), the allocation-free step (fast),
-               minibatch gathering (batches), callbacks
+    training/  the optimizer (SGD and its one update), fit and History (loop), the
+               allocation-free step (fast), K networks at once (stacked: fit_many), when
+               training has diverged (divergence), minibatch gathering (batches), callbacks,
+               gradient flow
     checks/    gradient checking against finite differences
 
 `data` and `model` do not know about each other; `training` and `checks` build on `model`; `io`
@@ -28,6 +30,7 @@ from numpy_mlp.training.callbacks import Callback, EarlyStopping
 from numpy_mlp.training.flow import GradientFlow, gradient_norms
 from numpy_mlp.training.loop import History, TrainingDivergedError, fit
 from numpy_mlp.training.optimizers import SGD
+from numpy_mlp.training.stacked import fit_many
 
 __all__ = [
     "MLP",
@@ -46,6 +49,7 @@ __all__ = [
     "as_targets",
     "ensure_mnist",
     "fit",
+    "fit_many",
     "gradient_norms",
     "load_mnist",
     "one_hot",

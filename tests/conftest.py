@@ -83,6 +83,12 @@ def quick_run(mnist_dir, out, *, limit: int = 3000, epochs: int = 2, lr: str | N
     return (*flags, "--data-dir", str(mnist_dir), "--out", str(out))
 
 
+def pytest_runtest_setup(item):
+    """A test marked `keras` is skipped, with the reason, where TensorFlow is not installed."""
+    if item.get_closest_marker("keras") is not None:
+        keras_or_skip()
+
+
 def keras_or_skip():
     """Import TensorFlow or skip the test, saying which extra is missing."""
     from keras_mlp.tf import KerasUnavailableError, tensorflow

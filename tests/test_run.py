@@ -142,6 +142,7 @@ def test_numpy_only_run_without_tensorflow(tmp_path, mnist_dir):
     assert not (tmp_path / "both").exists()
 
 
+@pytest.mark.keras  # Run builds its Keras side's report from the Keras package
 def test_divergence_of_one_model_keeps_the_other(tmp_path, mnist_dir):
     """The NumPy model diverges (absurd learning rate); the other model's results are kept."""
     from compare.runner import Run

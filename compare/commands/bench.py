@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from compare.options import add_data_args, add_out_arg, output_folder
+from compare.folders import output_folder
+from compare.options import add_data_args, add_out_arg
 
 HELP = "benchmark NumPy against Keras; sweep batch and width"
 

@@ -6,7 +6,8 @@ import argparse
 
 import numpy as np
 
-from compare.options import add_data_args, add_out_arg, output_folder
+from compare.folders import output_folder
+from compare.options import add_data_args, add_out_arg
 
 HELP = "fetch and verify MNIST; print its shape; draw one of each digit"
 

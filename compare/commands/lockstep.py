@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 
+from compare.folders import output_folder
 from compare.options import (
     add_data_args,
     add_out_arg,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
-    output_folder,
     positive_int,
 )
 

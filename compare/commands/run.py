@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from compare.folders import clear_earlier_run, output_folder
 from compare.implementations import IMPLEMENTATIONS
 from compare.options import (
     add_data_args,
@@ -15,8 +16,6 @@ from compare.options import (
     add_training_args,
     check_mnist_layers,
     check_training_rows,
-    clear_earlier_run,
-    output_folder,
 )
 
 HELP = "the main job: train both, compare accuracy, gradients and speed, write a report"

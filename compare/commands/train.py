@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from compare.folders import output_folder
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
 from compare.options import (
@@ -13,7 +14,6 @@ from compare.options import (
     add_training_args,
     check_mnist_layers,
     check_training_rows,
-    output_folder,
 )
 
 HELP = "train the NumPy or the Keras MLP on MNIST"

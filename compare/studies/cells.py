@@ -1,6 +1,7 @@
 """One trained network of a study: its settings in, a JSON-ready record out.
 
-A record holds the status ("complete", or "diverged": see `diverged`), the
+A record holds the status ("complete", or "diverged": numpy_mlp's rule, see
+`numpy_mlp.training.divergence`; a diverged record keeps the epochs before it and says when), the
 accuracies in percent (training rows, the last epoch's validation rows, the test set), the epoch
 with the best validation accuracy, the seconds it took and the per-epoch history. Non-finite
 numbers are stored as null, so every file is strict JSON.
@@ -9,9 +10,8 @@ numbers are stored as null, so every file is strict JSON.
 from __future__ import annotations
 
 import functools
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,28 +24,6 @@ from compare.jsonio import json_safe
 def cached_data(data_dir: str | None, dtype: str, limit: int | None) -> MnistData:
     """MNIST as load_data gives it, loaded once per process (study workers reuse it)."""
     return load_data(data_dir, dtype=dtype, limit=limit)
-
-
-def loss_bound(n_classes: int) -> float:
-    """2 ln k: twice the loss of guessing every class with probability 1/k."""
-    return 2.0 * math.log(n_classes)
-
-
-def diverged(epoch_loss: float, n_classes: int) -> bool:
-    """A cell has diverged when an epoch's mean training loss is not finite or exceeds 2 ln k.
-
-    Training that made the network twice as wrong as a uniform guess has run away: with a
-    saturating activation the loss can grow for ever without becoming infinite (a learning rate of
-    10 on the tutorial's network reaches ~50 within two epochs), so "not finite" alone misses it.
-    """
-    return not math.isfinite(epoch_loss) or epoch_loss > loss_bound(n_classes)
-
-
-def divergence_message(epoch: int, epoch_loss: float, n_classes: int) -> str:
-    return (
-        f"mean training loss {epoch_loss:.4g} in epoch {epoch}, above 2 ln {n_classes} = "
-        f"{loss_bound(n_classes):.2f} (worse than guessing); training stopped"
-    )
 
 
 def build(settings: Settings):
@@ -69,35 +47,58 @@ def train_cell(
     many steps). `mlp` may be given to train a network built (and inspected) beforehand.
     """
     from compare.trainers import fit_numpy
-    from numpy_mlp import GradientFlow
-    from numpy_mlp.training.loop import TrainingDivergedError
+    from numpy_mlp import GradientFlow, TrainingDivergedError
 
     mlp = mlp if mlp is not None else build(settings)
     flow = GradientFlow(every=gradient_flow_every) if gradient_flow_every else None
-    guard = epoch_probe(lambda: None, stop_if=lambda logs: diverged(logs["loss"], mlp.n_classes))
     started = time.perf_counter()
-    status, error = "complete", None
     try:
-        history = fit_numpy(
-            mlp,
-            data,
-            settings,
-            verbose=0,
-            gradient_flow=flow,
-            callbacks=[*(callbacks or []), guard],
-        )
+        history = fit_numpy(mlp, data, settings, verbose=0, gradient_flow=flow, callbacks=callbacks)
     except TrainingDivergedError as exc:
-        status, error, history = "diverged", str(exc), {}
-    else:
-        losses = history["loss"]
-        if diverged(losses[-1], mlp.n_classes):
-            status = "diverged"
-            error = divergence_message(len(losses), losses[-1], mlp.n_classes)
+        return diverged_record(exc, data, time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    if status != "complete":
-        return finish_record(history, data, seconds, status, error)
     predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
-    return finish_record(history, data, seconds, status, error, predicted=predicted)
+    return finish_record(history, data, seconds, "complete", predicted=predicted)
+
+
+def train_group(settings: Sequence[Settings], data: MnistData) -> list[dict]:
+    """Train networks whose settings differ only in their optimizer together (`fit_many`: the
+    same batches, one pass over the data); one record each, equal to what `train_cell` gives."""
+    from numpy_mlp import SGD, fit_many
+
+    s0 = settings[0]
+    mlps = [build(s) for s in settings]
+    started = time.perf_counter()
+    histories = fit_many(
+        mlps,
+        [SGD(**s.optimizer_kwargs()) for s in settings],
+        data.X_train,
+        data.y_train,
+        epochs=s0.epochs,
+        batch_size=s0.batch_size,
+        validation_split=s0.validation_split,
+        seed=s0.seed,
+        blas_threads=s0.numpy_threads,
+    )
+    seconds = (time.perf_counter() - started) / len(settings)  # the group's time, shared
+    records = []
+    for mlp, history in zip(mlps, histories, strict=True):
+        if history.diverged is not None:
+            records.append(diverged_record(history.diverged, data, seconds))
+        else:
+            predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
+            records.append(
+                finish_record(history.history, data, seconds, "complete", predicted=predicted)
+            )
+    return records
+
+
+def diverged_record(exc, data: MnistData, seconds: float) -> dict:
+    """The record of a network whose training diverged: its epochs until then, and why."""
+    history = exc.history.history if exc.history is not None else {}
+    record = finish_record(history, data, seconds, "diverged", str(exc))
+    record["diverged_epoch"] = exc.epoch
+    return record
 
 
 def finish_record(

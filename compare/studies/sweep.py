@@ -1,10 +1,11 @@
 """The tuning sweep: train the NumPy MLP over values of one hyperparameter, or a grid of two.
 
 A *cell* is one configuration and one seed. Everything not swept is the tutorial's configuration
-(or a fixed flag). Cells are independent, so they run in parallel worker processes; cells that
+(or a fixed flag). The command line turns its flags into a `SweepPlan` (compare.commands.study);
+this module runs it. Cells are independent, so they run in parallel worker processes; cells that
 differ only in optimizer hyperparameters share their network shape, initial weights and batch
-order, and are trained together by `compare.studies.stacked` (one wide product for all their
-first layers), which gives each cell what `fit` alone would give, to float32 rounding.
+order, and are trained together by numpy_mlp's `fit_many`, which gives each cell what `fit` alone
+would give (bit for bit in float64).
 
 Every finished cell is written at once to cells/<id>.json (atomically); a rerun with the same
 output folder and the same settings skips the cells already there, and Ctrl-C keeps them.
@@ -15,15 +16,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.errors import UsageError
-from compare.jsonio import dumps, write_json
+from compare.jsonio import write_json
 from compare.studies.cells import cached_data
+from compare.studies.store import CellStore
+from compare.studies.workers import dask_executor, process_pool
 
 # name -> (type, default values, log axis)
 PARAMS: dict[str, tuple[type, tuple, bool]] = {
@@ -46,13 +48,14 @@ class Cell:
 
     @property
     def id(self) -> str:
-        parts = [f"{name}={value:g}" for name, value in self.values]
+        """name=value,...,seed=N with every value exact (the shortest repr that reads back)."""
+        parts = [f"{name}={value!r}" for name, value in self.values]
         return ",".join([*parts, f"seed={self.seed}"])
 
     def group(self) -> tuple:
         """Cells with the same group key can be trained stacked (same shapes, weights, batches)."""
         s = self.settings
-        return (s.layers, s.batch_size, s.seed, s.epochs, s.dtype, s.activation, s.init, s.nesterov)
+        return (s.layers, s.batch_size, s.seed, s.epochs, s.dtype, s.activation, s.init)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,68 +103,6 @@ def apply_values(base: Settings, values: Sequence[tuple[str, float]], seed: int)
     return dataclasses.replace(base, **changes)
 
 
-def parse_values(name: str, text: str | None) -> tuple:
-    """'1e-3,1e-2' -> (0.001, 0.01), checked like the training flags; None -> the defaults."""
-    kind, defaults, _ = PARAMS[name]
-    if text is None:
-        return defaults
-    try:
-        values = tuple(kind(float(v)) if kind is int else kind(v) for v in text.split(",") if v)
-    except ValueError:
-        raise UsageError(f"--values {text}: not a comma-separated list of numbers") from None
-    if not values:
-        raise UsageError(f"--values {text}: give at least one value")
-    for v in values:
-        bad = (
-            v != v
-            or v in (float("inf"), float("-inf"))
-            or v < 0
-            or (name in ("learning_rate", "hidden", "batch_size") and v <= 0)
-            or (name == "momentum" and v >= 1)
-        )
-        if bad:
-            raise UsageError(f"--values {text}: {v:g} is not a valid {name}")
-    return values
-
-
-def plan_from_args(args) -> SweepPlan:
-    """The plan the `study sweep` flags describe (UsageError on a bad combination)."""
-    if (args.param is None) == (args.grid is None):
-        raise UsageError("study sweep: give either --param (with --values) or --grid")
-    if args.grid is not None:
-        axes = []
-        for item in args.grid:
-            name, _, text = item.partition("=")
-            if name not in PARAMS or not text:
-                raise UsageError(
-                    f"--grid {item}: write NAME=V1,V2,... with NAME one of {', '.join(PARAMS)}"
-                )
-            axes.append((name, parse_values(name, text)))
-        if axes[0][0] == axes[1][0]:
-            raise UsageError(f"--grid: two different parameters, please (got {axes[0][0]} twice)")
-    else:
-        axes = [(args.param, parse_values(args.param, args.values))]
-    fixed = {
-        k: getattr(args, k)
-        for k in ("learning_rate", "momentum", "decay", "weight_decay", "batch_size")
-        if getattr(args, k) is not None
-    }
-    base = dataclasses.replace(
-        TUTORIAL, epochs=args.epochs, seed=args.seed, dtype=args.dtype, **fixed
-    )
-    if args.hidden is not None:
-        base = apply_values(base, [("hidden", args.hidden)], args.seed)
-    return SweepPlan(
-        axes=tuple(axes),
-        seeds=args.seeds,
-        base=base,
-        limit=args.limit,
-        jobs=args.jobs or os.cpu_count() or 1,
-        method=args.method,
-        scheduler=args.scheduler,
-    )
-
-
 # -- running ----------------------------------------------------------------------------------------
 
 
@@ -169,13 +110,12 @@ def run_group(cells: Sequence[Cell], data_dir, limit, method: str) -> list[tuple
     """Train a group of cells in this process (a worker); returns (cell id, record) pairs."""
     from threadpoolctl import threadpool_limits
 
-    from compare.studies.cells import train_cell
-    from compare.studies.stacked import train_stacked
+    from compare.studies.cells import train_cell, train_group
 
     data = cached_data(data_dir, cells[0].settings.dtype, limit)
     with threadpool_limits(limits=1, user_api="blas"):
         if method == "stacked" and len(cells) > 1:
-            records = train_stacked([c.settings for c in cells], data)
+            records = train_group([c.settings for c in cells], data)
         else:
             records = [train_cell(c.settings, data) for c in cells]
     return [(c.id, r) for c, r in zip(cells, records, strict=True)]
@@ -196,86 +136,6 @@ def batches_of_work(cells: Sequence[Cell], method: str, jobs: int) -> list[list[
     return work
 
 
-class CellStore:
-    """cells/<id>.json, one per finished cell; a folder of another sweep's cells is refused."""
-
-    def __init__(self, out: Path, plan: SweepPlan) -> None:
-        self.folder = out / "cells"
-        self.folder.mkdir(exist_ok=True)
-        # as it reads back from JSON (tuples become lists), so that a rerun compares equal
-        self.signature = json.loads(
-            dumps(
-                {
-                    k: v
-                    for k, v in plan.describe().items()
-                    if k not in ("jobs", "method", "scheduler")
-                }
-            )
-        )
-
-    def path(self, cell_id: str) -> Path:
-        return self.folder / f"{cell_id}.json"
-
-    def finished(self, cells: Sequence[Cell]) -> dict[str, dict]:
-        done = {}
-        for cell in cells:
-            path = self.path(cell.id)
-            if not path.exists():
-                continue
-            try:
-                record = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue  # unreadable: train it again
-            if record.get("signature") != self.signature:
-                raise UsageError(
-                    f"--out {self.folder.parent}: holds cells of a sweep with other settings; "
-                    "use another folder"
-                )
-            done[cell.id] = record
-        return done
-
-    def save(self, cell: Cell, record: dict) -> dict:
-
-        single = {"param": cell.values[0][0], "value": cell.values[0][1]}
-        full = {
-            "id": cell.id,
-            **(single if len(cell.values) == 1 else {}),
-            "values": dict(cell.values),
-            "seed": cell.seed,
-            "signature": self.signature,
-            **record,
-        }
-        write_json(self.path(cell.id), full)
-        return full
-
-
-def _executor(plan: SweepPlan):
-    if plan.scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise UsageError(
-                "--scheduler needs Dask: install the cluster extra, "
-                "pip install 'mlp-compare[cluster]'"
-            ) from None
-        try:
-            client = Client(plan.scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(f"--scheduler {plan.scheduler}: cannot connect ({exc})") from None
-        return client.get_executor(pure=False), client.close
-    if plan.jobs == 1:
-        return None, lambda: None
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork shares the MNIST arrays already loaded here (copy-on-write) and starts at once; it is
-    # not safe once TensorFlow (with its threads) is loaded in this process, so spawn then.
-    method = "spawn" if "tensorflow" in sys.modules else "fork"
-    pool = ProcessPoolExecutor(plan.jobs, mp_context=multiprocessing.get_context(method))
-    return pool, lambda: pool.shutdown(wait=False, cancel_futures=True)
-
-
 def run_sweep(
     plan: SweepPlan,
     out: Path,
@@ -283,10 +143,15 @@ def run_sweep(
     data_dir: str | None = None,
     say: Callable[[str], None] = print,
 ) -> int:
-    """Run every cell not already finished in `out`; write sweep.json, figures and report.md."""
+    """Run every cell not already finished in `out`; write sweep.json, figures and report.md.
+
+    sweep.json always ends with a final status: complete, interrupted (Ctrl-C; the finished cells
+    are kept) or failed (with the error).
+    """
     from concurrent.futures import as_completed
 
-    store = CellStore(out, plan)
+    check_folder(out, plan)
+    store = CellStore(out, plan, say)
     cells = plan.cells()
     done = store.finished(cells)
     todo = [c for c in cells if c.id not in done]
@@ -297,11 +162,15 @@ def run_sweep(
     )
     work = batches_of_work(todo, plan.method, plan.jobs)
     started = time.perf_counter()
-    status = "running"
-    if todo and not plan.scheduler:
-        cached_data(data_dir, plan.base.dtype, plan.limit)  # load once, before the workers fork
-    executor, close = _executor(plan) if todo else (None, lambda: None)
+    status, error = "running", None
+    executor, close = None, lambda: None
+    if todo and plan.scheduler:  # before anything is written: a wrong address leaves nothing
+        executor, close = dask_executor(plan.scheduler)
     try:
+        if todo and not plan.scheduler:
+            cached_data(data_dir, plan.base.dtype, plan.limit)  # load once, before forking
+            if plan.jobs > 1 and len(work) > 1:
+                executor, close = process_pool(min(plan.jobs, len(work)))
         if executor is None:
             results = (run_group(g, data_dir, plan.limit, plan.method) for g in work)
         else:
@@ -317,12 +186,32 @@ def run_sweep(
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         close()
+        store.remove_if_empty()
         elapsed = time.perf_counter() - started
         trained = [r for cid, r in done.items() if cid in {c.id for c in todo}]
-        _write(plan, out, cells, done, status, elapsed, trained)
+        _write(plan, out, cells, done, status, elapsed, trained, error)
     return 0
+
+
+def check_folder(out: Path, plan: SweepPlan) -> None:
+    """UsageError unless `out` is new, empty, or holds this very sweep (to resume)."""
+    from compare.folders import check_study_folder
+
+    earlier = check_study_folder(out, "sweep", "sweep.json")
+    if earlier is None:
+        return
+    ours = CellStore(out, plan).signature
+    theirs = earlier.get("config") if isinstance(earlier.get("config"), dict) else {}
+    if {k: v for k, v in theirs.items() if k in ours} != ours:
+        raise UsageError(
+            f"--out {out}: holds a sweep with other settings (see its sweep.json); use another "
+            "folder, or the same flags to resume it"
+        )
 
 
 def _line(i: int, total: int, r: dict) -> str:
@@ -334,7 +223,9 @@ def _line(i: int, total: int, r: dict) -> str:
     )
 
 
-def _write(plan, out: Path, cells, done: dict, status: str, elapsed: float, trained) -> None:
+def _write(
+    plan, out: Path, cells, done: dict, status: str, elapsed: float, trained, error=None
+) -> None:
     from compare.studies import figures
     from compare.studies.report import write_report
 
@@ -345,14 +236,16 @@ def _write(plan, out: Path, cells, done: dict, status: str, elapsed: float, trai
         "wall_seconds": elapsed,
         "model_epochs_per_second": epochs / elapsed if elapsed > 0 and epochs else None,
     }
-    if not trained and (out / "sweep.json").exists():  # a rerun with nothing left to do
+    earlier = out / "sweep.json"
+    if not trained and earlier.is_file() and earlier.stat().st_size < 2**26:  # nothing left to do
         try:
-            throughput = json.loads((out / "sweep.json").read_text())["throughput"]
-        except (OSError, ValueError, KeyError):
+            throughput = dict(json.loads(earlier.read_text())["throughput"])
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     study = {
         "study": "sweep",
         "status": status,
+        **({"error": error} if error else {}),
         "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": plan.describe(),
         "throughput": throughput,

@@ -121,6 +121,9 @@ def run_vanishing(
     except KeyboardInterrupt:
         study["status"] = "interrupted"
         raise
+    except BaseException as exc:  # every study ends with a final status
+        study["status"], study["error"] = "failed", f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         save()
         if study["runs"]:

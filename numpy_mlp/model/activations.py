@@ -80,13 +80,20 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+def brief(value, limit: int = 60) -> str:
+    """repr(value), cut to `limit` characters: an error message echoes what it was given, not a
+    megabyte of it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
+
+
 def get_activation(name: str) -> Activation:
     """The activation called `name`, or ValueError listing the choices."""
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         raise ValueError(
-            f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}"
+            f"activation must be one of {', '.join(ACTIVATIONS)}, got {brief(name)}"
         ) from None
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpy_mlp.model.activations import brief
+
 
 def _bias_rows(connections: np.ndarray, dtype) -> np.ndarray:
     W = np.zeros((connections.shape[0] + 1, connections.shape[1]), dtype=dtype)
@@ -51,4 +53,6 @@ def get_initializer(name: str) -> Initializer:
     try:
         return INITIALIZERS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"init must be one of {', '.join(INITIALIZERS)}, got {name!r}") from None
+        raise ValueError(
+            f"init must be one of {', '.join(INITIALIZERS)}, got {brief(name)}"
+        ) from None

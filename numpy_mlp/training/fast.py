@@ -9,7 +9,7 @@ This module computes the same numbers for one minibatch step, but
   is gathered straight into the columns after it (`np.take(..., out=)`) and the activation writes there too,
   so [1 | A] W is one matrix product and its gradient A^T delta includes the bias row;
 * all weight matrices live in one contiguous buffer (the model's `params`), as do their gradients
-  and the optimizer's velocities, so the momentum update (`SGD.step_flat`) is four in-place
+  and the optimizer's velocities, so the momentum update (`momentum_update`) is four in-place
   operations for the whole network instead of four per matrix;
 * NumPy's per-call overhead is what dominates at this size, so the step makes as few calls as it
   can: ufunc reductions rather than their Python wrappers, no per-step list building or shape
@@ -27,7 +27,7 @@ import numpy as np
 
 from numpy_mlp.model.mlp import MLP, add_bias_unit
 from numpy_mlp.model.parameters import allocate
-from numpy_mlp.training.optimizers import SGD
+from numpy_mlp.training.optimizers import SGD, momentum_update
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -81,15 +81,10 @@ class FastStep:
         dtype = mlp.dtype
         shapes = [W.shape for W in mlp.weights]
         self.mlp, self.weights, self.f = mlp, mlp.weights, mlp.activation
-        self._flat_G, self.grads = allocate(shapes, dtype)
+        self.flat_grad, self.grads = allocate(shapes, dtype)  # dL/dW, flat and per matrix
         optimizer.init_state(mlp.weights)  # keeps the optimizer's momentum when resuming
         self.optimizer = optimizer
         self.flow = None  # a GradientFlow, when fit records gradient flow
-        self._decay_mask = None
-        if optimizer.weight_decay:  # weight_decay on connection weights, 0 on the bias rows
-            self._decay_mask, views = allocate(shapes, dtype)
-            for view in views:
-                view[1:] = optimizer.weight_decay
 
         B, units = batch_size, [c for _, c in shapes]
         self.capacity = B
@@ -133,9 +128,9 @@ class FastStep:
         self.backward(buf, A_in, Y)
         # a saturated tanh can keep the loss finite while an overflowing input or weight makes
         # the gradient inf or NaN: stop before such an update touches the weights
-        check_gradient(self._flat_G)
+        check_gradient(self.flat_grad)
         if self.flow is not None and self.flow.due():
-            self.flow.record(self._flat_G, self.mlp.params, self.update)
+            self.flow.record(self.flat_grad, self.mlp.params, self.update)
         else:
             self.update()
         return loss, correct
@@ -183,8 +178,14 @@ class FastStep:
                 delta[l - 1] *= buf.f_prime[l - 1]
 
     def update(self) -> None:
-        """The optimizer's update on the whole network at once (`SGD.step_flat`)."""
-        self.optimizer.step_flat(self.mlp.params, self._flat_G, self._decay_mask)
+        """`momentum_update` on the whole network at once: the flat parameters, gradient (used as
+        scratch) and velocity, with the optimizer's eta_t, momentum, Nesterov choice and L2 mask."""
+        opt = self.optimizer
+        eta = opt.current_learning_rate()
+        momentum_update(
+            self.mlp.params, self.flat_grad, opt.velocity, eta, opt.momentum, opt.nesterov, opt.l2
+        )
+        opt.iterations += 1
 
 
 class ReferenceStep:

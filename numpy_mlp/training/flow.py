@@ -27,6 +27,9 @@ from numpy_mlp.model.mlp import MLP
 
 def gradient_norms(mlp: MLP, X, Y) -> list[float]:
     """||dL/dW^(l)|| for every matrix, input layer first, for the batch (X, Y) at mlp's weights."""
+    X = mlp.as_inputs(X)
+    if X.shape[0] == 0:
+        raise ValueError("gradient_norms needs at least one row: an empty batch has no gradient")
     return [float(np.linalg.norm(G)) for G in mlp.gradients(X, Y)]
 
 
@@ -74,10 +77,18 @@ class GradientFlow:
         grad and params are flat buffers in the model's layout; the gradient is read before the
         update runs (the update may use its buffer as scratch).
         """
-        self._grad_sum = self._grad_sum + _segment_norms(grad, self._bounds)
+        self.note_gradient(grad)
         before = params.copy()
         update()
-        moved = _segment_norms(params - before, self._bounds)
+        self.note_update(before, params)
+
+    def note_gradient(self, grad: np.ndarray) -> None:
+        """The first half of `record`: per-matrix norms of the flat gradient, before the update."""
+        self._grad_sum = self._grad_sum + _segment_norms(grad, self._bounds)
+
+    def note_update(self, before: np.ndarray, after: np.ndarray) -> None:
+        """The second half of `record`: ||W_after - W_before|| / ||W_before|| per matrix."""
+        moved = _segment_norms(after - before, self._bounds)
         size = _segment_norms(before, self._bounds)
         self._ratio_sum = self._ratio_sum + moved / np.where(size > 0, size, 1.0)
         self._recorded += 1

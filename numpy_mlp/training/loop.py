@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,37 +21,23 @@ from numpy_mlp.model.activations import cross_entropy
 from numpy_mlp.model.mlp import MLP
 from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.callbacks import Callback
+from numpy_mlp.training.divergence import TrainingDivergedError, epoch_divergence
 from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep
 from numpy_mlp.training.flow import GradientFlow
 from numpy_mlp.training.optimizers import SGD
 
 
-class TrainingDivergedError(FloatingPointError):
-    """The loss, the gradient or the validation loss became NaN or infinite.
-
-    A batch's loss or gradient is checked before its update, so the weights are those from before
-    the failing step; a non-finite validation loss stops training after the epoch. The inputs are
-    checked up front, so what is left is the learning rate's doing.
-    """
-
-    def __init__(
-        self, epoch: int, step: int | None, loss: float, learning_rate: float, what: str = "loss"
-    ) -> None:
-        where = f"at epoch {epoch}, step {step}" if step else f"after epoch {epoch}"
-        kept = "from before that step" if step else "of that epoch"
-        super().__init__(
-            f"{what} became {loss} {where}; training stopped with the weights {kept}. "
-            f"Try a smaller learning rate (it was {learning_rate:g})."
-        )
-        self.epoch, self.step, self.loss, self.what = epoch, step, loss, what
-
-
 @dataclass
 class History:
-    """What `fit` returns: `history[name]` is a list with one value per finished epoch."""
+    """What `fit` returns: `history[name]` is a list with one value per finished epoch.
+
+    `diverged` is None, or the TrainingDivergedError that stopped this network (`fit_many` keeps
+    training the others; `fit` raises it, with this History as its `history`).
+    """
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch: list[int] = field(default_factory=list)
+    diverged: TrainingDivergedError | None = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
@@ -72,7 +57,7 @@ def split_validation(X: np.ndarray, Y: np.ndarray, validation_split: float):
     return X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
 
 
-def _check_positive(name: str, value) -> int:
+def check_positive(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
@@ -159,10 +144,13 @@ def fit(
     (`mlp-compare bench` measures both). gradient_flow: a GradientFlow to record per-layer
     gradient norms and update ratios into the History (`grad_norm`, `update_ratio` per epoch).
 
-    Raises TrainingDivergedError if a batch loss is not finite (weights are left as before that step).
+    Raises TrainingDivergedError (with the History so far as its `history`) when training
+    diverges by the rule of `numpy_mlp.training.divergence`: a non-finite batch loss or gradient
+    (the weights are left as before that step), or after an epoch whose mean training loss is not
+    finite or exceeds 2 ln k, or whose validation loss is not finite.
     """
-    epochs = _check_positive("epochs", epochs)
-    batch_size = _check_positive("batch_size", batch_size)
+    epochs = check_positive("epochs", epochs)
+    batch_size = check_positive("batch_size", batch_size)
     if engine not in ("fast", "reference"):
         raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
     if verbose not in (0, 1, 2):
@@ -203,27 +191,35 @@ def fit(
                 bar = progress_bar(
                     total=-(-n // batch_size), desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
-            loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
+            try:
+                loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
+            except TrainingDivergedError as exc:
+                exc.history = history
+                raise
             logs = {"loss": loss_sum / n, "accuracy": correct / n}
             if X_val.shape[0]:
                 logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
-                if not math.isfinite(logs["val_loss"]):
-                    raise TrainingDivergedError(
-                        epoch + 1, None, logs["val_loss"], optimizer.current_learning_rate(),
-                        "validation loss",
-                    )  # fmt: skip
             logs["seconds"] = time.perf_counter() - started
             if gradient_flow is not None:
                 logs.update(gradient_flow.end_epoch())
             history.append(epoch, logs)
             if verbose:
                 print(epoch_line(epoch, epochs, logs), flush=True)
-            if _any_stop(callbacks, epoch, logs):
+            verdict = epoch_divergence(logs, mlp.n_classes)
+            if verdict is not None:
+                what, value = verdict
+                exc = TrainingDivergedError(
+                    epoch + 1, None, value, optimizer.current_learning_rate(), what,
+                    n_classes=mlp.n_classes,
+                )  # fmt: skip
+                exc.history = history
+                raise exc
+            if callbacks_stop(callbacks, epoch, logs):
                 break
     return history
 
 
-def _any_stop(callbacks: list[Callback], epoch: int, logs: dict[str, float]) -> bool:
+def callbacks_stop(callbacks: list[Callback], epoch: int, logs: dict[str, float]) -> bool:
     """Every callback sees the epoch's logs; True if any asks to stop."""
     stop = False
     for callback in callbacks:

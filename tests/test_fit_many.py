@@ -1,0 +1,124 @@
+"""fit_many: K networks trained together equal `fit` network by network (float64, to the last bit),
+whatever their shapes, activations and optimizer options; one diverging network leaves the others."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numpy_mlp import MLP, SGD, EarlyStopping, GradientFlow, fit, fit_many
+
+layer_lists = st.lists(st.integers(1, 8), min_size=2, max_size=5).filter(lambda s: s[-1] >= 2)
+optimizers = st.fixed_dictionaries(
+    {
+        "learning_rate": st.sampled_from([1e-3, 0.05, 0.3]),
+        "momentum": st.sampled_from([0.0, 0.5, 0.9]),
+        "decay": st.sampled_from([0.0, 1e-3]),
+        "nesterov": st.booleans(),
+        "weight_decay": st.sampled_from([0.0, 1e-3, 0.1]),
+    }
+)
+
+
+def _data(n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.integers(0, k, n)
+
+
+def _without_time(history) -> dict:
+    return {key: v for key, v in history.history.items() if key != "seconds"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    layers=layer_lists,
+    configs=st.lists(optimizers, min_size=1, max_size=3),
+    activation=st.sampled_from(["tanh", "logistic", "relu"]),
+    n=st.integers(2, 60),
+    batch=st.integers(1, 20),
+    seed=st.integers(0, 2**16),
+)
+def test_each_network_ends_where_fit_alone_takes_it(layers, configs, activation, n, batch, seed):
+    X, y = _data(n, layers[0], layers[-1], seed)
+    kwargs = dict(epochs=2, batch_size=batch, validation_split=0.25, seed=seed, verbose=0)
+    alone = []
+    for c in configs:
+        mlp = MLP(layers, activation=activation, seed=seed, dtype=np.float64)
+        try:
+            history = fit(mlp, X, y, optimizer=SGD(**c), **kwargs)
+        except FloatingPointError as exc:  # diverged: fit_many must say the same
+            history = exc.history
+            history.diverged = exc
+        alone.append((mlp, history))
+    mlps = [MLP(layers, activation=activation, seed=seed, dtype=np.float64) for _ in configs]
+    together = fit_many(mlps, [SGD(**c) for c in configs], X, y, **kwargs)
+    for k, ((mlp, expected), mine, got) in enumerate(zip(alone, mlps, together, strict=True)):
+        where = f"network {k} ({configs[k]})"
+        assert _without_time(got) == _without_time(expected), where
+        np.testing.assert_array_equal(mine.params, mlp.params, err_msg=where)
+        np.testing.assert_array_equal(
+            mine.optimizer.velocity, mlp.optimizer.velocity, err_msg=where
+        )
+        assert mine.optimizer.iterations == mlp.optimizer.iterations, where
+        assert (got.diverged is None) == (expected.diverged is None), where
+        if got.diverged is not None:
+            assert str(got.diverged) == str(expected.diverged), where
+
+
+def test_a_diverging_network_leaves_the_stack_and_the_others_carry_on():
+    X, y = _data(300, 6, 3, 0)
+    mlps = [MLP((6, 16, 3), activation="relu", seed=1, dtype=np.float64) for _ in range(3)]
+    opts = [SGD(0.05), SGD(1e30, momentum=0.9), SGD(0.01, nesterov=True)]
+    histories = fit_many(mlps, opts, X, y, epochs=3, batch_size=16, seed=2)
+    assert histories[0].diverged is None and histories[2].diverged is None
+    assert len(histories[0].history["loss"]) == 3 and len(histories[2].history["loss"]) == 3
+    bad = histories[1].diverged
+    assert bad is not None and bad.history is histories[1] and "smaller learning rate" in str(bad)
+    assert np.isfinite(mlps[1].params).all()  # the failing step was not applied
+    lone = MLP((6, 16, 3), activation="relu", seed=1, dtype=np.float64)
+    with pytest.raises(FloatingPointError) as info:
+        fit(lone, X, y, epochs=3, batch_size=16, seed=2, verbose=0, optimizer=SGD(1e30, 0.9))
+    assert str(info.value) == str(bad)
+    np.testing.assert_array_equal(lone.params, mlps[1].params)
+
+
+def test_callbacks_and_gradient_flow_per_network_as_fit_records_them():
+    X, y = _data(300, 6, 3, 5)
+    configs = [dict(learning_rate=0.05, momentum=0.9, decay=0.0), dict(learning_rate=0.01)]
+    alone = []
+    for c in configs:
+        mlp = MLP((6, 12, 3), seed=0, dtype=np.float64)
+        stopper = EarlyStopping(patience=1)
+        h = fit(mlp, X, y, epochs=30, batch_size=8, seed=0, verbose=0, optimizer=SGD(**c),
+                callbacks=[stopper], gradient_flow=GradientFlow(every=3))  # fmt: skip
+        alone.append((mlp, h))
+    mlps = [MLP((6, 12, 3), seed=0, dtype=np.float64) for _ in configs]
+    together = fit_many(
+        mlps, [SGD(**c) for c in configs], X, y, epochs=30, batch_size=8, seed=0,
+        callbacks=[[EarlyStopping(patience=1)] for _ in configs], gradient_flow=GradientFlow(3),
+    )  # fmt: skip
+    for (mlp, expected), mine, got in zip(alone, mlps, together, strict=True):
+        assert _without_time(got) == _without_time(expected)
+        assert len(got.epoch) < 30  # early stopping stopped it, and restored its best weights
+        np.testing.assert_array_equal(mine.params, mlp.params)
+        assert len(got.history["grad_norm"][0]) == 2  # one norm per weight matrix
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ([], []), "at least one network"),
+        (lambda: ([MLP((4, 3, 2))], [SGD(), SGD()]), "1 networks but 2 optimizers"),
+        (lambda: ([MLP((4, 3, 2)), MLP((4, 5, 2))], [SGD(), SGD()]), "one shape"),
+        (lambda: ([MLP((4, 3, 2)), MLP((4, 3, 2), activation="relu")], [SGD(), SGD()]),
+         "one shape, dtype and activation"),
+        (lambda: (lambda m: ([m, m], [SGD(), SGD()]))(MLP((4, 3, 2))), "given twice"),
+    ],
+)  # fmt: skip
+def test_fit_many_refuses_networks_it_cannot_stack(make, message):
+    mlps, opts = make()
+    X, y = _data(20, 4, 2, 0)
+    with pytest.raises(ValueError, match=message):
+        fit_many(mlps, opts, X, y, epochs=1)

@@ -1,0 +1,345 @@
+"""The studies hold the main job's line: sizes checked before anything is allocated (peak memory
+measured in a fresh process), no orphan workers after a SIGKILL, no trusted garbage on resume,
+a bounded wait for a Dask scheduler, folders replaced only when they hold our own output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PEAK_LIMIT_MB = 400  # the CLI with NumPy and matplotlib imported is ~150 MB
+
+
+def _cli_peak(args: list[str]) -> tuple[int, str, float]:
+    """Run mlp-compare ARGS in a fresh interpreter: (exit status, stderr, peak resident MB)."""
+    code = (
+        "import sys\nfrom compare.cli import main\n"
+        "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "peak = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "print(peak[0], file=sys.stdout)\nsys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    return result.returncode, result.stderr, int(result.stdout.split()[-1]) / 1024
+
+
+SIZE_CASES = [
+    (["study", "vanishing", "--width", "1000000", "--depths", "1", "--quick"], "--width 1000000"),
+    (["study", "vanishing", "--width", "130000", "--depths", "1", "--quick"], "--width 130000"),
+    (["study", "vanishing", "--depths", "100000"], "at most 64"),
+    (["study", "vanishing", "--depths", "2147483647"], "at most 64"),
+    (["study", "sweep", "--param", "hidden", "--values", "10000000"], "hidden=10000000"),
+    (["study", "sweep", "--param", "learning_rate", "--hidden", "10000000"], "--layers"),
+    (["study", "sweep", "--param", "learning_rate", "--values",
+      ",".join(str(i / 1e5 + 1e-6) for i in range(1, 10_001))], "at most 1,000"),
+    (["study", "sweep", "--grid", "learning_rate=" + ",".join(str(i / 1e4) for i in range(1, 1001)),
+      "momentum=" + ",".join(str(i / 1001) for i in range(1000))], "at most 1,000"),
+    (["study", "sweep", "--param", "momentum", "--seeds", "2147483647"], "at most 1,000"),
+    (["study", "sweep", "--param", "momentum", "--jobs", "2147483647"], "--jobs 2147483647"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "needle"), SIZE_CASES, ids=lambda v: str(v)[:60])
+def test_study_sizes_are_refused_before_anything_is_allocated(tmp_path, argv, needle):
+    out = tmp_path / "o"
+    code, stderr, peak = _cli_peak([*argv, "--out", str(out)])
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and needle in lines[0], stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert peak < PEAK_LIMIT_MB, f"peak {peak:.0f} MB"
+    assert not out.exists()
+
+
+def _sweep_args(mnist_dir, out, *extra, epochs="1", limit="600"):
+    return ["study", "sweep", *extra, "--epochs", epochs, "--limit", limit,
+            "--data-dir", str(mnist_dir), "--out", str(out)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (("--param", "learning_rate", "--values", "0.1,0.1"), "0.1 is given twice"),
+        (("--grid", "learning_rate=0.1,0.2", "momentum=0,0.9", "--values", "1"),
+         "--values goes with --param"),
+        (("--param", "hidden", "--values", "1.5,2.7"), "hidden must be a whole number"),
+        (("--param", "batch_size", "--values", "1e12"), "batch_size must be a whole number"),
+        (("--param", "batch_size", "--values", "1e308"), "batch_size must be a whole number"),
+        (("--param", "hidden", "--values", "inf"), "hidden must be a whole number"),
+        (("--param", "batch_size", "--values", "inf"), "batch_size must be a whole number"),
+        (("--param", "learning_rate", "--values", "inf"), "learning_rate must be a finite"),
+        (("--param", "learning_rate", "--limit", "1"), "leaves no training rows"),
+        (("--param", "learning_rate", "--scheduler", "not a url at all"),
+         "not a Dask scheduler address"),
+        (("--param", "learning_rate", "--scheduler", "ftp://127.0.0.1:21"),
+         "not a Dask scheduler address"),
+    ],
+)  # fmt: skip
+def test_sweep_flags_that_would_mislead_are_refused(tmp_path, mnist_dir, cli, extra, needle):
+    out = tmp_path / "o"
+    argv = _sweep_args(mnist_dir, out, *extra)
+    if "--limit" in extra:  # the case sets its own
+        argv = ["study", "sweep", *extra, "--data-dir", str(mnist_dir), "--out", str(out)]
+    result = cli(*argv)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and needle in lines[0], result.stderr
+    assert not out.exists()
+
+
+def test_vanishing_with_too_few_rows_is_refused(tmp_path, mnist_dir, cli):
+    out = tmp_path / "o"
+    result = cli("study", "vanishing", "--limit", "1", "--data-dir", str(mnist_dir),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 2 and "leaves no training rows" in result.stderr
+    assert not out.exists()
+
+
+def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
+    from compare.cli import build_parser
+    from compare.commands.study import sweep_plan
+
+    args = build_parser().parse_args(
+        ["study", "sweep", "--param", "learning_rate", "--values", "0.001,0.0010000001,0.1",
+         "--jobs", "64"]
+    )  # fmt: skip
+    plan = sweep_plan(args)
+    ids = [c.id for c in plan.cells()]
+    assert len(set(ids)) == 3 and "learning_rate=0.0010000001,seed=123" in ids
+    assert plan.jobs == 3
+    one = build_parser().parse_args(["study", "sweep", "--param", "momentum", "--values", "0.5",
+                                     "--jobs", "50"])  # fmt: skip
+    assert sweep_plan(one).jobs == 1
+
+
+# -- resume: what a rerun trusts ----------------------------------------------------------------
+
+
+def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08"):
+    from compare.cli import build_parser
+    from compare.commands.study import sweep_plan
+    from compare.studies.sweep import run_sweep
+
+    args = build_parser().parse_args(
+        _sweep_args(mnist_dir, out, "--param", "learning_rate", "--values", values, "--jobs", "1")
+    )
+    lines: list[str] = []
+    out.mkdir(exist_ok=True)
+    run_sweep(sweep_plan(args), out, data_dir=str(mnist_dir), say=lines.append)
+    return json.loads((out / "sweep.json").read_text()), lines
+
+
+def test_resume_sets_aside_every_cell_file_it_cannot_trust(tmp_path, mnist_dir):
+    out = tmp_path / "sweep"
+    first, _ = _run(mnist_dir, out)
+    assert first["status"] == "complete" and len(first["cells"]) == 8
+    cells = out / "cells"
+    files = sorted(cells.glob("*.json"), key=lambda p: json.loads(p.read_text())["value"])
+    good = json.loads(files[0].read_text())
+    tampered = {
+        # lr=0.01's file edited to claim another learning rate at 99.99 %
+        0: {**good, "values": {"learning_rate": 5}, "test_accuracy": 99.99},
+        1: "[1, 2, 3]",
+        2: {k: v for k, v in good.items() if k != "status"},
+        3: {**good, "history": "not a history"},
+        4: {**good, "value": "0.05", "values": {"learning_rate": "0.05"}},
+        5: {**good, "test_accuracy": float("nan")},  # written by a lax writer: NaN
+        6: {**good, "test_accuracy": 250.0},
+    }
+    for i, change in tampered.items():
+        text = change if isinstance(change, str) else json.dumps(change)
+        files[i].write_text(text)
+    files[7].unlink()
+    files[7].mkdir()  # a folder where a cell file goes
+    (files[7] / "x").write_text("")
+    again, lines = _run(mnist_dir, out)
+    assert again["status"] == "complete" and len(again["cells"]) == 8
+    assert sum("set aside as" in line for line in lines) == 8, lines
+    for cell in again["cells"]:
+        assert cell["values"]["learning_rate"] == cell["value"] and cell["status"] == "complete"
+        assert 0 <= cell["test_accuracy"] <= 100
+    assert len(list(cells.glob("*.rejected*"))) == 8
+    report = (out / "report.md").read_text()
+    assert "99.99" not in report and "nan" not in report.lower().split("finite")[0]
+
+
+def test_a_huge_sparse_cell_file_is_set_aside_without_reading_it(tmp_path, mnist_dir):
+    out = tmp_path / "sweep"
+    _run(mnist_dir, out, values="0.01")
+    path = next((out / "cells").glob("*.json"))
+    with open(path, "r+b") as handle:
+        handle.truncate(2 * 2**30)  # 2 GB, sparse: nothing on disk
+    code = (
+        "from pathlib import Path\nfrom compare.studies.store import CellStore\n"
+        "from compare.cli import build_parser\nfrom compare.commands.study import sweep_plan\n"
+        f"args = build_parser().parse_args({_sweep_args(mnist_dir, out, '--param', 'learning_rate', '--values', '0.01')!r})\n"  # noqa: E501
+        "plan = sweep_plan(args)\nlines = []\n"
+        f"done = CellStore(Path({str(out)!r}), plan, lines.append).finished(plan.cells())\n"
+        "print(len(done), lines[0])\n"
+        "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True)  # fmt: skip
+    found, peak = result.stdout.strip().splitlines()
+    assert found.startswith("0 ") and "bytes, more than a cell's record can be" in found
+    assert int(peak) / 1024 < PEAK_LIMIT_MB
+
+
+def test_a_rerun_with_other_settings_into_the_same_folder_is_refused(tmp_path, mnist_dir, cli):
+    out = tmp_path / "sweep"
+    assert (
+        cli(*_sweep_args(mnist_dir, out, "--param", "momentum", "--values", "0,0.5")).returncode
+        == 0
+    )
+    before = (out / "sweep.json").read_text()
+    other = cli(*_sweep_args(mnist_dir, out, "--param", "momentum", "--values", "0,0.9"))
+    assert other.returncode == 2 and "holds a sweep with other settings" in other.stderr
+    assert (out / "sweep.json").read_text() == before  # untouched
+
+
+def test_studies_replace_only_their_own_output(tmp_path, mnist_dir, cli):
+    sweep = tmp_path / "sweep"
+    assert (
+        cli(*_sweep_args(mnist_dir, sweep, "--param", "momentum", "--values", "0")).returncode == 0
+    )
+    before = (sweep / "report.md").read_text()
+    vanishing = cli("study", "vanishing", "--quick", "--data-dir", str(mnist_dir),
+                    "--out", str(sweep))  # fmt: skip
+    assert vanishing.returncode == 2 and "not an earlier `study vanishing`" in vanishing.stderr
+    assert (sweep / "report.md").read_text() == before
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes")
+    result = cli(*_sweep_args(mnist_dir, mine, "--param", "momentum", "--values", "0"))
+    assert result.returncode == 2 and "not empty and not an earlier `study sweep`" in result.stderr
+    assert (mine / "report.md").read_text() == "my notes" and not (mine / "cells").exists()
+
+
+# -- workers and schedulers ---------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_leaves_no_orphan_workers_and_no_lock(tmp_path, mnist_dir):
+    import fcntl
+
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compare",
+         *_sweep_args(mnist_dir, out, "--param", "learning_rate", "--values", "0.01,0.02",
+                      "--method", "separate", "--jobs", "2", epochs="200", limit="20000")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [k for k in _children(proc.pid) if _alive(k)]
+        assert len(workers) >= 2, "the workers never started"
+        time.sleep(1.0)  # let them settle into training
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "a worker outlived the killed command"
+        with open(out / ".mlp-compare.lock", "a+") as handle:  # the lock went with them
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for w in _children(proc.pid):
+            os.kill(w, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("kind", ["silent", "http"])
+def test_a_scheduler_that_does_not_answer_is_one_line_within_the_deadline(
+    tmp_path, mnist_dir, cli, monkeypatch, kind
+):
+    pytest.importorskip("distributed", reason="the cluster extra is not installed")
+    from compare.studies import workers
+
+    monkeypatch.setattr(workers, "CONNECT_SECONDS", 3)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def answer() -> None:  # "http": every connection gets an HTTP reply and is closed
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            if kind == "http":
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+                conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    out = tmp_path / "o"
+    started = time.monotonic()
+    try:
+        result = cli(*_sweep_args(mnist_dir, out, "--param", "learning_rate", "--values", "0.01",
+                                  "--scheduler", f"tcp://127.0.0.1:{port}"))  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    assert time.monotonic() - started < 30
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "--scheduler" in lines[0], result.stderr
+    assert not out.exists()  # nothing written, not even an empty cells/
+
+
+# -- smaller edges ------------------------------------------------------------------------------
+
+
+def test_a_long_bad_name_is_cut_in_the_error():
+    from numpy_mlp import MLP
+
+    with pytest.raises(ValueError, match="init must be one of") as info:
+        MLP((3, 4, 2), init="x" * 10**6)
+    assert len(str(info.value)) < 300 and "1,000,002 characters" in str(info.value)
+
+
+def test_gradient_norms_refuse_an_empty_batch():
+    import numpy as np
+
+    from numpy_mlp import MLP, gradient_norms
+
+    with pytest.raises(ValueError, match="at least one row"):
+        gradient_norms(MLP((3, 4, 2)), np.empty((0, 3), np.float32), np.empty(0, int))
