@@ -249,3 +249,18 @@ def test_thread_counts_in_force_are_recorded(tmp_path, mnist_dir):
     assert metrics["threads"]["numpy_blas"] == 2 and metrics["config"]["numpy_threads"] == 2
     assert (metrics["threads"]["tf_intra_op"], metrics["threads"]["tf_inter_op"]) == (1, 1)
     assert "NumPy trained with 2 BLAS thread(s)" in (out / "report.md").read_text()
+
+
+@pytest.mark.keras
+def test_a_runaway_loss_that_stays_finite_fails_both_models_by_one_rule(tmp_path, mnist_dir, cli):
+    """tanh saturates: at lr 50 the loss runs to ~160 and stays finite; numpy_mlp's rule (epoch
+    loss above 2 ln k) stops NumPy and Keras alike, and the run fails with exit status 1."""
+    out = tmp_path / "out"
+    result = cli("run", "--lr", "50", "--epochs", "2", "--limit", "2000",
+                 "--data-dir", str(mnist_dir), "--out", str(out))  # fmt: skip
+    assert result.returncode == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed"
+    for impl in ("numpy", "keras"):
+        assert "above 2 ln 10 = 4.61" in metrics[impl]["error"], metrics[impl]["error"]
+        assert "eta_0 was 50" in metrics[impl]["error"]

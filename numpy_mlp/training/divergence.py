@@ -64,7 +64,7 @@ class TrainingDivergedError(FloatingPointError):
             problem = f"{what} became {loss} {where}"
         super().__init__(
             f"{problem}; training stopped with the weights {kept}. "
-            f"Try a smaller learning rate (it was {learning_rate:g})."
+            f"Try a smaller learning rate (eta_0 was {learning_rate:g})."
         )
         self.epoch, self.step, self.loss, self.what = epoch, step, loss, what
         self.history = None  # the History of the finished epochs, set by the trainer

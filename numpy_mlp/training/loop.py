@@ -209,7 +209,7 @@ def fit(
             if verdict is not None:
                 what, value = verdict
                 exc = TrainingDivergedError(
-                    epoch + 1, None, value, optimizer.current_learning_rate(), what,
+                    epoch + 1, None, value, optimizer.learning_rate, what,
                     n_classes=mlp.n_classes,
                 )  # fmt: skip
                 exc.history = history
@@ -236,7 +236,7 @@ def _train_epoch(step, batches, epoch: int, bar) -> tuple[float, int]:
                 loss, hits = step.train_batch(A_in, Yb)
             except NonFiniteLoss as exc:
                 raise TrainingDivergedError(
-                    epoch + 1, s + 1, exc.loss, step.optimizer.current_learning_rate(), exc.what
+                    epoch + 1, s + 1, exc.loss, step.optimizer.learning_rate, exc.what
                 ) from None
             loss_sum += loss * A_in.shape[0]
             correct += hits

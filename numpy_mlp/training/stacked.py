@@ -295,7 +295,7 @@ def fit_many(
                 verdict = epoch_divergence(logs, n_classes)
                 if verdict is not None:
                     what, value = verdict
-                    lr = optimizers[i].current_learning_rate()
+                    lr = optimizers[i].learning_rate
                     stopping.append(row)
                     reasons.append(
                         TrainingDivergedError(epoch + 1, None, value, lr, what, n_classes=n_classes)
@@ -319,7 +319,7 @@ def _step_error(epoch: int, s: int, loss: float, stack: StackedStep, row: int):
     """The TrainingDivergedError fit raises for a non-finite loss or gradient at this step."""
     what = "loss" if not math.isfinite(loss) else "gradient"
     value = loss if what == "loss" else float(np.add.reduce(stack.G[row]))
-    lr = stack.optimizers[row].current_learning_rate()
+    lr = stack.optimizers[row].learning_rate
     return TrainingDivergedError(epoch + 1, s + 1, value, lr, what)
 
 
