@@ -9,17 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpy_mlp import MLP, SGD, EarlyStopping, GradientFlow, fit, fit_many
-
-layer_lists = st.lists(st.integers(1, 8), min_size=2, max_size=5).filter(lambda s: s[-1] >= 2)
-optimizers = st.fixed_dictionaries(
-    {
-        "learning_rate": st.sampled_from([1e-3, 0.05, 0.3]),
-        "momentum": st.sampled_from([0.0, 0.5, 0.9]),
-        "decay": st.sampled_from([0.0, 1e-3]),
-        "nesterov": st.booleans(),
-        "weight_decay": st.sampled_from([0.0, 1e-3, 0.1]),
-    }
-)
+from tests.strategies import layer_lists, optimizers
 
 
 def _data(n, d, k, seed):

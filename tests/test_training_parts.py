@@ -17,17 +17,7 @@ from numpy_mlp.model.parameters import flat_views, l2_mask, weight_shapes
 from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.fast import FastStep, ReferenceStep
 from numpy_mlp.training.optimizers import momentum_update
-
-layer_lists = st.lists(st.integers(1, 9), min_size=2, max_size=5).filter(lambda s: s[-1] >= 2)
-optimizers = st.fixed_dictionaries(
-    {
-        "learning_rate": st.sampled_from([1e-3, 0.05, 0.3]),
-        "momentum": st.sampled_from([0.0, 0.5, 0.9]),
-        "decay": st.sampled_from([0.0, 1e-3]),
-        "nesterov": st.booleans(),
-        "weight_decay": st.sampled_from([0.0, 1e-3, 0.1]),
-    }
-)
+from tests.strategies import layer_lists, optimizers
 
 
 @settings(max_examples=40, deadline=None)
