@@ -41,7 +41,7 @@ SIZE_CASES = [
     (["study", "vanishing", "--depths", "100000"], "at most 64"),
     (["study", "vanishing", "--depths", "2147483647"], "at most 64"),
     (["study", "sweep", "--param", "hidden", "--values", "10000000"], "hidden=10000000"),
-    (["study", "sweep", "--param", "learning_rate", "--hidden", "10000000"], "--layers"),
+    (["study", "sweep", "--param", "learning_rate", "--hidden", "10000000"], "--hidden 10000000"),
     (["study", "sweep", "--param", "learning_rate", "--values",
       ",".join(str(i / 1e5 + 1e-6) for i in range(1, 10_001))], "at most 1,000"),
     (["study", "sweep", "--grid", "learning_rate=" + ",".join(str(i / 1e4) for i in range(1, 1001)),

@@ -361,6 +361,10 @@ def sweep_plan(args: argparse.Namespace):
     check_mnist_layers(base.layers)
     if args.hidden is not None:
         base = apply_values(base, [("hidden", args.hidden)], args.seed)
+        try:
+            check_network(base.layers)
+        except UsageError as exc:
+            raise UsageError(f"--hidden {args.hidden}: {exc}") from None
     cells = args.seeds
     for _, values in axes:
         cells *= len(values)
