@@ -268,3 +268,27 @@ def test_unknown_activation_and_init_are_named():
         MLP((3, 2), activation="swish")
     with pytest.raises(ValueError, match="init must be one of glorot_uniform"):
         MLP((3, 2), init="zeros")
+
+
+def test_the_passes_can_show_their_intermediates():
+    """forward_pass(Z=...) and backward_pass(trace=...) hand out what they computed anyway:
+    Z^(l) = A^(l) W^(l), and dL/dW^(l) = A^(l)^T delta^(l+1) with the bias row its column sums."""
+    from numpy_mlp.model.mlp import backward_pass, forward_pass
+
+    mlp = MLP((3, 4, 5, 3), seed=2, dtype=np.float64)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    Z, trace = [], {}
+    A = forward_pass(mlp.weights, X, mlp.activation, Z=Z)
+    grads = backward_pass(mlp.weights, A, Y, mlp.activation, trace=trace)
+    assert (
+        len(Z) == 3 and sorted(trace["delta"]) == [0, 1, 2] and sorted(trace["f_prime"]) == [1, 2]
+    )
+    for l, W in enumerate(mlp.weights):
+        np.testing.assert_array_equal(Z[l], A[l] @ W)
+        np.testing.assert_array_equal(grads[l], A[l].T @ trace["delta"][l])
+        np.testing.assert_allclose(grads[l][0], trace["delta"][l].sum(axis=0), rtol=1e-12)
+    for l in (1, 2):
+        np.testing.assert_array_equal(trace["f_prime"][l], 1 - A[l][:, 1:] ** 2)  # tanh
+    for mine, theirs in zip(grads, mlp.gradients(X, Y), strict=True):
+        np.testing.assert_array_equal(mine, theirs)

@@ -86,12 +86,16 @@ TANH = ACTIVATIONS["tanh"]
 
 
 def forward_pass(
-    weights: Sequence[np.ndarray], X: np.ndarray, f: Activation = TANH
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    f: Activation = TANH,
+    Z: list | None = None,
 ) -> list[np.ndarray]:
     """[A_in, A_h1, ..., A_out] for input rows X (n, d_in), bias-row matrices `weights` and the
     hidden activation f.
 
     Every entry but the last carries its bias unit in column 0; A_out = softmax(Z_out) is (n, k).
+    Z: a list to receive every layer's Z (Z_h1, ..., Z_out), for showing them (`explain`).
     """
     A = add_bias_unit(X)  # A_in = [1 | X]
     activations = [A]
@@ -99,8 +103,12 @@ def forward_pass(
         Z_h = A @ W_h  # Z_h = A W_h
         A = add_bias_unit(f.f(Z_h))  # A_h = [1 | f(Z_h)]
         activations.append(A)
+        if Z is not None:
+            Z.append(Z_h)
     Z_out = A @ weights[-1]  # Z_out = A_h W_out
     activations.append(softmax(Z_out))  # A_out = softmax(Z_out)
+    if Z is not None:
+        Z.append(Z_out)
     return activations
 
 
@@ -109,16 +117,26 @@ def backward_pass(
     activations: Sequence[np.ndarray],
     Y: np.ndarray,
     f: Activation = TANH,
+    trace: dict | None = None,
 ) -> list[np.ndarray]:
-    """dL/dW for every matrix, given the activations of `forward_pass` and one-hot Y (n, k)."""
+    """dL/dW for every matrix, given the activations of `forward_pass` and one-hot Y (n, k).
+
+    trace: a dict to receive, per matrix index l, delta^(l+1) (`trace["delta"][l]`) and, for the
+    hidden layers, f'(Z^(l)) (`trace["f_prime"][l]`), for showing them (`explain`).
+    """
     grads: list[np.ndarray] = [np.empty(0)] * len(weights)
     delta = cross_entropy_delta(activations[-1], Y)  # delta_out = (A_out - Y) / n
     for l in reversed(range(len(weights))):
         A = activations[l]  # A^(l), bias unit in column 0
         grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
+        if trace is not None:
+            trace.setdefault("delta", {})[l] = delta
         if l > 0:
             # delta^(l) = (delta^(l+1) W^(l)[1:]^T) * f'(Z^(l)), bias unit dropped
-            delta = (delta @ weights[l][1:].T) * f.derivative(A[:, 1:])
+            f_prime = f.derivative(A[:, 1:])
+            delta = (delta @ weights[l][1:].T) * f_prime
+            if trace is not None:
+                trace.setdefault("f_prime", {})[l] = f_prime
     return grads
 
 
