@@ -29,7 +29,8 @@ from compare.studies.workers import dask_executor, process_pool
 
 # name -> (type, default values, log axis)
 PARAMS: dict[str, tuple[type, tuple, bool]] = {
-    "learning_rate": (float, (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), True),
+    # up to a rate that diverges at the tutorial's momentum 0.9 (3: the loss passes 2 ln 10 in epoch 1)
+    "learning_rate": (float, (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0), True),
     "momentum": (float, (0.0, 0.5, 0.8, 0.9, 0.95, 0.99), False),
     "weight_decay": (float, (0.0, 1e-5, 1e-4, 1e-3, 1e-2), True),
     "hidden": (int, (10, 25, 50, 100, 200), True),
