@@ -299,12 +299,16 @@ for name, X, labels, key in (("training", X_train_std, y_train, "train_accuracy"
                                    tutorial[key], EPOCHS))"""),
     CODE("""epochs = np.arange(1, EPOCHS + 1)
 plt.figure(figsize=(6, 3.5))
-for name, h, style in (("NumPy", history.history, "-o"), ("Keras", keras_history.history, "--x")):
-    plt.plot(epochs, h["loss"], style, color="C0", label=f"{name} loss", markersize=7)
-    plt.plot(epochs, h["val_loss"], style, color="C1", label=f"{name} val_loss", markersize=7)
+# NumPy wide and pale, Keras thin and dashed on top: both stay visible where they coincide
+styles = {"NumPy": dict(linestyle="-", marker="o", linewidth=6, alpha=0.35, markersize=9),
+          "Keras": dict(linestyle="--", marker="x", linewidth=1.5, markersize=7)}
+for name, h in (("NumPy", history.history), ("Keras", keras_history.history)):
+    plt.plot(epochs, h["loss"], color="C0", label=f"{name} loss", **styles[name])
+    plt.plot(epochs, h["val_loss"], color="C1", label=f"{name} val_loss", **styles[name])
+plt.xticks(epochs)
 plt.xlabel("epoch")
 plt.ylabel("cross-entropy")
-plt.title("NumPy: solid, circles; Keras: dashed, crosses")
+plt.title("NumPy: wide, pale; Keras: thin, dashed")
 plt.legend()
 plt.grid(alpha=0.3)"""),
     MD(r"""## 6. The two in lockstep

@@ -225,8 +225,9 @@ def draw_boundary(mlp: MLP, X, y, ax) -> None:
     xs = np.linspace(-1.2, 1.2, 200)
     grid = np.stack(np.meshgrid(xs, xs), axis=-1).reshape(-1, 2)
     classes = mlp.predict_classes(grid).reshape(len(xs), len(xs))
-    ax.contourf(xs, xs, classes, levels=np.arange(-0.5, 3), cmap="Pastel1", alpha=0.9)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="Set1", s=8, edgecolors="none")
+    colors = [f"C{k}" for k in range(int(max(y.max(), classes.max())) + 1)]
+    ax.contourf(xs, xs, classes, levels=np.arange(-0.5, len(colors)), colors=colors, alpha=0.25)
+    ax.scatter(X[:, 0], X[:, 1], c=[colors[k] for k in y], s=8, edgecolors="none")
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
