@@ -68,9 +68,9 @@ what the hidden units learned; the two studies the tutorial names as what to lea
 Six **exercises** are spread through it, each a task cell followed by a checker cell that says
 right or wrong, with a hint. Their solutions are in `notebooks/solutions.py`; try first.
 
-`EPOCHS` below is small so that the whole notebook runs in about a minute; set it to 50 for the
-tutorial's numbers (about a minute per model more). Every sentence below an output that says what
-it shows is written by code from those numbers (`notebooks/lessons.py`)."""),
+`EPOCHS` below is small so that the whole notebook runs in a minute or two on two cores; set it
+to 50 for the tutorial's numbers (about a minute per model more). Every sentence below an output
+that says what it shows is written by code from those numbers (`notebooks/lessons.py`)."""),
     CODE("""import sys
 from pathlib import Path
 

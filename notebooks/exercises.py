@@ -104,9 +104,10 @@ def direction(ratio: float) -> str:
 
 def check_normal_init(prediction, big: MLP, ratio, glorot: MLP, X, y) -> Verdict:
     """N(0, 1) connection weights in `big`, the measured ratio, and the prediction that matches."""
+    spread = float(np.sqrt(np.mean(np.sum(np.square(X, dtype=np.float64), axis=1))))
     hint = (
-        "with 784 standardized inputs and weights of standard deviation 1, Z_h has a standard "
-        "deviation of about 20: where is tanh then, and what is its slope there?"
+        f"with these inputs and weights of standard deviation 1, Z_h = A_in W_h has a standard "
+        f"deviation of about {spread:.0f}: where is tanh then, and what is its slope there?"
     )
     if prediction not in ("larger", "smaller", "about the same"):
         return _wrong(
@@ -130,10 +131,13 @@ def check_normal_init(prediction, big: MLP, ratio, glorot: MLP, X, y) -> Verdict
         )
     truth = direction(measured)
     saturated = float(np.mean(np.abs(big.forward(X)[1][:, 1:]) > 0.99))
+    gradient = gradient_norms(big, X, y)[0] / gradient_norms(glorot, X, y)[0]
+    weights = float(np.linalg.norm(big.weights[0]) / np.linalg.norm(glorot.weights[0]))
     why = (
         f"{saturated:.0%} of the first hidden layer's units are saturated (|A_h| > 0.99, where "
-        "tanh' = 1 - A^2 < 0.02), and the weights are about 20 times Glorot's, so each step "
-        "moves them relatively far less: training crawls."
+        f"tanh' = 1 - A^2 < 0.02). The first layer's gradient is {gradient:.2g} times Glorot's "
+        f"while its weights are {weights:.0f} times larger, so a step of SGD changes them "
+        f"{measured:.2g} times as much, relative to their size."
     )
     if prediction != truth:
         return _wrong(f"The measurement is right ({measured:.3g}x, {truth}); the prediction "
@@ -183,11 +187,15 @@ def check_smallest_diverging(answer, X, y) -> Verdict:
         return _wrong(f"{answer:g} diverges, but so does {CANDIDATE_RATES[i - 1]:g}.", hint)
     before, after = losses_after_one_epoch(answer, X, y)
     below = f" while {CANDIDATE_RATES[i - 1]:g} still learns" if i else ""
+    note = (
+        " The loss stayed finite (tanh keeps the hidden units bounded, and the loss is computed "
+        "from the logits stably): divergence does not always mean NaN."
+        if np.isfinite(after)
+        else ""
+    )
     return Verdict(
         True,
-        f"At {answer:g} the training loss rises from {before:.3f} to {after:.3g}{below}. "
-        "tanh keeps the hidden units bounded, so the loss grows instead of overflowing: "
-        "divergence does not always mean NaN.",
+        f"At {answer:g} the training loss rises from {before:.3f} to {after:.3g}{below}.{note}",
     )
 
 
