@@ -212,6 +212,12 @@ def verdict(metrics: dict) -> str:
             parts.append(f"{label} training failed: {metrics[key]['error']}")
     if metrics.get("status") == "interrupted":
         parts.append("The run was interrupted; the sections below hold what finished.")
+    trained = [(label, m) for _, label, m in _ran(metrics) if "test_accuracy" in m]
+    if len(trained) == 1 and not any("error" in m for _, _, m in _ran(metrics)):
+        label, m = trained[0]
+        parts.append(
+            f"Only {label} was trained in this run: {m['test_accuracy']:.2f}% test accuracy."
+        )
     return " ".join(parts) or "Nothing has finished yet."
 
 

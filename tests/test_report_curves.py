@@ -85,3 +85,11 @@ def test_learning_curves_give_each_model_its_own_look(tmp_path, monkeypatch):
     looks = {label.split()[0]: (width, marker) for label, width, marker in drawn}
     assert looks["NumPy"] != looks["Keras"] and looks["NumPy"][0] > looks["Keras"][0]
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_a_one_model_run_says_so_instead_of_nothing_has_finished():
+    from compare.report import verdict
+
+    metrics = {"status": "complete", "numpy": {"test_accuracy": 96.36}}
+    assert verdict(metrics) == "Only NumPy was trained in this run: 96.36% test accuracy."
+    assert verdict({"status": "running"}) == "Nothing has finished yet."
