@@ -439,7 +439,7 @@ plt.yscale("log")
 plt.xticks(np.arange(1, STUDY_EPOCHS + 1))
 plt.xlabel("epoch")
 plt.ylabel("validation loss")
-plt.legend(fontsize=8)
+plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
 plt.grid(alpha=0.3, which="both")"""),
     CODE(TASKS["diverging"]),
     CODE("""display(exercises.check_smallest_diverging(smallest_diverging, X_5k, y_5k))"""),
