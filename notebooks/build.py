@@ -466,9 +466,9 @@ if net is not None:
     ax.set_title(f"{hidden_units} hidden units")"""),
     MD(r"""## Summary
 
-* A 784-50-50-10 network is two matrix products per layer and a handful of elementwise
-  operations; backpropagation is the same products transposed, and every number of a small
-  example can be checked by hand.
+* The forward pass of a 784-50-50-10 network is one matrix product and one elementwise
+  activation per layer; backpropagation is two products per layer with the same matrices
+  (one of them transposed), and every number of a small example can be checked by hand.
 * Before a long run: the initial loss against $\ln 10$, the parameter count, and a tiny subset
   memorized to 100 %.
 * A gradient check (`check_grad` for any function, `check_gradients` for the network) finds the
