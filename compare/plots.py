@@ -47,21 +47,41 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, path: str | os.PathLike) 
     _save(fig, path)
 
 
+# One look per model, drawn in this order: the first wide and pale, the next thin on top of it,
+# so two models whose curves coincide (NumPy and Keras from the same weights) both stay visible.
+MODEL_STYLES = (
+    {"linewidth": 6, "alpha": 0.35, "marker": "o", "markersize": 8},
+    {"linewidth": 1.4, "alpha": 1.0, "marker": "x", "markersize": 7},
+    {"linewidth": 1.0, "alpha": 1.0, "marker": "+", "markersize": 7},
+)
+KEY_STYLES = {"loss": ("C0", "-"), "val_loss": ("C1", "--")}
+
+
 def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path) -> None:
-    """loss and val_loss per epoch for each model, on one set of axes."""
+    """loss and val_loss per epoch for each model, on one set of axes.
+
+    Colour and line style say which loss (blue solid: training, orange dashed: validation); width
+    and marker say which model (MODEL_STYLES), so coinciding curves do not hide each other.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    styles = {"loss": "-", "val_loss": "--"}
-    for (name, history), color in zip(histories.items(), ("C0", "C1", "C2"), strict=False):
-        for key, style in styles.items():
+    names = []
+    for (name, history), look in zip(histories.items(), MODEL_STYLES, strict=False):
+        names.append(name)
+        for key, (color, style) in KEY_STYLES.items():
             values = history.get(key) or []
             if values:
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, style, color=color, label=f"{name} {key}", marker=".")
+                ax.plot(
+                    epochs, values, style, color=color, label=f"{name} {key}",
+                    markevery=max(1, len(values) // 10), **look,
+                )  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     ax.set_yscale("log")
-    ax.set_title("Learning curves (solid: training, dashed: validation)")
+    looks = ["wide, pale", "thin, on top", "thinnest"]
+    who = "; ".join(f"{n}: {look}" for n, look in zip(names, looks, strict=False))
+    ax.set_title(f"Learning curves (solid: training, dashed: validation)\n{who}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     _save(fig, path)

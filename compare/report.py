@@ -59,6 +59,51 @@ def accuracy_table(metrics: dict) -> list[str]:
     return rows
 
 
+LEVEL = 0.10  # validation loss has "levelled off" once it stays within 10 % of its lowest value
+OVERFIT_DROP = 0.20  # ... and over-fits if training loss still falls by 20 % or more after that
+
+
+def overfitting_sentence(label: str, history: dict) -> str:
+    """Over-fitting, from one model's per-epoch loss and val_loss: the epoch from which
+    validation loss stays within LEVEL of its lowest value, what training loss did from there
+    on, and the train/validation gap at the end."""
+    loss, val = history.get("loss") or [], history.get("val_loss") or []
+    if len(val) < 2 or len(loss) != len(val):
+        return ""
+    n, lowest = len(val), min(val)
+    best = val.index(lowest) + 1
+    since = next(e for e in range(1, n + 1) if max(val[e - 1 :]) <= lowest * (1 + LEVEL))
+    end = f"at the end training loss {loss[-1]:.4f}, validation loss {val[-1]:.4f}"
+    if since >= n - 1:
+        return (
+            f"{label}: validation loss was still improving at the end ({val[-2]:.4f} -> "
+            f"{val[-1]:.4f} in the last epoch), no sign of over-fitting yet; {end}."
+        )
+    drop = 1 - loss[-1] / loss[since - 1]
+    text = (
+        f"{label}: validation loss levels off from epoch {since} of {n}, staying within "
+        f"{LEVEL:.0%} of its lowest value ({lowest:.4f}, epoch {best}"
+        + (f"; {val[-1]:.4f} by the end" if best < n and val[-1] > lowest * 1.02 else "")
+        + ")"
+    )
+    if drop >= OVERFIT_DROP:
+        return text + (
+            f", while training loss keeps falling ({loss[since - 1]:.4f} -> {loss[-1]:.4f}, "
+            f"-{drop:.0%}): over-fitting, the gap between them grows from "
+            f"{val[since - 1] - loss[since - 1]:.4f} to {val[-1] - loss[-1]:.4f}; {end}."
+        )
+    return text + f", and training loss fell only {drop:.0%} over the same epochs; {end}."
+
+
+def overfitting_lines(metrics: dict) -> list[str]:
+    sentences = [
+        overfitting_sentence(label, m.get("history", {}))
+        for _, label, m in _ran(metrics)
+        if "error" not in m
+    ]
+    return [s for s in sentences if s]
+
+
 def gradient_table(metrics: dict) -> list[str]:
     agreement = metrics.get("gradient_agreement")
     if not agreement:
@@ -167,6 +212,12 @@ def verdict(metrics: dict) -> str:
             parts.append(f"{label} training failed: {metrics[key]['error']}")
     if metrics.get("status") == "interrupted":
         parts.append("The run was interrupted; the sections below hold what finished.")
+    trained = [(label, m) for _, label, m in _ran(metrics) if "test_accuracy" in m]
+    if len(trained) == 1 and not any("error" in m for _, _, m in _ran(metrics)):
+        label, m = trained[0]
+        parts.append(
+            f"Only {label} was trained in this run: {m['test_accuracy']:.2f}% test accuracy."
+        )
     return " ".join(parts) or "Nothing has finished yet."
 
 
@@ -204,6 +255,7 @@ def render_report(metrics: dict) -> str:
         "Training accuracy is on all training rows (validation rows included), as the tutorial "
         "measures it.",
         "",
+        *(line for sentence in overfitting_lines(metrics) for line in (sentence, "")),
         "## Gradient agreement",
         "",
         *gradient_table(metrics),

@@ -3,7 +3,10 @@ the outputs of the current code. Regenerate with:
 
     .venv/bin/python notebooks/build.py
 
-(about a minute; EPOCHS at the top of the notebook sets how long the training cells train).
+(about a minute on two cores; EPOCHS at the top of the notebook sets how long the NumPy and Keras
+training cells train). The kernel runs in the repository's root, so the code it imports is this
+checkout's. The exercises' task cells are in TASKS, so that tests can run them untouched and check
+that each checker rejects them (tests/test_notebook_exercises.py).
 """
 
 from __future__ import annotations
@@ -15,24 +18,82 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 MD, CODE = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+TASKS = {
+    "bias_row": """# Exercise 1. The bias row of dL/dW_out for the 3-4-3 example, by hand: compute it from
+# delta_out alone (no A_h) with one NumPy reduction, and replace None.
+my_bias_row = None""",
+    "parameters": """# Exercise 2. The number of weights of any network: replace the body with a formula in
+# layer_sizes (bias rows included), so that (784, 50, 50, 10) gives the count printed above.
+def count_parameters(layer_sizes):
+    return None""",
+    "logistic": """# Exercise 3. The logistic function sigma(z) = 1 / (1 + exp(-z)) is the other classic
+# activation. Write its derivative using only A = sigma(z), as tanh's is 1 - A**2 (the line below
+# is tanh's: replace it). The checker runs check_grad on a function built from it.
+def logistic_derivative(A):
+    return 1 - A**2""",
+    "normal_init": """# Exercise 4. Predict, then measure. Draw every connection weight of a 784-50-50-10 tanh
+# network from N(0, 1) instead of Glorot's uniform (bias rows stay 0). Will the first layer's
+# gradient relative to its weights, exercises.relative_gradient = ||dL/dW_h1|| / ||W_h1||, be
+# "larger", "smaller" or "about the same" as with Glorot? Write the prediction first.
+prediction = "..."
+glorot = MLP((784, 50, 50, 10), seed=123)
+big = MLP((784, 50, 50, 10), seed=123)  # give it N(0, 1) weights: big.set_weights([...])
+X_probe, y_probe = X_train_std[:1000], y_train[:1000]
+ratio = None  # relative_gradient(big, X_probe, y_probe) / relative_gradient(glorot, X_probe, y_probe)""",
+    "diverging": """# Exercise 5. Find the smallest learning rate in exercises.CANDIDATE_RATES for which one
+# epoch on 5,000 rows ends with a HIGHER training loss than the untrained network's (momentum 0.9,
+# batch 64). exercises.diverges(lr, X, y) trains that epoch and says. Replace None.
+print("candidates:", exercises.CANDIDATE_RATES)
+X_5k, y_5k = X_train_std[:5000], y_train[:5000]
+smallest_diverging = None""",
+    "spiral": """# Exercise 6. What is the smallest number of hidden units with which a 2-H-3 tanh network
+# (exercises.train_spiral) separates the three arms, 95 % training accuracy? Change the number
+# and run the checker: it draws the regions your network gives each class.
+hidden_units = 2""",
+}
 
 CELLS = [
     MD(r"""# A multilayer perceptron by hand, next to Keras
 
-This notebook retells the tutorial this project grew from — a 784-50-50-10 network classifying
-MNIST digits — with the project's own code: first the data, then every equation of the network
-with a worked example small enough to check by hand, a gradient check you can break on purpose,
-training in NumPy and in Keras, the two trained in lockstep, what the hidden units learned, and
-the two studies the tutorial names as what to learn next.
+This notebook retells the tutorial this project grew from, a 784-50-50-10 network classifying
+MNIST digits, with the project's own code: the data; every equation of the network with a worked
+example small enough to check by hand; the sanity checks to run before any long training; a
+gradient check you can break on purpose; training in NumPy and in Keras, and the two in lockstep;
+what the hidden units learned; the two studies the tutorial names as what to learn next; and a
+2-D problem where you can see what hidden units do.
 
-`EPOCHS` below is small so that the whole notebook runs in about a minute; set it to 50 for the
-tutorial's numbers (about a minute per model more)."""),
-    CODE("""import matplotlib.pyplot as plt
+Six **exercises** are spread through it, each a task cell followed by a checker cell that says
+right or wrong, with a hint. Their solutions are in `notebooks/solutions.py`; try first.
+
+`EPOCHS` below is small so that the whole notebook runs in a minute or two on two cores; set it
+to 50 for the tutorial's numbers (about a minute per model more). Every sentence below an output
+that says what it shows is written by code from those numbers (`notebooks/lessons.py`)."""),
+    CODE("""import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import HTML, display
+from IPython.display import HTML, Markdown, display
 
-from numpy_mlp import MLP, SGD, load_mnist, one_hot, standardize
+from numpy_mlp import (
+    MLP,
+    SGD,
+    GradientFlow,
+    check_grad,
+    gradient_norms,
+    load_mnist,
+    one_hot,
+    standardize,
+)
+
+# lessons.py (sentences from numbers) and exercises.py (the checkers) sit beside this notebook
+sys.path.insert(0, str(Path("notebooks").resolve() if Path("notebooks/lessons.py").is_file()
+                       else Path.cwd()))
+import exercises  # noqa: E402
+import lessons  # noqa: E402
 
 %matplotlib inline
 EPOCHS = 2  # 50 reproduces the tutorial's accuracies
@@ -128,19 +189,67 @@ print("bias row of dL/dW_out:", grads[1][0], "= column sums of delta_out:", delt
 delta_h = (delta_out @ small.W_out[1:].T) * (1 - A_h[:, 1:] ** 2)
 table("delta_h = (delta_out W_out[1:]^T) * (1 - A_h^2)", delta_h)
 table("dL/dW_h = A_in^T delta_h", grads[0])"""),
-    MD(r"""## 3. A gradient check you can break
+    CODE(TASKS["bias_row"]),
+    CODE("""display(exercises.check_bias_row(my_bias_row, delta_out, grads[1]))"""),
+    MD(r"""## 3. Sanity checks before training
 
-Backpropagation is easy to get almost right. The check compares it with central differences of
-the loss, $\frac{L(w+h) - L(w-h)}{2h}$, for every weight (here in extended precision, with the
-step scaled to each weight's input). The relative error
-$|g_{bp} - g_{fd}| / (|g_{bp}| + |g_{fd}|)$ is around $10^{-14}$ when backprop is right."""),
+Three checks that take a second and catch most broken setups before a long run:
+
+* **the initial loss.** An untrained network that spreads its probability evenly over 10 classes
+  has loss $-\ln \frac{1}{10} = \ln 10 = 2.3026$. A very different value means the loss, the
+  labels or the initialization are off;
+* **the number of parameters**, from the model itself;
+* **overfitting a tiny subset.** 100 training examples are few enough to memorize: if training
+  cannot reach 100 % accuracy on them, the training loop is broken."""),
+    CODE("""untrained = MLP((784, 50, 50, 10), seed=123)
+X_check, y_check = X_train_std[:10_000], y_train[:10_000]
+initial_loss = untrained.loss(X_check, y_check)
+print(f"Initial loss: {initial_loss:.4f} (ln 10 = {np.log(10):.4f}), on 10,000 training rows")
+Z_out = untrained.logits(X_check)
+zero_output = MLP((784, 50, 50, 10), seed=123)
+zero_output.set_weights([*untrained.W_h, np.zeros_like(untrained.W_out)])
+display(Markdown(lessons.initial_loss_sentence(
+    initial_loss, float(Z_out.var(axis=1).mean()), zero_output.loss(X_check, y_check))))
+n_parameters = sum(W.size for W in untrained.weights)
+shapes = " + ".join(f"{W.shape[0]}x{W.shape[1]}" for W in untrained.weights)
+print(f"Parameters: {n_parameters:,} ({shapes}, bias rows included)")"""),
+    CODE("""tiny = MLP((784, 50, 50, 10), seed=123)
+tiny_history = tiny.fit(X_train_std[:100], y_train[:100], epochs=60, batch_size=10,
+                        validation_split=0.0, seed=1, verbose=0,
+                        optimizer=SGD(learning_rate=0.001, momentum=0.9, decay=1e-7))
+tiny_accuracy = tiny.accuracy(X_train_std[:100], y_train[:100])
+print(f"Training accuracy on 100 examples after 60 epochs: {100 * tiny_accuracy:.2f} %")
+display(Markdown(lessons.overfit_sentence(tiny_history.history["accuracy"], 100)))"""),
+    CODE(TASKS["parameters"]),
+    CODE("""display(exercises.check_parameter_count(count_parameters))"""),
+    MD(r"""## 4. A gradient check you can break
+
+Backpropagation is easy to get almost right. A gradient check compares it with central
+differences, $\frac{f(w+h) - f(w-h)}{2h}$, entry by entry. `check_grad(f, grad_f, x)` does this
+for any scalar NumPy function: $f$ is evaluated in extended precision, the difference is
+Richardson-extrapolated, and the relative error
+$|g_{mine} - g_{fd}| / (|g_{mine}| + |g_{fd}|)$ must stay below $10^{-7}$ in float64. Here it is on
+a function that has nothing to do with the network, $f(z) = \sum_i \ln(1 + e^{z_i})$, whose
+gradient is the logistic function:"""),
+    CODE("""def softplus_sum(z):
+    return np.sum(np.log1p(np.exp(z)))
+
+
+def softplus_gradient(z):
+    return 1 / (1 + np.exp(-z))
+
+
+print(check_grad(softplus_sum, softplus_gradient, np.linspace(-3, 3, 7)).report())"""),
+    MD(r"""The network's check, `check_gradients`, is the same comparison for every weight matrix
+(with the step scaled to each weight's input):"""),
     CODE("""from numpy_mlp.checks.gradcheck import check_gradients
 
 for r in check_gradients(small, x, y):
     print(f"{r.name}: max relative error {r.max_rel_error:.1e} over {r.checked} entries")"""),
-    MD(r"""Now a copy of backpropagation with one classic mistake: the sign of $\delta_h$ flipped
-(as if the derivative of $\tanh$ were $A^2 - 1$). Change the line marked below and run the check
-again: the check points at the matrices the mistake reaches."""),
+    MD(r"""Now a copy of backpropagation with one classic mistake, on the line marked below: the sign
+of $\delta_h$ flipped, as if the derivative of $\tanh$ were $A^2 - 1$. Run the check on it: it
+points at the matrices the mistake reaches. Then fix the line (`1 - A[l][:, 1:] ** 2`) and run the
+cell again."""),
     CODE("""from numpy_mlp.model.mlp import forward_pass
 
 
@@ -158,16 +267,24 @@ def broken_gradients(mlp, X, Y):
 
 for r in check_gradients(small, x, y, gradients=broken_gradients):
     print(f"{r.name}: max relative error {r.max_rel_error:.1e} -> {'ok' if r.passed else 'FAILS'}")"""),
-    MD(r"""`mlp-compare gradcheck --inject-bug ...` shows four such mistakes on the command line.
+    MD(r"""`mlp-compare gradcheck --inject-bug NAME` shows four such mistakes on the command line, says
+which matrices each must reach and why, and that failing (exit status 1) is then the expected
+verdict."""),
+    CODE(TASKS["logistic"]),
+    CODE("""display(exercises.check_logistic_derivative(logistic_derivative))"""),
+    MD(r"""## 5. Training: NumPy, then Keras"""),
+    CODE("""from compare.config import REFERENCE
 
-## 4. Training: NumPy, then Keras"""),
-    CODE("""mlp = MLP((784, 50, 50, 10), seed=123)
+mlp = MLP((784, 50, 50, 10), seed=123)
 history = mlp.fit(X_train_std, y_train, epochs=EPOCHS, batch_size=64, validation_split=0.1,
                   optimizer=SGD(learning_rate=0.001, momentum=0.9, decay=1e-7), seed=123,
                   verbose=2)
 print("First 3 predictions:", mlp.predict_classes(X_train_std[:3]), "labels:", y_train[:3])
-print(f"NumPy training accuracy: {100 * mlp.accuracy(X_train_std, y_train):.2f}%  (tutorial: 98.81%)")
-print(f"NumPy test accuracy:     {100 * mlp.accuracy(X_test_std, y_test):.2f}%  (tutorial: 96.27%)")"""),
+tutorial = REFERENCE["tutorial"]
+print(lessons.versus_reference("NumPy training accuracy", mlp.accuracy(X_train_std, y_train),
+                               tutorial["train_accuracy"], EPOCHS))
+print(lessons.versus_reference("NumPy test accuracy", mlp.accuracy(X_test_std, y_test),
+                               tutorial["test_accuracy"], EPOCHS))"""),
     CODE("""from keras_mlp import build_model, floatx_of, predict_classes, set_numpy_weights
 
 model = build_model((784, 50, 50, 10), seed=123)
@@ -175,19 +292,26 @@ set_numpy_weights(model, MLP((784, 50, 50, 10), seed=123).weights)  # the same s
 with floatx_of(model):
     keras_history = model.fit(X_train_std, one_hot(y_train), batch_size=64, epochs=EPOCHS,
                               validation_split=0.1, verbose=2)
-for name, X, labels in (("training", X_train_std, y_train), ("test", X_test_std, y_test)):
-    print(f"Keras {name} accuracy: {100 * np.mean(predict_classes(model, X) == labels):.2f}%")"""),
+for name, X, labels, key in (("training", X_train_std, y_train, "train_accuracy"),
+                             ("test", X_test_std, y_test, "test_accuracy")):
+    print(lessons.versus_reference(f"Keras {name} accuracy",
+                                   np.mean(predict_classes(model, X) == labels),
+                                   tutorial[key], EPOCHS))"""),
     CODE("""epochs = np.arange(1, EPOCHS + 1)
 plt.figure(figsize=(6, 3.5))
-plt.plot(epochs, history.history["loss"], "C0-", label="NumPy loss")
-plt.plot(epochs, history.history["val_loss"], "C0--", label="NumPy val_loss")
-plt.plot(epochs, keras_history.history["loss"], "C1-", label="Keras loss")
-plt.plot(epochs, keras_history.history["val_loss"], "C1--", label="Keras val_loss")
+# NumPy wide and pale, Keras thin and dashed on top: both stay visible where they coincide
+styles = {"NumPy": dict(linestyle="-", marker="o", linewidth=6, alpha=0.35, markersize=9),
+          "Keras": dict(linestyle="--", marker="x", linewidth=1.5, markersize=7)}
+for name, h in (("NumPy", history.history), ("Keras", keras_history.history)):
+    plt.plot(epochs, h["loss"], color="C0", label=f"{name} loss", **styles[name])
+    plt.plot(epochs, h["val_loss"], color="C1", label=f"{name} val_loss", **styles[name])
+plt.xticks(epochs)
 plt.xlabel("epoch")
 plt.ylabel("cross-entropy")
+plt.title("NumPy: wide, pale; Keras: thin, dashed")
 plt.legend()
 plt.grid(alpha=0.3)"""),
-    MD(r"""## 5. The two in lockstep
+    MD(r"""## 6. The two in lockstep
 
 Same initial weights, the same batches in the same order, the same optimizer: in float64 the two
 implementations compute the same numbers to the last bits, and in float32 rounding makes them
@@ -208,7 +332,7 @@ plt.xlabel("SGD updates")
 plt.ylabel("max |W_numpy - W_keras|")
 plt.legend()
 plt.grid(alpha=0.3)"""),
-    MD(r"""## 6. What the hidden units learned
+    MD(r"""## 7. What the hidden units learned
 
 Each column of $W_h$ (without its bias row) is a 28x28 image: the pattern the unit responds to.
 Training moves the weights only a little from their random start, so the change since
@@ -230,42 +354,138 @@ for ax, i in zip(axes.flat, wrong, strict=False):
     ax.axis("off")
     ax.set_title(f"t: {y_test[i]} p: {predicted[i]}")
 plt.tight_layout()"""),
-    MD(r"""## 7. What to learn next
+    MD(r"""## 8. What to learn next: the vanishing gradient
 
 The tutorial ends by naming two things to study: the **vanishing gradient** as layers are added,
-and **tuning** the learning rate, momentum, weight decay and hidden units. Both are commands
-(`mlp-compare study vanishing`, `mlp-compare study sweep`); here they run on small settings.
+and **tuning** the learning rate and friends (`mlp-compare study vanishing` and
+`mlp-compare study sweep` do both at full size). Here they are with the library alone.
 
-In a deep logistic network each layer multiplies $\delta$ by $f'(Z) \le 1/4$, so the first
-layer's gradient shrinks geometrically; tanh with Glorot initialization and ReLU with He
-initialization keep it level."""),
-    CODE("""import base64
-import tempfile
-from pathlib import Path
+Backpropagation multiplies $\delta$ by $W^\top$ and by $f'(Z)$ once per layer on its way down.
+The logistic's slope is at most $1/4$, so in a deep logistic network the first layer's gradient
+can shrink geometrically; tanh with Glorot initialization and ReLU with He initialization are
+designed to keep it level. Below: 1, 2, 4 and 8 hidden layers of 50 units for each activation,
+the ratio $\|\partial L/\partial W^{(1)}\| / \|\partial L/\partial W_{out}\|$ at initialization
+(`gradient_norms`, on 1,000 rows), then 3 epochs on 20,000 rows with the tutorial's optimizer."""),
+    CODE("""INIT = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
+ROWS, STUDY_EPOCHS = 20_000, 3
+runs = []
+for activation, init in INIT.items():
+    for depth in (1, 2, 4, 8):
+        net = MLP((784, *[50] * depth, 10), activation=activation, init=init, seed=123)
+        norms = gradient_norms(net, X_train_std[:1000], y_train[:1000])  # at initialization
+        net.fit(X_train_std[:ROWS], y_train[:ROWS], epochs=STUDY_EPOCHS, batch_size=64,
+                validation_split=0.1, optimizer=SGD(learning_rate=0.001, momentum=0.9, decay=1e-7),
+                seed=1, verbose=0)
+        predicted = net.predict_classes(X_test_std)
+        runs.append({"activation": activation, "depth": depth, "norms": norms,
+                     "first_over_last": norms[0] / norms[-1],
+                     "test_accuracy": float(np.mean(predicted == y_test)),
+                     "top_class_share": lessons.top_class_share(predicted)})
+        print(f"{activation:<8} depth {depth}: first/last layer gradient norm "
+              f"{norms[0] / norms[-1]:8.2g} at the start; test accuracy "
+              f"{100 * runs[-1]['test_accuracy']:5.2f} % after {STUDY_EPOCHS} epochs")
+for sentence in lessons.vanishing_sentences(runs):
+    display(Markdown(sentence))"""),
+    CODE("""plt.figure(figsize=(6, 3.5))
+for r in runs:
+    if r["depth"] == 8:
+        plt.plot(np.arange(1, 10), r["norms"], "o-", label=f"{r['activation']} ({INIT[r['activation']]})")
+plt.yscale("log")
+plt.xlabel("weight matrix (1 = first hidden layer, 9 = output)")
+plt.ylabel("||dL/dW|| at initialization")
+plt.title("8 hidden layers: gradient norm per layer")
+plt.legend()
+plt.grid(alpha=0.3, which="both")"""),
+    CODE(TASKS["normal_init"]),
+    CODE(
+        """display(exercises.check_normal_init(prediction, big, ratio, glorot, X_probe, y_probe))"""
+    ),
+    MD(r"""## 9. What to learn next: the learning rate
 
-from compare.studies.vanishing import VanishingPlan, run_vanishing
+Five learning rates a factor of ten apart, everything else the tutorial's (momentum 0.9, batch
+64), 3 epochs on the same 20,000 rows. `GradientFlow` records how far each update moves the first
+layer's weights relative to their size (about $10^{-3}$ per step is the usual rule of thumb). A
+run counts as diverged when its training loss ends above the untrained network's."""),
+    CODE("""from numpy_mlp import TrainingDivergedError
 
-folder = Path(tempfile.mkdtemp())
-study = run_vanishing(VanishingPlan(epochs=1, limit=10_000), folder, say=lambda m: None)
-for r in study["runs"]:
-    print(f"{r['activation']:<8} depth {r['depth']}: first/last layer gradient norm "
-          f"{r['first_over_last']:.1e}, test {r['test_accuracy']:.1f}%")
-figure = base64.b64encode((folder / "vanishing_init.png").read_bytes()).decode()
-display(HTML(f'<img src="data:image/png;base64,{figure}">'))"""),
-    CODE("""import dataclasses
-import json
+rates = (0.001, 0.01, 0.1, 1.0, 10.0)
+start_loss = MLP((784, 50, 50, 10), seed=123).loss(X_train_std[:ROWS], y_train[:ROWS])
+lr_runs = []
+for lr in rates:
+    net = MLP((784, 50, 50, 10), seed=123)
+    try:
+        h = net.fit(X_train_std[:ROWS], y_train[:ROWS], epochs=STUDY_EPOCHS, batch_size=64,
+                    validation_split=0.1, optimizer=SGD(learning_rate=lr, momentum=0.9, decay=1e-7),
+                    seed=1, verbose=0, gradient_flow=GradientFlow(every=10)).history
+    except TrainingDivergedError as error:  # a non-finite loss stops fit
+        print(f"learning rate {lr:g}: {error}")
+        lr_runs.append({"learning_rate": lr, "diverged": True, "loss": [], "val_loss": [],
+                        "val_accuracy": []})
+        continue
+    lr_runs.append({"learning_rate": lr, **h})
+    print(f"learning rate {lr:<6g} training loss {h['loss'][-1]:8.3f}, validation loss "
+          f"{h['val_loss'][-1]:8.3f}, validation accuracy {100 * h['val_accuracy'][-1]:5.2f} %, "
+          f"update/weight (first layer) {h['update_ratio'][-1][0]:.1e}")
+print(f"untrained network's loss on these rows: {start_loss:.3f}")
+for sentence in lessons.learning_rate_sentences(lr_runs, start_loss):
+    display(Markdown(sentence))"""),
+    CODE("""plt.figure(figsize=(6, 3.5))
+for r in lr_runs:
+    if r["val_loss"]:
+        plt.plot(np.arange(1, len(r["val_loss"]) + 1), r["val_loss"], "o-",
+                 label=f"learning rate {r['learning_rate']:g}")
+plt.axhline(start_loss, color="grey", linestyle=":", label="untrained network")
+plt.yscale("log")
+plt.xticks(np.arange(1, STUDY_EPOCHS + 1))
+plt.xlabel("epoch")
+plt.ylabel("validation loss")
+plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+plt.grid(alpha=0.3, which="both")"""),
+    CODE(TASKS["diverging"]),
+    CODE("""display(exercises.check_smallest_diverging(smallest_diverging, X_5k, y_5k))"""),
+    MD(r"""## 10. What hidden units do, in two dimensions
 
-from compare.studies.sweep import SweepPlan, run_sweep
+MNIST has 784 inputs, too many to look at. A 2-D problem shows what hidden units do: each tanh
+unit draws one soft line across the plane, and the output layer combines those lines into the
+regions it gives each class. Three spiral arms (made with NumPy, `exercises.spiral`) cannot be
+separated by a few lines. Below, the regions a trained network gives each class (background) and
+the data (points)."""),
+    CODE("""X_spiral, y_spiral = exercises.spiral()
+fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+for ax, units in zip(axes, (2, 16), strict=True):
+    net = exercises.train_spiral(units, X_spiral, y_spiral)
+    exercises.draw_boundary(net, X_spiral, y_spiral, ax)
+    ax.set_title(f"{units} hidden units: {100 * net.accuracy(X_spiral, y_spiral):.1f} % training accuracy")
+plt.tight_layout()"""),
+    CODE(TASKS["spiral"]),
+    CODE("""verdict, net = exercises.check_spiral(hidden_units, X_spiral, y_spiral)
+display(verdict)
+if net is not None:
+    fig, ax = plt.subplots(figsize=(4, 4))
+    exercises.draw_boundary(net, X_spiral, y_spiral, ax)
+    ax.set_title(f"{hidden_units} hidden units")"""),
+    MD(r"""## Summary
 
-plan = SweepPlan(axes=(("learning_rate", (1e-3, 1e-2, 1e-1)),),
-                 base=dataclasses.replace(TUTORIAL, epochs=1), limit=10_000, jobs=1)
-sweep_folder = Path(tempfile.mkdtemp())
-run_sweep(plan, sweep_folder, say=lambda m: None)
-for cell in json.loads((sweep_folder / "sweep.json").read_text())["cells"]:
-    print(f"learning rate {cell['value']:g}: validation {cell['val_accuracy']:.2f}%, "
-          f"test {cell['test_accuracy']:.2f}% after 1 epoch on 10,000 rows")
-figure = base64.b64encode((sweep_folder / "sweep_accuracy.png").read_bytes()).decode()
-display(HTML(f'<img src="data:image/png;base64,{figure}">'))"""),
+* The forward pass of a 784-50-50-10 network is one matrix product and one elementwise
+  activation per layer; backpropagation is two products per layer with the same matrices
+  (one of them transposed), and every number of a small example can be checked by hand.
+* Before a long run: the initial loss against $\ln 10$, the parameter count, and a tiny subset
+  memorized to 100 %.
+* A gradient check (`check_grad` for any function, `check_gradients` for the network) finds the
+  mistakes that still let training run.
+* Depth needs activations and initializations that keep the gradient's size; the learning rate
+  has a best value between learning too slowly and overshooting.
+
+**Exercises**
+
+1. The bias row of $\partial L/\partial W_{out}$ from $\delta_{out}$ alone (section 2).
+2. A formula for the number of parameters of any layer sizes (section 3).
+3. The logistic's derivative, passing `check_grad` (section 4).
+4. Predict, then measure, what $N(0, 1)$ weights do to the first layer's gradient (section 8).
+5. The smallest learning rate that diverges (section 9).
+6. The fewest hidden units that separate a spiral, drawn as decision regions (section 10).
+
+Solutions: `notebooks/solutions.py`."""),
 ]
 
 
@@ -281,7 +501,7 @@ def build(run: bool = True) -> Path:
             notebook,
             timeout=600,
             kernel_name="python3",
-            resources={"metadata": {"path": str(HERE)}},
+            resources={"metadata": {"path": str(ROOT)}},
         )
         client.execute()
     path = HERE / "walkthrough.ipynb"

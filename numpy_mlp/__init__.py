@@ -19,6 +19,7 @@ that call into `training` and `io` when called, not when imported, so no module 
 imports it back. NumPy only: nothing in this package imports TensorFlow.
 """
 
+from numpy_mlp.checks.grad import GradCheck, assert_grad, check_grad
 from numpy_mlp.data.idx import MnistError, MnistFormatError, read_idx, write_idx
 from numpy_mlp.data.mnist import load_mnist
 from numpy_mlp.data.preprocessing import standardize
@@ -56,5 +57,8 @@ __all__ = [
     "read_idx",
     "standardize",
     "write_idx",
+    "GradCheck",
+    "assert_grad",
+    "check_grad",
 ]
 __version__ = "0.1.0"

@@ -161,15 +161,16 @@ def test_explain_prints_every_stage(cli):
     assert "A_in  (2x4)" in out and "dL/dW_out  (5x3)   A_h^T delta_out" in out
     assert "delta_h  (2x4)   (delta_out W_out[1:]^T) * f'(Z_h)" in out
     assert "f'(Z_h)  (2x4)   1 - A_h[:, 1:]^2" in out
-    assert "eta_1 = 0.1 / (1 + 0.1 * 1) = 0.0909091" in out
+    assert "eta_1 = 0.001 / (1 + 1e-07 * 1) = 0.0009999999" in out  # the tutorial's settings
 
 
 def test_explain_numbers_match_the_model_and_the_optimizer(cli):
     import json
 
     result = cli(
-        "explain", "--layers", "2,3,2", "--seed", "4", "--samples", "3", "--format", "json"
-    )
+        "explain", "--layers", "2,3,2", "--seed", "4", "--samples", "3", "--format", "json",
+        "--lr", "0.1", "--decay", "0.1",
+    )  # fmt: skip
     values = {
         v["name"]: np.array(v["value"]) for v in json.loads(result.stdout)["values"] if "name" in v
     }

@@ -3,6 +3,8 @@ bottom in a fresh kernel (regenerate the stored copy with `python notebooks/buil
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import ROOT
@@ -15,26 +17,87 @@ def _code_cells(notebook):
     return [c for c in notebook.cells if c.cell_type == "code"]
 
 
+def _texts(cell) -> tuple[str, list[str]]:
+    """(printed text, displayed Markdown paragraphs) of one code cell."""
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    markdown = [
+        o.data["text/markdown"]
+        for o in cell.outputs
+        if o.output_type in ("display_data", "execute_result") and "text/markdown" in o.data
+    ]
+    return printed, markdown
+
+
+def _cell(notebook, start: str):
+    return next(c for c in _code_cells(notebook) if c.source.startswith(start))
+
+
+def check_sentences_agree_with_the_numbers(notebook) -> None:
+    """The generated sentences against the numbers printed beside them (as a reader would)."""
+    printed, said = _texts(_cell(notebook, "untrained = MLP("))
+    loss = float(re.search(r"Initial loss: ([\d.]+) \(ln 10 = 2.3026\)", printed)[1])
+    assert f"loss is {loss:.4f}" in said[0]
+    assert ("above ln 10" in said[0]) == (loss > 2.3026 + 0.05)
+    assert "Parameters: 42,310 (785x50 + 51x50 + 51x10" in printed
+    printed, said = _texts(_cell(notebook, "tiny = MLP("))
+    assert "Training accuracy on 100 examples after 60 epochs: 100.00 %" in printed
+    assert "100.00 %, first reached in epoch" in said[0]
+
+    printed, said = _texts(_cell(notebook, "INIT = {"))
+    rows = re.findall(r"(\w+) +depth (\d): .* ([\d.e-]+) at the start; test accuracy +([\d.]+) %",
+                      printed)  # fmt: skip
+    assert len(rows) == 12
+    for activation in ("logistic", "tanh", "relu"):
+        mine = [(int(d), float(r), float(a)) for act, d, r, a in rows if act == activation]
+        sentence = next(s for s in said if s.startswith(f"**{activation}**"))
+        shrink = mine[0][1] / mine[-1][1]
+        assert ("vanishing gradient" in sentence) == (shrink > 10), sentence
+        stuck = [d for d, _, a in mine if a < 20]
+        assert (" has not learned" in sentence) == bool(stuck), sentence
+        if stuck:
+            assert f"With {' and '.join(map(str, stuck))} hidden layers" in sentence
+
+    printed, said = _texts(_cell(notebook, "from numpy_mlp import TrainingDivergedError"))
+    start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
+    runs = re.findall(r"learning rate (\S+) +training loss +([\d.]+), .* validation accuracy +"
+                      r"([\d.]+) %", printed)  # fmt: skip
+    assert len(runs) == 5
+    fine = [(lr, float(acc)) for lr, loss, acc in runs if float(loss) <= start]
+    best = max(fine, key=lambda r: r[1])
+    assert said[0].startswith(f"Best: learning rate {best[0]}, {best[1]:.2f} %")
+    for lr, loss, _ in runs:
+        assert any(s.startswith(f"{lr}: diverged") for s in said) == (float(loss) > start), lr
+
+
+def test_stored_sentences_agree_with_the_stored_numbers():
+    check_sentences_agree_with_the_numbers(nbformat.read(NOTEBOOK, as_version=4))
+
+
 def test_stored_notebook_has_outputs_and_no_errors():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     cells = _code_cells(notebook)
-    with_output = [c for c in cells if c.outputs]
-    assert len(with_output) >= len(cells) - 2, "regenerate it: python notebooks/build.py"
+    tasks = set(_build().TASKS.values())  # a task cell may define without printing
+    silent = [c for c in cells if not c.outputs and c.source not in tasks]
+    assert len(silent) <= 2, "regenerate it: python notebooks/build.py"
     errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
     assert not errors, errors[0]
     text = "".join(o.get("text", "") for c in cells for o in c.outputs)
     assert "Rows: 60000, Columns: 784" in text and "First 3 labels: [5 0 4]" in text
 
 
-def test_stored_notebook_matches_its_build_script():
-    """The stored cells are the build script's: editing one without the other is caught."""
+def _build():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("build", ROOT / "notebooks" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
+    return build
+
+
+def test_stored_notebook_matches_its_build_script():
+    """The stored cells are the build script's: editing one without the other is caught."""
     stored = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells]
-    assert stored == [c.source for c in build.CELLS]
+    assert stored == [c.source for c in _build().CELLS]
 
 
 @pytest.mark.notebook
@@ -50,3 +113,4 @@ def test_notebook_runs_top_to_bottom_in_a_fresh_kernel():
     text = "".join(o.get("text", "") for c in _code_cells(notebook) for o in c.outputs)
     assert "float64: largest |W_numpy - W_keras| after 300 updates" in text
     assert "FAILS" in text  # the broken backprop is caught
+    check_sentences_agree_with_the_numbers(notebook)

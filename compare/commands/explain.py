@@ -3,7 +3,9 @@
 A small seeded network and a few input rows, printed so that each value can be checked by hand:
 A_in (with its bias unit), Z_h, A_h, Z_out, A_out, the loss, delta_out, each f'(Z_h), each
 delta_h, each gradient (with its bias row shown to be the column sum of delta), and two steps of
-the optimizer training uses: momentum SGD with learning-rate decay, velocity and eta_t shown.
+the optimizer training uses, momentum SGD with learning-rate decay, at the tutorial's settings
+unless given: for each step the gradient it uses (step 2's is taken at the weights step 1 left),
+eta_t, the velocity, the new weights, and the loss before and after.
 Values smaller than the printed precision switch the whole matrix to scientific notation.
 """
 
@@ -14,6 +16,7 @@ import json
 
 import numpy as np
 
+from compare.config import TUTORIAL
 from compare.errors import UsageError
 from compare.options import (
     add_small_network_args,
@@ -26,6 +29,7 @@ from compare.options import (
 )
 
 MAX_UNITS = 16
+LEARNING_RATE, MOMENTUM, DECAY = TUTORIAL.learning_rate, TUTORIAL.momentum, TUTORIAL.decay
 MAX_SAMPLES = 8
 # f'(Z_h) written with the activation A_h, as backpropagation computes it
 DERIVATIVE = {
@@ -54,16 +58,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the class of every input row (default: drawn from the seed, row by row)",
     )
     parser.add_argument(
-        "--lr", type=positive_float, default=0.1, help="eta_0 of the steps shown (default: 0.1)"
+        "--lr",
+        type=positive_float,
+        default=LEARNING_RATE,
+        help=f"eta_0 of the steps shown (default: {LEARNING_RATE:g}, the tutorial's)",
     )
     parser.add_argument(
-        "--momentum", type=fraction_arg, default=0.9, help="mu of the steps shown (default: 0.9)"
+        "--momentum",
+        type=fraction_arg,
+        default=MOMENTUM,
+        help=f"mu of the steps shown (default: {MOMENTUM:g}, the tutorial's)",
     )
     parser.add_argument(
         "--decay",
         type=nonnegative_float,
-        default=0.1,
-        help="learning-rate decay of the steps shown (default: 0.1, large enough to see)",
+        default=DECAY,
+        help=f"learning-rate decay of the steps shown (default: {DECAY:g}, the tutorial's; "
+        "try 0.1 to see eta_t shrink within two steps)",
     )
     parser.add_argument(
         "--precision", type=positive_int, default=5, help="decimals printed (default: 5)"
@@ -86,13 +97,13 @@ class Printer:
         else:
             self.values.append({"note": text})
 
-    def show(self, name: str, array: np.ndarray, equation: str) -> None:
+    def show(self, name: str, array: np.ndarray, equation: str, scientific: bool = False) -> None:
         array = np.atleast_2d(np.asarray(array, dtype=np.float64))
         if self.fmt == "json":
             self.values.append({"name": name, "equation": equation, "value": array.tolist()})
             return
         nonzero = np.abs(array[array != 0])
-        tiny = nonzero.size and nonzero.min() < 0.5 * 10.0**-self.precision
+        tiny = scientific or (nonzero.size and nonzero.min() < 0.5 * 10.0**-self.precision)
         print(f"\n{name}  ({'x'.join(map(str, array.shape))})   {equation}")
         print(
             np.array2string(
@@ -191,19 +202,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _steps(out: Printer, mlp, x, Y, names, opt) -> None:
-    """Two optimizer steps on the same batch, velocity and eta_t shown (what `fit` does)."""
+    """Two optimizer steps on the same batch, as `fit` takes them: each step's gradient (at the
+    weights it starts from), eta_t, velocity, new weights, and the loss before and after."""
     mu = opt.momentum
+    tutorial = (opt.learning_rate, mu, opt.decay) == (LEARNING_RATE, MOMENTUM, DECAY)
     out.say(
-        f"\nTwo steps of the optimizer fit uses: v <- mu v - eta_t dL/dW, W <- W + v, "
-        f"eta_t = eta_0 / (1 + decay t), eta_0 = {opt.learning_rate:g}, mu = {mu:g}, "
-        f"decay = {opt.decay:g}; v starts at 0."
+        f"\nTwo steps of the optimizer fit uses, on this batch: g = dL/dW at the current weights, "
+        f"v <- mu v - eta_t g, W <- W + v, eta_t = eta_0 / (1 + decay t); eta_0 = "
+        f"{opt.learning_rate:g}, mu = {mu:g}, decay = {opt.decay:g}"
+        + (" (the tutorial's settings)" if tutorial else "")
+        + "; v starts at 0, so step 2's v also carries step 1's."
     )
     for _ in range(2):
         t, eta = opt.iterations, opt.current_learning_rate()
+        before = mlp.loss(x, Y)
+        grads = mlp.gradients(x, Y)
         out.say(
-            f"\nstep t = {t}: eta_{t} = {opt.learning_rate:g} / (1 + {opt.decay:g} * {t}) = {eta:.6g}"
+            f"\nstep t = {t}: eta_{t} = {opt.learning_rate:g} / (1 + {opt.decay:g} * {t}) = "
+            f"{eta:.7g}; loss before the step L = {before:.8f}"
         )
-        opt.step(mlp.weights, mlp.gradients(x, Y))
+        for name, g in zip(names, grads, strict=True):
+            where = "the initial weights" if t == 0 else f"the weights after step {t}"
+            out.show(f"g ({name}) at step {t + 1}", g, f"dL/d{name} at {where}")
+        opt.step(mlp.weights, grads)
         for name, W, v in zip(names, mlp.weights, opt.velocities, strict=True):
-            out.show(f"v ({name})", v, f"{mu:g} v - {eta:.6g} dL/d{name}")
+            out.show(f"v ({name})", v, f"{mu:g} v - {eta:.7g} g ({name})", scientific=True)
             out.show(f"{name} (after step {t + 1})", W, f"{name} + v")
+        after = mlp.loss(x, Y)
+        out.say(
+            f"loss after step {t + 1}: L = {after:.8f} (change {after - before:+.3e}"
+            + (", down" if after < before else ", up" if after > before else ", none")
+            + ")"
+        )

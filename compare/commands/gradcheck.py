@@ -56,11 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="reference",
         help="which backprop to check: MLP.gradients or the fast training step's (default: reference)",
     )
+    from numpy_mlp.checks.bugs import NOTES
+
     parser.add_argument(
         "--inject-bug",
-        choices=("missing-1/n", "wrong-derivative", "bias-row", "transposed"),
+        choices=tuple(NOTES),
         default=None,
-        help="check a deliberately broken copy of backprop, to see what the check catches",
+        metavar="NAME",
+        help="check a deliberately broken copy of backprop (NAME below), to see what the check "
+        "catches; the check is then expected to FAIL (exit 1)",
+    )
+    width = max(map(len, NOTES))
+    parser.epilog = "bugs for --inject-bug:\n" + "\n".join(
+        f"  {name:<{width}}  {note.does}" for name, note in NOTES.items()
     )
     parser.add_argument(
         "--weights",
@@ -162,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
             "network": sizes, "activation": mlp.activation.name, "dtype": mlp.dtype.name,
             "rows": args.samples, "inputs": origin, "weights": args.weights or "initial",
             "weight_decay": args.weight_decay, "engine": args.engine, "inject_bug": args.inject_bug,
+            "bug_expected_to_fail": (
+                _expected(args.inject_bug, [r.name for r in results], args.samples)
+                if args.inject_bug else None
+            ),
             "formula": FORMULA, "tolerance": tolerance, "kinks": kinks,
             "matrices": [r.__dict__ | {"passed": r.passed, "size": r.size} for r in results],
             "float32_vs_float64": [{"name": n, "rel_error": e, "passed": ok} for n, e, ok in precision],
@@ -174,9 +186,11 @@ def run(args: argparse.Namespace) -> int:
         f"{'weights from ' + args.weights if args.weights else 'initial weights'}, "
         f"{args.samples} {origin}"
         + (f", weight decay {args.weight_decay:g}" if args.weight_decay else "")
-        + f". {what} against central differences (Richardson, extended precision)."
+        + f". {what[0].upper() + what[1:]} against central differences (Richardson, extended precision)."
     )
     print(f"Pass: max rel < {tolerance:g} per matrix, {FORMULA}.")
+    if args.inject_bug:
+        print(bug_preface(args.inject_bug, [r.name for r in results], args.samples))
     print(format_table(results, tolerance=tolerance))
     if precision:
         print(
@@ -196,7 +210,63 @@ def run(args: argparse.Namespace) -> int:
             "off (a kink), where a difference quotient is not a derivative."
         )
     print("FAILED: " + ", ".join(failed) if failed else "All matrices agree.")
+    if args.inject_bug:
+        print(bug_verdict(args.inject_bug, [r.name for r in results], failed, args.samples))
     return 1 if failed else 0
+
+
+def _expected(bug: str, names: list[str], samples: int) -> list[str]:
+    from numpy_mlp.checks.bugs import NOTES
+
+    note = NOTES[bug]
+    if samples == 1 and note.vanishes_with_one_row:
+        return []
+    return [names[i] for i in note.reached(len(names))]
+
+
+def bug_preface(bug: str, names: list[str], samples: int) -> str:
+    """What the injected bug does, which matrices it must reach and why, what verdict to expect."""
+    from numpy_mlp.checks.bugs import NOTES
+
+    note = NOTES[bug]
+    expected = _expected(bug, names, samples)
+    lines = [f"Injected bug {bug}: {note.does}."]
+    if not expected:
+        lines.append(
+            "With 1 row (n = 1) this broken formula equals the right one, so there is no bug to "
+            "find and the check should pass; use --samples 2 or more to see it caught."
+        )
+        return "\n".join(lines)
+    lines.append(f"It must reach {', '.join(expected)}: {note.why}.")
+    lines.append(
+        f"A working check FAILS on {'that matrix' if len(expected) == 1 else 'those matrices'}: "
+        "exit status 1 is the expected verdict here, not a broken tool."
+    )
+    return "\n".join(lines)
+
+
+def bug_verdict(bug: str, names: list[str], failed: list[str], samples: int) -> str:
+    """Did the check fail exactly where the injected bug reaches? Said from the results."""
+    expected = set(_expected(bug, names, samples))
+    caught = {name.removesuffix(" (vs TensorFlow)") for name in failed}
+    if caught == expected:
+        if not expected:
+            return "As expected: nothing to catch, and the check passed."
+        spared = [n for n in names if n not in expected]
+        return (
+            f"As expected: the check caught the bug in the matrices it reaches "
+            f"({', '.join(n for n in names if n in expected)})"
+            + (f"; {', '.join(spared)}, which it does not reach, passed." if spared else ".")
+        )
+    missed = [n for n in names if n in expected - caught]
+    extra = [n for n in names if n in caught - expected]
+    return (
+        "Not as expected: "
+        + (f"the check missed {', '.join(missed)}" if missed else "")
+        + ("; " if missed and extra else "")
+        + (f"it also failed {', '.join(extra)}, which the bug does not reach" if extra else "")
+        + "; the table above shows by how much."
+    )
 
 
 def _against_tensorflow(mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:

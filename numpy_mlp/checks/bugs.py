@@ -12,6 +12,7 @@ Each takes (mlp, X, Y) like `MLP.gradients` and returns [dL/dW], wrong in one cl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,4 +45,50 @@ def _backprop(mlp: MLP, X, Y, bug: str) -> list[np.ndarray]:
 BUGS: dict[str, Callable[[MLP, np.ndarray, np.ndarray], list[np.ndarray]]] = {
     name: (lambda mlp, X, Y, bug=name: _backprop(mlp, X, Y, bug))
     for name in ("missing-1/n", "wrong-derivative", "bias-row", "transposed")
+}
+
+
+@dataclass(frozen=True)
+class BugNote:
+    """What a bug does (`does`, one line), where it must show (`reaches`) and why (`why`)."""
+
+    does: str
+    reaches: str  # "all" (every matrix) or "hidden" (every matrix below W_out)
+    why: str
+    vanishes_with_one_row: bool  # with n = 1 the broken formula equals the right one
+
+    def reached(self, n_matrices: int) -> list[int]:
+        """Indices of the weight matrices whose gradient the bug changes."""
+        return list(range(n_matrices if self.reaches == "all" else n_matrices - 1))
+
+
+NOTES: dict[str, BugNote] = {
+    "missing-1/n": BugNote(
+        "delta_out = A_out - Y instead of (A_out - Y) / n: the mean's 1/n forgotten",
+        "all",
+        "every gradient is built from delta_out (directly, or through the deltas below it), so "
+        "every matrix's gradient is n times too big",
+        True,
+    ),
+    "wrong-derivative": BugNote(
+        "f'(Z_h) multiplied by 1.001, as if the derivative were slightly off",
+        "hidden",
+        "f' enters every delta_h, from which the gradients of all matrices below W_out are "
+        "made; dL/dW_out = A_h^T delta_out uses no f' and stays right",
+        False,
+    ),
+    "bias-row": BugNote(
+        "each dL/dW's bias row is the mean of delta over the rows, not its column sum",
+        "all",
+        "every matrix has a bias row, and each one is now 1/n of what it should be (the other "
+        "rows, A^T delta, stay right)",
+        True,
+    ),
+    "transposed": BugNote(
+        "top hidden delta transposed, reshaped back to (n, units): scrambled, shapes fit",
+        "hidden",
+        "that delta makes the gradient of the matrix below it, and every delta further down is "
+        "made from it; W_out's gradient comes from delta_out and stays right",
+        True,
+    ),
 }

@@ -1,5 +1,9 @@
 """Gradient checking: backpropagation against central finite differences.
 
+The MLP's check is `numpy_mlp.checks.grad` (check_grad, for any scalar function) specialised to a
+network: the same `central_difference`, `relative_error` and TOLERANCE, with two additions that
+only a network needs, the step scaled to each weight's input and ReLU kinks left out.
+
 For a weight w, the central difference with step h, and its Richardson extrapolation, are
 
     D(h)  = (L(w + h) - L(w - h)) / (2h)             error O(h^2)
@@ -35,16 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numpy_mlp.checks.grad import TOLERANCE, central_difference, relative_error
 from numpy_mlp.model.activations import Activation, log_softmax
 from numpy_mlp.model.mlp import MLP, add_bias_unit, forward_pass
 from numpy_mlp.model.targets import as_inputs, as_targets
-
-
-def relative_error(a, b, eps: float = 1e-12) -> np.ndarray:
-    """|a - b| / max(eps, |a| + |b|), elementwise."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return np.abs(a - b) / np.maximum(eps, np.abs(a) + np.abs(b))
 
 
 @dataclass(frozen=True)
@@ -141,26 +139,28 @@ def numerical_gradient(mlp: MLP, X, Y, l: int, entries: np.ndarray, h: float = 3
     smooth = f.name != "relu"
     _, at_w = _loss_from(ext, Z, l, Y, f)
 
-    def central(r: int, c: int, step: float) -> np.longdouble:
-        saved = Z[:, c].copy()
-        Z[:, c] = saved + step * A[:, r]
-        plus, active_plus = _loss_from(ext, Z, l, Y, f)
-        Z[:, c] = saved - step * A[:, r]
-        minus, active_minus = _loss_from(ext, Z, l, Y, f)
-        Z[:, c] = saved
-        if not smooth and not (active_plus == active_minus == at_w):
-            return np.longdouble(np.nan)  # crossed a kink: not a derivative
-        return (plus - minus) / (2 * step)
+    def loss_at(r: int, c: int) -> Callable[[float], np.longdouble]:
+        """s -> L(W^(l)[r, c] + s), NaN if that moves a ReLU unit across its kink."""
+
+        def at(s: float) -> np.longdouble:
+            saved = Z[:, c].copy()
+            Z[:, c] = saved + s * A[:, r]
+            loss, active = _loss_from(ext, Z, l, Y, f)
+            Z[:, c] = saved
+            if not smooth and active != at_w:
+                return np.longdouble(np.nan)  # crossed a kink: not a derivative
+            return loss
+
+        return at
 
     out = np.empty(entries.shape[0], dtype=np.float64)
     for i, (r, c) in enumerate(entries):
-        step = h / scale[r]
-        out[i] = (4 * central(r, c, step / 2) - central(r, c, step)) / 3
+        out[i] = central_difference(loss_at(r, c), h / scale[r])
     return out
 
 
+# The same formula and thresholds as numpy_mlp.checks.grad (check_grad), in backprop's names.
 FORMULA = "rel = |g_bp - g_fd| / max(1e-12, |g_bp| + |g_fd|), elementwise"
-TOLERANCE = {"float64": 1e-7, "float32": 1e-2}
 
 
 def check_gradients(
