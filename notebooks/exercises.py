@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numpy_mlp import MLP, SGD, check_grad, gradient_norms
+from numpy_mlp import MLP, SGD, TrainingDivergedError, check_grad, gradient_norms
+from numpy_mlp.training.divergence import loss_bound
 
 
 @dataclass(frozen=True)
@@ -150,22 +151,27 @@ def check_normal_init(prediction, big: MLP, ratio, glorot: MLP, X, y) -> Verdict
 CANDIDATE_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
-def losses_after_one_epoch(learning_rate: float, X, y) -> tuple[float, float]:
-    """(loss before, training loss of the epoch) for the 784-50-50-10 network, seed 123, one
-    epoch over X with batch 64 and momentum 0.9 (the tutorial's, at another learning rate)."""
+def losses_after_one_epoch(learning_rate: float, X, y) -> tuple[float, float, bool]:
+    """(loss before, training loss of the epoch, diverged) for the 784-50-50-10 network, seed
+    123, one epoch over X with batch 64 and momentum 0.9 (the tutorial's, at another learning
+    rate). diverged: fit stopped it by numpy_mlp's rule (a non-finite loss, or an epoch's mean
+    training loss above 2 ln 10)."""
     mlp = MLP((784, 50, 50, 10), seed=123)
     before = mlp.loss(X, mlp.as_targets(y, len(X)))
-    history = mlp.fit(
-        X, y, epochs=1, batch_size=64, validation_split=0.0,
-        optimizer=SGD(learning_rate, 0.9, 1e-7), seed=0, verbose=0,
-    )  # fmt: skip
-    return float(before), float(history.history["loss"][-1])
+    try:
+        history = mlp.fit(
+            X, y, epochs=1, batch_size=64, validation_split=0.0,
+            optimizer=SGD(learning_rate, 0.9, 1e-7), seed=0, verbose=0,
+        ).history  # fmt: skip
+    except TrainingDivergedError as exc:
+        losses = exc.history.history.get("loss", []) if exc.history else []
+        return float(before), float(losses[-1]) if losses else float("inf"), True
+    return float(before), float(history["loss"][-1]), False
 
 
 def diverges(learning_rate: float, X, y) -> bool:
-    """True if one epoch ends with a higher training loss than the untrained network's."""
-    before, after = losses_after_one_epoch(learning_rate, X, y)
-    return not after <= before
+    """True if fit stops that epoch as diverged (the rule every trainer here applies)."""
+    return losses_after_one_epoch(learning_rate, X, y)[2]
 
 
 def check_smallest_diverging(answer, X, y) -> Verdict:
@@ -178,24 +184,27 @@ def check_smallest_diverging(answer, X, y) -> Verdict:
         return _wrong(f"smallest_diverging is {answer!r}, not one of {CANDIDATE_RATES}.", hint)
     i = CANDIDATE_RATES.index(answer)
     if not diverges(answer, X, y):
-        before, after = losses_after_one_epoch(answer, X, y)
+        before, after, _ = losses_after_one_epoch(answer, X, y)
         return _wrong(
-            f"At {answer:g} the loss fell from {before:.3f} to {after:.3f}: that is learning.",
+            f"At {answer:g} the training loss went from {before:.3f} to {after:.3f}, below "
+            f"2 ln 10 = {loss_bound(10):.2f}: fit did not stop it, so it has not diverged.",
             hint,
         )
     if i > 0 and diverges(CANDIDATE_RATES[i - 1], X, y):
         return _wrong(f"{answer:g} diverges, but so does {CANDIDATE_RATES[i - 1]:g}.", hint)
-    before, after = losses_after_one_epoch(answer, X, y)
-    below = f" while {CANDIDATE_RATES[i - 1]:g} still learns" if i else ""
+    before, after, _ = losses_after_one_epoch(answer, X, y)
+    below = f", while at {CANDIDATE_RATES[i - 1]:g} it is not" if i else ""
     note = (
         " The loss stayed finite (tanh keeps the hidden units bounded, and the loss is computed "
-        "from the logits stably): divergence does not always mean NaN."
+        "from the logits stably): divergence does not always mean NaN, which is why the rule "
+        "has a bound."
         if np.isfinite(after)
         else ""
     )
     return Verdict(
         True,
-        f"At {answer:g} the training loss rises from {before:.3f} to {after:.3g}{below}.{note}",
+        f"At {answer:g} the epoch's training loss is {after:.3g} (it started at {before:.3f}), "
+        f"above 2 ln 10 = {loss_bound(10):.2f}: fit stops it as diverged{below}.{note}",
     )
 
 

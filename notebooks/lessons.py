@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from numpy_mlp.training.divergence import loss_bound
+
 LN_10 = math.log(10)
 STUCK_SHARE = 0.9  # a network giving one class to >= 90 % of the test digits has not learned
 VANISHING_FACTOR = 10.0  # first/last gradient ratio changing more than 10x with depth
@@ -152,24 +154,28 @@ def vanishing_sentences(runs: Sequence[dict]) -> list[str]:
     return out
 
 
-def learning_rate_sentences(runs: Sequence[dict], initial_loss: float) -> list[str]:
+def learning_rate_sentences(
+    runs: Sequence[dict], initial_loss: float, n_classes: int = 10
+) -> list[str]:
     """What the learning-rate study shows: the best rate, and what the others did.
 
-    runs: dicts with learning_rate, loss and val_loss (per-epoch lists; a run that stopped on a
-    non-finite loss has diverged=True and its finished epochs only) and val_accuracy (list).
-    initial_loss: the training loss before the first step (the same for every run).
+    runs: dicts with learning_rate, loss and val_loss (per-epoch lists) and val_accuracy (list);
+    diverged=True for a run that fit stopped (numpy_mlp's rule: a non-finite loss, or an epoch's
+    mean training loss above 2 ln k), with the epochs it finished. initial_loss: the training
+    loss before the first step (the same for every run).
     """
-    diverged = [
-        r for r in runs
-        if r.get("diverged") or not r["loss"] or not math.isfinite(r["loss"][-1])
-        or r["loss"][-1] > initial_loss
-    ]  # fmt: skip
+    bound = loss_bound(n_classes)
+    diverged = [r for r in runs if r.get("diverged") or not r["loss"]]
     fine = [r for r in runs if r not in diverged]
     out = []
     if not fine:
-        return [f"Every learning rate tried diverged: the training loss ended above the "
-                f"{initial_loss:.3f} it started from. Try smaller ones."]  # fmt: skip
-    best = max(fine, key=lambda r: r["val_accuracy"][-1])
+        return [f"Every learning rate tried diverged (a non-finite loss, or an epoch's training "
+                f"loss above 2 ln {n_classes} = {bound:.2f}). Try smaller ones."]  # fmt: skip
+    learning = [r for r in fine if r["loss"][-1] < initial_loss]
+    if not learning:
+        return [f"No learning rate tried lowered the training loss below the {initial_loss:.3f} "
+                "it started from (the rest were stopped as diverged). Try smaller ones."]  # fmt: skip
+    best = max(learning, key=lambda r: r["val_accuracy"][-1])
     epochs = len(best["val_accuracy"])
     rates = sorted(r["learning_rate"] for r in runs)
     out.append(
@@ -190,7 +196,13 @@ def learning_rate_sentences(runs: Sequence[dict], initial_loss: float) -> list[s
         side = "smaller" if lr < best["learning_rate"] else "larger"
         still = len(val) > 1 and val[-1] < val[-2]
         words = f"{lr:g} ({side}): {pct(r['val_accuracy'][-1])} validation accuracy"
-        if side == "smaller" and still:
+        if r not in learning:  # not diverged by the rule, yet no better than at the start
+            words += (
+                f", yet its training loss ended at {r['loss'][-1]:.3g}, no lower than the "
+                f"{initial_loss:.3f} it started from: steps this large leave it confidently wrong "
+                f"on many rows (below the {bound:.2f} that counts as diverged, so not stopped)."
+            )
+        elif side == "smaller" and still:
             words += (
                 f", validation loss still falling in the last epoch ({val[-2]:.3f} -> "
                 f"{val[-1]:.3f}): steps this small learn slowly."
@@ -206,9 +218,10 @@ def learning_rate_sentences(runs: Sequence[dict], initial_loss: float) -> list[s
     for r in sorted(diverged, key=lambda r: r["learning_rate"]):
         loss = r["loss"][-1] if r["loss"] else float("nan")
         how = (
-            "became non-finite"
-            if r.get("diverged") or not math.isfinite(loss)
-            else f"ended at {loss:.3g}, above the {initial_loss:.3f} it started from"
+            "became non-finite within the first epoch"
+            if not math.isfinite(loss)
+            else f"reached {loss:.3g} in epoch {len(r['loss'])}, above 2 ln {n_classes} = "
+            f"{bound:.2f} (worse than a uniform guess), and training stopped"
         )
         out.append(f"{r['learning_rate']:g}: diverged, the training loss {how}.")
     return out

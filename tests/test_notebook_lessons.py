@@ -91,14 +91,20 @@ def test_learning_rate_sentences_name_the_best_and_say_what_the_others_did():
         _lr(0.01, [0.2, 0.18], [0.21, 0.19], [0.94, 0.946]),
         _lr(0.1, [0.2, 0.17], [0.23, 0.22], [0.93, 0.937]),
         _lr(1.0, [2.9, 2.73], [2.4, 2.35], [0.6, 0.69]),
-        _lr(10.0, [], [], [], diverged=True),
+        _lr(10.0, [9.5], [9.0], [0.5], diverged=True),
+        _lr(100.0, [], [], [], diverged=True),
     ]
-    best, small, large, one, ten = lessons.learning_rate_sentences(runs, initial_loss=2.512)
+    best, small, large, one, ten, hundred = lessons.learning_rate_sentences(runs, 2.512)
     assert best == "Best: learning rate 0.01, 94.60 % validation accuracy after 2 epochs."
     assert "0.001 (smaller)" in small and "still falling" in small and "learn slowly" in small
     assert "0.1 (larger)" in large and "overshoot" in large
-    assert one == "1: diverged, the training loss ended at 2.73, above the 2.512 it started from."
-    assert ten == "10: diverged, the training loss became non-finite."
+    assert "1 (larger)" in one and "ended at 2.73, no lower than the 2.512" in one
+    assert "below the 4.61 that counts as diverged" in one
+    assert ten == ("10: diverged, the training loss reached 9.5 in epoch 1, above 2 ln 10 = 4.61 "
+                   "(worse than a uniform guess), and training stopped.")  # fmt: skip
+    assert hundred == "100: diverged, the training loss became non-finite within the first epoch."
+    runs[3]["loss"] = [2.9, 2.4]  # below where it started: learning, just overshooting
+    assert "overshoot" in lessons.learning_rate_sentences(runs, 2.512)[3]
 
 
 def test_learning_rate_sentences_flip_at_the_edges():
@@ -111,8 +117,12 @@ def test_learning_rate_sentences_flip_at_the_edges():
     assert "still falling" not in small and "validation loss 0.460" in small
     runs[0]["val_accuracy"][-1] = 0.99
     assert "It is the smallest rate tried" in lessons.learning_rate_sentences(runs, 2.5)[0]
-    everything = [_lr(1.0, [3.0], [3.0], [0.5]), _lr(10.0, [], [], [], diverged=True)]
-    assert lessons.learning_rate_sentences(everything, 2.5)[0].startswith(
+    stuck = [_lr(1.0, [3.0], [3.0], [0.5]), _lr(10.0, [], [], [], diverged=True)]
+    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
+        "No learning rate tried lowered the training loss below the 2.500"
+    )
+    stuck[0]["diverged"] = True
+    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
         "Every learning rate tried diverged"
     )
 

@@ -3,7 +3,10 @@ bottom in a fresh kernel (regenerate the stored copy with `python notebooks/buil
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -61,12 +64,17 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
     start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
     runs = re.findall(r"learning rate (\S+) +training loss +([\d.]+), .* validation accuracy +"
                       r"([\d.]+) %", printed)  # fmt: skip
-    assert len(runs) == 5
-    fine = [(lr, float(acc)) for lr, loss, acc in runs if float(loss) <= start]
-    best = max(fine, key=lambda r: r[1])
+    stopped = re.findall(r"learning rate (\S+) +stopped as diverged", printed)
+    assert len(runs) + len(stopped) == 5
+    learned = [(lr, float(acc)) for lr, loss, acc in runs if float(loss) < start]
+    best = max(learned, key=lambda r: r[1])
     assert said[0].startswith(f"Best: learning rate {best[0]}, {best[1]:.2f} %")
+    for lr in stopped:
+        assert any(s.startswith(f"{lr}: diverged") for s in said), lr
     for lr, loss, _ in runs:
-        assert any(s.startswith(f"{lr}: diverged") for s in said) == (float(loss) > start), lr
+        assert not any(s.startswith(f"{lr}: diverged") for s in said), lr
+        mine = next((s for s in said if s.startswith(f"{lr} (")), "")
+        assert ("no lower than the" in mine) == (float(loss) >= start), (lr, mine)
 
 
 def test_stored_sentences_agree_with_the_stored_numbers():
@@ -101,6 +109,7 @@ def test_stored_notebook_matches_its_build_script():
 
 
 @pytest.mark.notebook
+@pytest.mark.keras  # the notebook trains the Keras model too
 def test_notebook_runs_top_to_bottom_in_a_fresh_kernel():
     from nbclient import NotebookClient
 
@@ -114,3 +123,14 @@ def test_notebook_runs_top_to_bottom_in_a_fresh_kernel():
     assert "float64: largest |W_numpy - W_keras| after 300 updates" in text
     assert "FAILS" in text  # the broken backprop is caught
     check_sentences_agree_with_the_numbers(notebook)
+
+
+def test_build_without_mnist_says_what_to_do_in_one_line(tmp_path):
+    pytest.importorskip("nbclient", reason="the notebook extra is not installed")
+    env = {**os.environ, "MNIST_DIR": str(tmp_path / "no-such-folder")}
+    result = subprocess.run(
+        [sys.executable, "notebooks/build.py"], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("notebooks/build.py: MNIST is not available") and "MNIST_DIR" in last

@@ -122,8 +122,7 @@ class Printer:
 def run(args: argparse.Namespace) -> int:
     from numpy_mlp import SGD
     from numpy_mlp.checks.gradcheck import matrix_names
-    from numpy_mlp.model.activations import cross_entropy_delta
-    from numpy_mlp.model.mlp import MLP
+    from numpy_mlp.model.mlp import MLP, backward_pass, forward_pass
     from numpy_mlp.model.targets import one_hot
 
     check_network(args.layers)
@@ -166,33 +165,34 @@ def run(args: argparse.Namespace) -> int:
     for name, W in zip(names, mlp.weights, strict=True):
         out.show(name, W, f"{args.init} connection rows, zero bias row")
 
-    A = mlp.forward(x)
+    # numpy_mlp's own passes compute every number shown; they hand out Z, delta and f'(Z)
+    Z, trace = [], {}
+    A = forward_pass(mlp.weights, x, mlp.activation, Z=Z)
+    grads = backward_pass(mlp.weights, A, Y, mlp.activation, trace=trace)
     out.show("A_in", A[0], "[1 | x]")
     for i, h in enumerate(hidden):
-        out.show(f"Z_{h}", A[i] @ mlp.weights[i], f"{a_name[i]} {names[i]}")
+        out.show(f"Z_{h}", Z[i], f"{a_name[i]} {names[i]}")
         out.show(f"A_{h}", A[i + 1], f"[1 | {f}(Z_{h})]")
-    out.show("Z_out", A[-2] @ mlp.W_out, f"{a_name[-1]} W_out")
+    out.show("Z_out", Z[-1], f"{a_name[-1]} W_out")
     out.show("A_out", A[-1], "softmax(Z_out): exp(Z - max) / sum exp(Z - max), row by row")
     out.show("Y", Y, "one-hot targets")
     out.say(f"\nloss L = -(1/n) sum_i sum_k Y_ik log A_out_ik = {mlp.loss(x, Y):.6f}   (n = {n})")
 
-    grads = mlp.gradients(x, Y)
-    delta = cross_entropy_delta(A[-1], Y)
     delta_name = "delta_out"
-    out.show(delta_name, delta, f"(A_out - Y) / n, n = {n}")
+    out.show(delta_name, trace["delta"][len(mlp.weights) - 1], f"(A_out - Y) / n, n = {n}")
     for l in range(len(mlp.weights) - 1, -1, -1):
         out.show(f"dL/d{names[l]}", grads[l], f"{a_name[l]}^T {delta_name}")
         out.show(
             f"  bias row of dL/d{names[l]}",
-            delta.sum(axis=0),
+            trace["delta"][l].sum(axis=0),  # the identity shown: bias row = column sums
             f"column sums of {delta_name} (the bias unit is 1 in every row)",
         )
         if l > 0:
             h = hidden[l - 1]
-            slope = mlp.activation.derivative(A[l][:, 1:])
-            out.show(f"f'(Z_{h})", slope, DERIVATIVE[f].format(h=h))
-            delta = (delta @ mlp.weights[l][1:].T) * slope
-            out.show(f"delta_{h}", delta, f"({delta_name} {names[l]}[1:]^T) * f'(Z_{h})")
+            out.show(f"f'(Z_{h})", trace["f_prime"][l], DERIVATIVE[f].format(h=h))
+            out.show(
+                f"delta_{h}", trace["delta"][l - 1], f"({delta_name} {names[l]}[1:]^T) * f'(Z_{h})"
+            )
             delta_name = f"delta_{h}"
 
     _steps(out, mlp, x, Y, names, SGD(args.lr, args.momentum, args.decay))

@@ -431,6 +431,7 @@ def locate_mnist(
     if missing:
         raise MnistUnavailableError(
             f"{cache / missing[0]}: could not obtain a verified copy from any channel "
-            "(see the messages above); download the four MNIST files yourself and pass --data-dir"
+            "(see the messages above); download the four MNIST files into a folder yourself and "
+            "point MNIST_DIR (or mlp-compare's --data-dir) at it"
         )
     return MnistSource(cache, "downloaded now into the user cache from " + " and ".join(channels))
