@@ -20,28 +20,80 @@ def _panels(plt, n: int, title: str):
     return fig, axes[0]
 
 
+def _one_per_network(runs: Sequence[dict]) -> list[dict]:
+    """The first run of each (activation, init, depth): init measurements do not depend on lr."""
+    seen: dict[tuple, dict] = {}
+    for r in runs:
+        seen.setdefault((r["activation"], r["init"], r["depth"]), r)
+    return list(seen.values())
+
+
 def vanishing_figures(study: dict, out: Path) -> list[str]:
-    """vanishing_init.png, vanishing_training.png, vanishing_accuracy.png; returns their names."""
+    """vanishing_factors.png, vanishing_init.png, vanishing_training.png, vanishing_accuracy.png."""
     runs = study["runs"]
+    nets = _one_per_network(runs)
     pairs = _pairs(runs)
     plt = _pyplot()
+    names = []
+
+    if any(r.get("layer_factors") for r in nets):
+        fig, axes = _panels(
+            plt, len(pairs), "Layer factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization"
+        )
+        for ax, (activation, init) in zip(axes, pairs, strict=True):
+            for r in (r for r in nets if (r["activation"], r["init"]) == (activation, init)):
+                factors = r.get("layer_factors") or []
+                if factors:
+                    x = np.arange(2, len(factors) + 2)
+                    ax.plot(x, factors, marker="o", label=f"depth {r['depth']}")
+            ax.axhline(1.0, color="grey", ls=":", lw=1)
+            ax.axhline(0.25, color="red", ls="--", lw=1)
+            ax.annotate(" f' <= 1/4 (logistic)", (0.0, 0.25), xycoords=("axes fraction", "data"),
+                        va="bottom", color="red", fontsize=8)  # fmt: skip
+            ax.annotate(" 1: no change", (0.0, 1.0), xycoords=("axes fraction", "data"),
+                        va="bottom", color="grey", fontsize=8)  # fmt: skip
+            ax.set_yscale("log")
+            ax.set_ylim(0.05, 5)
+            ax.set_title(f"{activation}, {init}")
+            ax.set_xlabel("l (factor between W_h(l) and W_h(l+1))")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8, loc="lower right")
+        axes[0].set_ylabel("factor (log scale; below 1 = shrinks)")
+        _save(fig, out / "vanishing_factors.png")
+        names.append("vanishing_factors.png")
 
     fig, axes = _panels(plt, len(pairs), "||dL/dW^(l)|| at initialization, fixed batch")
     for ax, (activation, init) in zip(axes, pairs, strict=True):
-        for r in (r for r in runs if (r["activation"], r["init"]) == (activation, init)):
+        for r in (r for r in nets if (r["activation"], r["init"]) == (activation, init)):
             norms = np.maximum(np.asarray(r["grad_norms"], float), 1e-300)
-            ax.plot(np.arange(1, norms.size + 1), norms, marker="o", label=f"depth {r['depth']}")
+            x = np.arange(1, norms.size + 1)
+            (line,) = ax.plot(x, norms, label=f"depth {r['depth']}")
+            ax.plot(x[1:-1], norms[1:-1], "o", color=line.get_color())
+            ends = [0, norms.size - 1]
+            ax.plot(x[ends], norms[ends], "o", mfc="none", color=line.get_color())
         ax.set_yscale("log")
         ax.set_title(f"{activation}, {init}")
-        ax.set_xlabel("weight matrix l (1 = input layer, last = W_out)")
+        ax.set_xlabel("weight matrix l (1 = W_h1, last = W_out)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("gradient norm (log scale)")
+    fig.text(0.5, -0.02, "hollow markers: W_h1 and W_out, whose shapes differ from the hidden-to-"
+             "hidden matrices, so their norms are not comparable with them", ha="center",
+             fontsize=8)  # fmt: skip
     _save(fig, out / "vanishing_init.png")
+    names.append("vanishing_init.png")
 
-    fig, axes = _panels(plt, len(pairs), "||dL/dW^(l)|| over training, deepest network")
+    rate = (study["config"].get("learning_rates") or [None])[0]
+    fig, axes = _panels(plt, len(pairs), f"||dL/dW^(l)|| over training, deepest network, lr {rate}")
     for ax, (activation, init) in zip(axes, pairs, strict=True):
-        mine = [r for r in runs if (r["activation"], r["init"]) == (activation, init)]
+        mine = [
+            r
+            for r in runs
+            if (r["activation"], r["init"]) == (activation, init)
+            and r.get("learning_rate", rate) == rate
+        ]
         deepest = max(mine, key=lambda r: r["depth"])
         series = np.array([deepest["grad_norms"], *deepest["epoch_grad_norms"]], dtype=float)
         for l in range(series.shape[1]):
@@ -54,24 +106,42 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
         ax.legend(fontsize=7, ncol=2)
     axes[0].set_ylabel("gradient norm (log scale)")
     _save(fig, out / "vanishing_training.png")
+    names.append("vanishing_training.png")
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for activation, init in pairs:
-        mine = sorted(
-            (r for r in runs if (r["activation"], r["init"]) == (activation, init)),
-            key=lambda r: r["depth"],
-        )
-        depths = [r["depth"] for r in mine]
-        acc = [np.nan if r.get("test_accuracy") is None else r["test_accuracy"] for r in mine]
-        ax.plot(depths, acc, marker="o", label=f"{activation}, {init}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("hidden layers")
-    ax.set_ylabel("test accuracy %")
-    ax.set_title(f"Test accuracy after {study['config']['epochs']} epochs")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    c = study["config"]
+    fig, axes = _panels(plt, len(pairs), f"Test accuracy after {c['epochs']} epoch(s)")
+    rates = sorted({r.get("learning_rate") for r in runs if r.get("learning_rate") is not None})
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(rates), 1)))
+    for ax, (activation, init) in zip(axes, pairs, strict=True):
+        for lr, colour in zip(rates, colours, strict=False):
+            mine = sorted(
+                (
+                    r
+                    for r in runs
+                    if (r["activation"], r["init"]) == (activation, init)
+                    and r.get("learning_rate") == lr
+                ),
+                key=lambda r: r["depth"],
+            )
+            depths = [r["depth"] for r in mine]
+            acc = [np.nan if r.get("test_accuracy") is None else r["test_accuracy"] for r in mine]
+            ax.plot(depths, acc, marker="o", color=colour, label=f"lr {lr:g}")
+        if c.get("test_majority_percent") is not None:
+            share = c["test_majority_percent"]
+            ax.axhline(share, color="red", ls="--", lw=1)
+            ax.annotate(f" always class {c['test_majority_class']}: {share:.2f} %", (0.0, share),
+                        xycoords=("axes fraction", "data"), va="bottom", color="red",
+                        fontsize=8)  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{activation}, {init}")
+        ax.set_xlabel("hidden layers")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="center right")
+    axes[0].set_ylabel("test accuracy % (missing point: diverged)")
     _save(fig, out / "vanishing_accuracy.png")
-    return ["vanishing_init.png", "vanishing_training.png", "vanishing_accuracy.png"]
+    names.append("vanishing_accuracy.png")
+    return names
 
 
 def _mean_sd(cells: Sequence[dict], key: str) -> tuple[float, float, int]:
