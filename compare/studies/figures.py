@@ -211,17 +211,87 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         _save(fig, out / "sweep_heatmap.png")
         names.append("sweep_heatmap.png")
 
-    fig, ax = plt.subplots(figsize=(6.8, 4.2))
-    for i, c in enumerate(c for c in cells if c.get("status") == "complete"):
-        values = c["history"].get("val_loss") or []
-        label = ", ".join(f"{k}={v:g}" for k, v in c["values"].items()) + f", seed {c['seed']}"
-        ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i % 10}", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss")
-    ax.set_yscale("log")
-    ax.set_title("Learning curves (validation loss)")
-    ax.grid(True, which="both", alpha=0.3)
-    if len(cells) <= 12:
-        ax.legend(fontsize=7)
-    _save(fig, out / "sweep_curves.png")
+    sweep_curves(study, out / "sweep_curves.png")
     return [*names, "sweep_curves.png"]
+
+
+def value_colours(plt, n: int) -> list:
+    """n colours in the order of the swept values, still told apart at 20 (a rainbow-like
+    map, sampled evenly; its ends avoided, where it turns dark)."""
+    return list(plt.get_cmap("turbo")(np.linspace(0.05, 0.95, n) if n > 1 else [0.15]))
+
+
+def _series(members: Sequence[dict], key: str) -> np.ndarray:
+    """One row per cell, NaN-padded to the longest history of `key`."""
+    rows = [list((m.get("history") or {}).get(key) or []) for m in members]
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = [np.nan if v is None else v for v in r]
+    return out
+
+
+def diverged_at(cell: dict) -> int:
+    """The epoch a diverged cell blew up in: its diverged_epoch, else one after its history."""
+    if cell.get("diverged_epoch"):
+        return int(cell["diverged_epoch"])
+    return len((cell.get("history") or {}).get("loss") or []) + 1
+
+
+def sweep_curves(study: dict, path: Path) -> None:
+    """Training loss and validation accuracy per epoch: one line per value (mean over seeds),
+    a band from the lowest to the highest seed, diverged cells drawn until they blew up and
+    marked with an x at the epoch they did."""
+    from compare.studies.cells import loss_bound
+    from compare.studies.sweep_report import sweep_groups
+
+    plt = _pyplot()
+    _, groups = sweep_groups(study)
+    n_classes = study["config"]["base"]["layers"][-1]
+    bound = loss_bound(n_classes)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for g, colour in zip(groups, value_colours(plt, len(groups)), strict=True):
+        label = g["label"]
+        if g["diverged"]:
+            label += f" ({g['diverged']} of {g['cells']} diverged)"
+        for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "val_accuracy", 100.0)):
+            data = _series(g["members"], key) * scale
+            if data.shape[1]:
+                with np.errstate(all="ignore"):
+                    import warnings
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        mean = np.nanmean(data, axis=0)
+                        low, high = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
+                epochs = np.arange(1, data.shape[1] + 1)
+                ax.plot(
+                    epochs, mean, color=colour, marker=".", label=label if ax is ax_loss else None
+                )
+                if data.shape[0] > 1:
+                    ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
+            elif ax is ax_loss:
+                ax.plot([], [], color=colour, label=label)
+        for m in g["members"]:
+            if m.get("status") == "diverged":
+                ax_loss.plot(diverged_at(m), bound, "x", color=colour, ms=9, mew=2, clip_on=False)
+    ax_loss.axhline(bound, color="red", ls="--", lw=1)
+    ax_loss.annotate(f"above 2 ln {n_classes} = {bound:.2f}: diverged (x) ", (1.0, bound),
+                     xycoords=("axes fraction", "data"), ha="right", va="top", color="red",
+                     fontsize=8)  # fmt: skip
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("mean training loss of the epoch (log scale)")
+    ax_acc.set_ylabel("validation accuracy %")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, which="both", alpha=0.3)
+    seeds = study["config"]["seeds"]
+    fig.suptitle(
+        "Learning curves: mean over seeds"
+        + (f", band from lowest to highest of {seeds} seeds" if seeds > 1 else " (one seed)")
+    )
+    fig.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               ncol=1 if len(groups) <= 20 else 2)  # fmt: skip
+    fig.tight_layout()
+    _save(fig, path)

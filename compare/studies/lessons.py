@@ -307,10 +307,10 @@ def still_improving(cells: Sequence[Mapping], label) -> str:
     counts: dict[str, int] = {}
     for c in late:
         counts[label(c)] = counts.get(label(c), 0) + 1
-    which = ", ".join(f"{k} ({n})" for k, n in counts.items())
+    which = "; ".join(f"{k} ({plural(n, 'cell')})" for k, n in counts.items())
     return (
         f"Still improving, train longer: {len(late)} of {len(done)} finished cells had their best "
-        f"validation accuracy in their last epoch ({which}; cells per value in brackets)."
+        f"validation accuracy in their last epoch: {which}."
     )
 
 
@@ -413,8 +413,10 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
     if beyond or diverged:
         parts = []
         if beyond:
-            parts.append(f"{plural(len(beyond), 'cell')} with a larger step reached less")
+            parts.append(
+                f"{plural(len(beyond), 'cell')} with a larger step reached lower validation accuracy"
+            )
         if diverged:
             parts.append(f"{plural(len(diverged), 'cell')} diverged")
-        out.append("Beyond it: " + " and ".join(parts) + ": too large a step overshoots.")
+        out.append("Beyond the best step: " + " and ".join(parts) + ".")
     return out
