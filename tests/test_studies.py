@@ -37,7 +37,8 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     )
     assert result.returncode == 0, result.stderr
     study = json.loads((tmp_path / "study.json").read_text())
-    assert study["status"] == "complete" and len(study["runs"]) == 12
+    # 4 depths x 3 activations x 3 learning rates
+    assert study["status"] == "complete" and len(study["runs"]) == 36
     runs = {(r["activation"], r["depth"]): r for r in study["runs"]}
     for r in study["runs"]:
         assert len(r["grad_norms"]) == r["depth"] + 1  # one norm per weight matrix
@@ -50,8 +51,22 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     for activation in ("tanh", "relu"):
         for depth in (1, 2, 4, 8):
             assert 0.1 < runs[activation, depth]["first_over_last"] < 10, (activation, depth)
-    _images_ok(tmp_path, ["vanishing_init.png", "vanishing_training.png", "vanishing_accuracy.png"])
+    # the per-layer factor between same-shape hidden matrices: near f' <= 1/4 for logistic
+    assert runs["logistic", 8]["mean_layer_factor"] < 0.35
+    for activation in ("tanh", "relu"):
+        assert 0.5 < runs[activation, 8]["mean_layer_factor"] < 2, activation
+    assert len(runs["tanh", 8]["layer_factors"]) == 6 and runs["tanh", 2]["layer_factors"] == []
+    _images_ok(
+        tmp_path,
+        [
+            "vanishing_factors.png",
+            "vanishing_init.png",
+            "vanishing_training.png",
+            "vanishing_accuracy.png",
+        ],
+    )
     report = (tmp_path / "report.md").read_text()
+    assert "Learn at one rate or more" in report and "logistic at depth 8" in report
     assert "delta_h = (delta_next W_next[1:]^T) * f'(Z_h)" in report and "at most 1/4" in report
     assert "![Test accuracy against depth](vanishing_accuracy.png)" in report
 

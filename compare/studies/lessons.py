@@ -354,6 +354,12 @@ def divergence(groups: Sequence[Mapping], param: str | None) -> str:
     return text
 
 
+def step_size(lr: float, momentum: float) -> float:
+    """lr / (1 - momentum), rounded to 10 significant digits so that equal steps compare equal
+    (0.001 / (1 - 0.9) is 0.010000000000000002 in floating point)."""
+    return float(f"{lr / (1 - momentum):.10g}")
+
+
 def effective_step(groups: Sequence[Mapping]) -> list[str]:
     """For a learning_rate x momentum grid: does accuracy follow lr / (1 - momentum)?
 
@@ -362,7 +368,7 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
     velocity has built up, so lr / (1 - m) is the step that matters.
     """
     rows = [
-        (g["lr"] / (1 - g["momentum"]), float(np.mean(g["val"])), g)
+        (step_size(g["lr"], g["momentum"]), float(np.mean(g["val"])), g)
         for g in groups
         if g["val"] and not g["diverged"]
     ]
@@ -409,7 +415,9 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
             )
         )
     beyond = [r for r in rows if r[0] > best_step]
-    diverged = [g for g in groups if g["diverged"] and g["lr"] / (1 - g["momentum"]) > best_step]
+    diverged = [
+        g for g in groups if g["diverged"] and step_size(g["lr"], g["momentum"]) > best_step
+    ]
     if beyond or diverged:
         parts = []
         if beyond:
