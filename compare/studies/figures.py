@@ -162,11 +162,23 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(6.8, 4.2))
         use_log = log and min(values) > 0
         x = np.asarray(values, float) if use_log else np.arange(len(values))
+        words = {"val_accuracy": "validation (last epoch)", "test_accuracy": "test"}
         for key, color in (("val_accuracy", "C0"), ("test_accuracy", "C1")):
             stats = [_mean_sd([c for c in cells if c["values"][name] == v], key) for v in values]
             mean = np.array([s[0] for s in stats])
             sd = np.array([s[1] for s in stats])
-            ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, color=color, label=key)
+            ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, color=color, label=words[key])
+            if key == "val_accuracy":
+                clean = [
+                    i
+                    for i, v in enumerate(values)
+                    if not any(c["status"] == "diverged" for c in cells if c["values"][name] == v)
+                    and np.isfinite(mean[i])
+                ]
+                if clean:
+                    best = max(clean, key=lambda i: mean[i])
+                    ax.plot(x[best], mean[best], "*", ms=16, color="gold", mec="black",
+                            label=f"best on validation: {values[best]:g}", zorder=5)  # fmt: skip
         for xi, v in zip(x, values, strict=True):
             group = [c for c in cells if c["values"][name] == v]
             if group and all(c["status"] == "diverged" for c in group):
