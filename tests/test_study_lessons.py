@@ -303,3 +303,24 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     assert "Every cell from learning_rate = 5 on diverged, none below." in text
     assert ("(epoch 2, 2)" in text) == (epoch is not None)
     assert "![Learning curves" in text
+
+
+@pytest.mark.parametrize(
+    ("lr", "by_rate", "words"),
+    [
+        (
+            0.1,
+            {0.01: 96.3, 0.1: 10.1},
+            "The same network reaches 96.30 % at lr 0.01: lr 0.1 is too large for it.",
+        ),
+        (
+            0.001,
+            {0.001: 11.35, 0.1: 95.2},
+            "The same network reaches 95.20 % at lr 0.1: lr 0.001 is too small for it in these "
+            "epochs.",
+        ),
+        (0.01, {0.001: 11.35, 0.01: 10.1, 0.1: None}, ""),
+    ],
+)
+def test_rate_note_says_whether_another_rate_trains_the_network(lr, by_rate, words):
+    assert lessons.rate_note(lr, by_rate, MAJORITY).strip() == words

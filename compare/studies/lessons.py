@@ -199,6 +199,29 @@ def learning_verdict(
     return out
 
 
+def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent: float) -> str:
+    """For a network at chance at rate `lr`: whether it learns at a smaller or a larger one.
+
+    by_rate: {learning rate: test accuracy %, or None when it diverged} for that network.
+    """
+    good = {r: a for r, a in by_rate.items() if not at_chance(a, majority_percent)}
+    smaller = [r for r in good if r < lr]
+    larger = [r for r in good if r > lr]
+    if smaller:
+        best = max(smaller, key=lambda r: good[r])
+        return (
+            f" The same network reaches {good[best]:.2f} % at lr {best:g}: lr {lr:g} is too large "
+            "for it."
+        )
+    if larger:
+        best = max(larger, key=lambda r: good[r])
+        return (
+            f" The same network reaches {good[best]:.2f} % at lr {best:g}: lr {lr:g} is too small "
+            "for it in these epochs."
+        )
+    return ""
+
+
 # --------------------------------------------------------------------------- sweeps
 
 

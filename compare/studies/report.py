@@ -13,6 +13,7 @@ from compare.studies.lessons import (
     chance_sentence,
     factor_sentence,
     learning_verdict,
+    rate_note,
 )
 from numpy_mlp.io.atomic import atomic_write_text
 
@@ -236,6 +237,9 @@ def conclusions(study: dict) -> list[str]:
                 c["test_majority_class"],
                 majority_percent,
                 c["n_classes"],
+            )
+            words += rate_note(
+                r["learning_rate"], networks[(r["activation"], r["depth"])], majority_percent
             )
             lines.append(
                 f"* {r['activation']} depth {r['depth']}, lr {r['learning_rate']:g}: {words}"
