@@ -77,7 +77,7 @@ def test_learning_verdict_separates_learns_above_chance_and_none():
     assert "logistic at depth 2 (89.60 % at lr 0.1); tanh at depth 8 (93.00 % at lr 0.1)" in text
     assert "Above chance but far from trained at every rate" in text and "depth 4 (21.00 %" in text
     assert "At chance at every rate tried (0.001, 0.1" in text and "depth 8 (10.10 %" in text
-    assert "logistic learns at depth 2 but not at depth 8" in text
+    assert "logistic learns at depth 2 but not at depth 8: at these rates and epochs, depth" in text
     assert "yet a larger rate trains them: logistic depth 2 (18.00 % at lr 0.001" in text
 
 

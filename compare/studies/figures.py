@@ -79,7 +79,7 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("gradient norm (log scale)")
-    fig.text(0.5, -0.02, "hollow markers: W_h1 and W_out, whose shapes differ from the hidden-to-"
+    fig.text(0.5, -0.07, "hollow markers: W_h1 and W_out, whose shapes differ from the hidden-to-"
              "hidden matrices, so their norms are not comparable with them", ha="center",
              fontsize=8)  # fmt: skip
     _save(fig, out / "vanishing_init.png")
@@ -126,6 +126,8 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
             depths = [r["depth"] for r in mine]
             acc = [np.nan if r.get("test_accuracy") is None else r["test_accuracy"] for r in mine]
             ax.plot(depths, acc, marker="o", color=colour, label=f"lr {lr:g}")
+            blown = [r["depth"] for r in mine if r["status"] == "diverged"]
+            ax.plot(blown, [0] * len(blown), "x", color=colour, ms=9, mew=2, clip_on=False)
         if c.get("test_majority_percent") is not None:
             share = c["test_majority_percent"]
             ax.axhline(share, color="red", ls="--", lw=1)
@@ -133,12 +135,15 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
                         xycoords=("axes fraction", "data"), va="bottom", color="red",
                         fontsize=8)  # fmt: skip
         ax.set_xscale("log", base=2)
+        all_depths = sorted({r["depth"] for r in runs})
+        ax.set_xticks(all_depths, [str(d) for d in all_depths])
+        ax.minorticks_off()
         ax.set_ylim(0, 100)
         ax.set_title(f"{activation}, {init}")
         ax.set_xlabel("hidden layers")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="center right")
-    axes[0].set_ylabel("test accuracy % (missing point: diverged)")
+    axes[0].set_ylabel("test accuracy % (x on the axis: diverged)")
     _save(fig, out / "vanishing_accuracy.png")
     names.append("vanishing_accuracy.png")
     return names

@@ -187,7 +187,8 @@ def learning_verdict(
             if fine:
                 out.append(
                     f"With the same activation and the same rates, {activation} learns at depth "
-                    f"{max(fine)} but not at depth {stuck}: depth, not the learning rate, stops it."
+                    f"{max(fine)} but not at depth {stuck}: at these rates and epochs, depth, not the "
+                    "learning rate, is what stops it."
                 )
     else:
         out.append("No network stays at chance at every rate tried.")
