@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.plots import _pyplot, _save
+from compare.studies.lessons import step_size
 
 
 def _pairs(runs: Sequence[dict]) -> list[tuple[str, str]]:
@@ -218,7 +219,13 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         for i in range(grid.shape[0]):
             for j in range(grid.shape[1]):
                 text = "diverged" if np.isnan(grid[i, j]) else f"{grid[i, j]:.1f}"
-                ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8)
+                if {a["param"], b["param"]} == {"learning_rate", "momentum"}:
+                    values = {a["param"]: a["values"][j], b["param"]: b["values"][i]}
+                    step = step_size(values["learning_rate"], values["momentum"])
+                    text += f"\nlr/(1-m) {step:.3g}"
+                light = np.isfinite(grid[i, j]) and image.norm(grid[i, j]) > 0.6
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="black" if light else "white")  # fmt: skip
         ax.set_xticks(range(len(a["values"])), [f"{v:g}" for v in a["values"]])
         ax.set_yticks(range(len(b["values"])), [f"{v:g}" for v in b["values"]])
         ax.set_xlabel(a["param"])
