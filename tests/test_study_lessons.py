@@ -47,9 +47,10 @@ def test_factor_sentence_follows_the_factor(mean, words):
 @pytest.mark.parametrize(
     ("accuracy", "loss", "words", "absent"),
     [
-        (11.35, 2.302, "does no better than guessing that one class", "points better"),
-        (14.0, 2.302, "only 2.65 points better than that", "no better than guessing"),
-        (11.35, 2.302, "is ln 10 = 2.303, the loss of predicting 1/10", "scores ln 10"),
+        (11.35, 2.303, "does no better than guessing that one class", "points better"),
+        (14.0, 2.303, "only 2.65 points better than that", "no better than guessing"),
+        (11.35, 2.303, "loss 2.303 is ln 10 = 2.303, the loss of predicting 1/10", "within"),
+        (11.35, 2.318, "loss 2.318 is within 0.05 of ln 10 = 2.303", "scores ln 10"),
         (11.35, 1.9, "its final validation loss is 1.900", "is ln 10"),
     ],
 )
@@ -318,6 +319,11 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
             {0.001: 11.35, 0.1: 95.2},
             "The same network reaches 95.20 % at lr 0.1: lr 0.001 is too small for it in these "
             "epochs.",
+        ),
+        (
+            0.001,
+            {0.001: 11.35, 0.1: 21.0},
+            "The same network gets above chance at lr 0.1 (21.00 %), though far from trained.",
         ),
         (0.01, {0.001: 11.35, 0.01: 10.1, 0.1: None}, ""),
     ],

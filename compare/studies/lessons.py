@@ -117,9 +117,12 @@ def chance_sentence(
     if loss is None:
         return text + "."
     if abs(loss - uniform) <= UNIFORM_LOSS_TOLERANCE:
+        same = f"{loss:.3f}" == f"{uniform:.3f}"
         text += (
-            f"; its final validation loss {loss:.3f} is ln {n_classes} = {uniform:.3f}, the loss "
-            f"of predicting 1/{n_classes} for every class"
+            f"; its final validation loss {loss:.3f} is "
+            + ("" if same else f"within {UNIFORM_LOSS_TOLERANCE:g} of ")
+            + f"ln {n_classes} = {uniform:.3f}, the loss of predicting 1/{n_classes} for every "
+            "class"
         )
     else:
         text += (
@@ -201,25 +204,26 @@ def learning_verdict(
 
 
 def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent: float) -> str:
-    """For a network at chance at rate `lr`: whether it learns at a smaller or a larger one.
+    """For a network at chance at rate `lr`: whether it does better at a smaller or larger one.
 
     by_rate: {learning rate: test accuracy %, or None when it diverged} for that network.
     """
     good = {r: a for r, a in by_rate.items() if not at_chance(a, majority_percent)}
-    smaller = [r for r in good if r < lr]
-    larger = [r for r in good if r > lr]
-    if smaller:
-        best = max(smaller, key=lambda r: good[r])
-        return (
-            f" The same network reaches {good[best]:.2f} % at lr {best:g}: lr {lr:g} is too large "
-            "for it."
-        )
-    if larger:
-        best = max(larger, key=lambda r: good[r])
-        return (
-            f" The same network reaches {good[best]:.2f} % at lr {best:g}: lr {lr:g} is too small "
-            "for it in these epochs."
-        )
+    for others, word in (
+        ([r for r in good if r < lr], "large"),
+        ([r for r in good if r > lr], "small"),
+    ):
+        if others:
+            best = max(others, key=lambda r: good[r])
+            if good[best] > learned_threshold(majority_percent):
+                verdict = f"lr {fmt(lr)} is too {word} for it"
+                if word == "small":
+                    verdict += " in these epochs"
+                return f" The same network reaches {good[best]:.2f} % at lr {fmt(best)}: {verdict}."
+            return (
+                f" The same network gets above chance at lr {fmt(best)} ({good[best]:.2f} %), "
+                "though far from trained."
+            )
     return ""
 
 
