@@ -330,3 +330,11 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
 )
 def test_rate_note_says_whether_another_rate_trains_the_network(lr, by_rate, words):
     assert lessons.rate_note(lr, by_rate, MAJORITY).strip() == words
+
+
+@pytest.mark.parametrize("value", ["0.1,-1", "0.1,abc", ","])
+def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
+    result = cli("study", "vanishing", "--learning-rates", value, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "--learning-rates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -164,7 +164,9 @@ def _line(i: int, total: int, r: dict) -> str:
     test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
     mean = r.get("mean_layer_factor")
     factor = f"mean layer factor {mean:.2f}" if mean is not None else "no layer factor (depth < 3)"
+    ratio = r.get("first_over_last")
+    ratio = "-" if ratio is None else f"{ratio:.1e}"
     return (
         f"[{i}/{total}] {r['activation']:<8} {r['init']:<14} depth {r['depth']} "
-        f"lr {r['learning_rate']:g}: {factor}, first/last {r['first_over_last']:.1e}; test {test}"
+        f"lr {r['learning_rate']:g}: {factor}, first/last {ratio}; test {test}"
     )
