@@ -181,10 +181,9 @@ def factor_lists(runs: Sequence[dict]) -> list[str]:
         factors = deepest.get("layer_factors") or []
         if factors:
             lines.append(
-                f"{activation}, depth {deepest['depth']}, factors W_h2/W_h3 ... "
+                f"* {activation}, depth {deepest['depth']}, factors W_h2/W_h3 ... "
                 f"W_h{deepest['depth'] - 1}/W_h{deepest['depth']}: "
                 + ", ".join(f"{f:.2f}" for f in factors)
-                + "  "
             )
     return lines
 
