@@ -143,6 +143,9 @@ def test_still_improving_flips():
     label = lambda c: f"lr = {c['values']['lr']:g}"  # noqa: E731
     text = lessons.still_improving([_cell(5, 5), _cell(3, 5, value=1)], label)
     assert text.startswith("Still improving, train longer: 1 of 2") and "lr = 0.1 (1 cell)" in text
+    text = lessons.still_improving([_cell(5, 5), _cell(5, 5), _cell(3, 5, value=1)], label)
+    assert text.endswith("in their last epoch; only lr = 1 (1 cell) peaked earlier.")
+    assert lessons.still_improving([_cell(5, 5)], label).endswith("(all of them).")
     text = lessons.still_improving([_cell(4, 5), _cell(3, 5)], label)
     assert text.startswith("No cell was still improving") and "train longer" not in text
     assert "cannot be told" in lessons.still_improving([_cell(1, 1)], label)

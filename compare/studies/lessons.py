@@ -332,14 +332,24 @@ def still_improving(cells: Sequence[Mapping], label) -> str:
             f"No cell was still improving at its last epoch: all {len(done)} that finished had "
             "their best validation accuracy earlier."
         )
-    counts: dict[str, int] = {}
-    for c in late:
-        counts[label(c)] = counts.get(label(c), 0) + 1
-    which = "; ".join(f"{k} ({plural(n, 'cell')})" for k, n in counts.items())
-    return (
+    head = (
         f"Still improving, train longer: {len(late)} of {len(done)} finished cells had their best "
-        f"validation accuracy in their last epoch: {which}."
+        "validation accuracy in their last epoch"
     )
+    if len(late) == len(done):
+        return head + " (all of them)."
+    if 2 * len(late) > len(done):
+        early = [c for c in done if c not in late]
+        return head + f"; only {_count_by(early, label)} peaked earlier."
+    return head + f": {_count_by(late, label)}."
+
+
+def _count_by(cells: Sequence[Mapping], label) -> str:
+    """'lr = 0.1 (2 cells); lr = 1 (1 cell)' in the order the cells come."""
+    counts: dict[str, int] = {}
+    for c in cells:
+        counts[label(c)] = counts.get(label(c), 0) + 1
+    return "; ".join(f"{k} ({plural(n, 'cell')})" for k, n in counts.items())
 
 
 def divergence(groups: Sequence[Mapping], param: str | None) -> str:
