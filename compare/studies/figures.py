@@ -255,6 +255,14 @@ def _series(members: Sequence[dict], key: str) -> np.ndarray:
     return out
 
 
+def _nan_stat(stat, data: np.ndarray) -> np.ndarray:
+    """stat over seeds (axis 0), NaN where no seed reached that epoch, without warnings."""
+    out = np.full(data.shape[1], np.nan)
+    some = ~np.all(np.isnan(data), axis=0)
+    out[some] = stat(data[:, some], axis=0)
+    return out
+
+
 def diverged_at(cell: dict) -> int:
     """The epoch a diverged cell blew up in: its diverged_epoch, else one after its history."""
     if cell.get("diverged_epoch"):
@@ -263,9 +271,9 @@ def diverged_at(cell: dict) -> int:
 
 
 def sweep_curves(study: dict, path: Path) -> None:
-    """Training loss and validation accuracy per epoch: one line per value (mean over seeds),
-    a band from the lowest to the highest seed, diverged cells drawn until they blew up and
-    marked with an x at the epoch they did."""
+    """Training loss and validation accuracy per epoch: one line per value (mean over the seeds
+    that finished), a band from the lowest to the highest of them, and each diverged cell dashed
+    over the epochs it finished, with an x on the divergence line at the epoch it blew up."""
     from compare.studies.cells import loss_bound
     from compare.studies.sweep_report import sweep_groups
 
@@ -278,27 +286,22 @@ def sweep_curves(study: dict, path: Path) -> None:
         label = g["label"]
         if g["diverged"]:
             label += f" ({g['diverged']} of {g['cells']} diverged)"
+        finished = [m for m in g["members"] if m.get("status") == "complete"]
+        blown = [m for m in g["members"] if m.get("status") == "diverged"]
         for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "val_accuracy", 100.0)):
-            data = _series(g["members"], key) * scale
+            data = _series(finished, key) * scale
             if data.shape[1]:
-                with np.errstate(all="ignore"):
-                    import warnings
-
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", RuntimeWarning)
-                        mean = np.nanmean(data, axis=0)
-                        low, high = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
                 epochs = np.arange(1, data.shape[1] + 1)
-                ax.plot(
-                    epochs, mean, color=colour, marker=".", label=label if ax is ax_loss else None
-                )
+                ax.plot(epochs, _nan_stat(np.nanmean, data), color=colour, marker=".")
                 if data.shape[0] > 1:
+                    low, high = _nan_stat(np.nanmin, data), _nan_stat(np.nanmax, data)
                     ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
-            elif ax is ax_loss:
-                ax.plot([], [], color=colour, label=label)
-        for m in g["members"]:
-            if m.get("status") == "diverged":
-                ax_loss.plot(diverged_at(m), bound, "x", color=colour, ms=9, mew=2, clip_on=False)
+            # a diverged cell alone, dashed, over the epochs it finished
+            for row in _series(blown, key) * scale:
+                ax.plot(np.arange(1, row.size + 1), row, color=colour, ls="--", marker=".")
+        for m in blown:
+            ax_loss.plot(diverged_at(m), bound, "x", color=colour, ms=9, mew=2, clip_on=False)
+        ax_loss.plot([], [], color=colour, marker=".", label=label)  # one legend entry per value
     ax_loss.axhline(bound, color="red", ls="--", lw=1)
     ax_loss.annotate(f"above 2 ln {n_classes} = {bound:.2f}: diverged (x) ", (1.0, bound),
                      xycoords=("axes fraction", "data"), ha="right", va="top", color="red",
@@ -312,8 +315,12 @@ def sweep_curves(study: dict, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     seeds = study["config"]["seeds"]
     fig.suptitle(
-        "Learning curves: mean over seeds"
-        + (f", band from lowest to highest of {seeds} seeds" if seeds > 1 else " (one seed)")
+        "Learning curves: mean over the seeds that finished"
+        + (
+            f", band from lowest to highest of {seeds} seeds; dashed: diverged"
+            if seeds > 1
+            else " (one seed); dashed: diverged"
+        )
     )
     fig.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
                ncol=1 if len(groups) <= 20 else 2)  # fmt: skip
