@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from compare.studies import lessons
+from compare.studies import lessons, sweep_lessons
 from compare.studies.figures import sweep_figures
 from compare.studies.sweep_report import sweep_report
 
@@ -115,24 +115,24 @@ def test_best_value_moves_with_the_data():
     a = _group("lr = 0.01", [96.0, 96.4], [95.0, 95.4])
     b = _group("lr = 0.1", [95.0, 95.2])
     assert "Best on the validation rows: lr = 0.01, validation accuracy 96.20 % +- 0.20" in (
-        lessons.best_value([a, b])
+        sweep_lessons.best_value([a, b])
     )
     b["val"] = [97.0, 97.2]
-    text = lessons.best_value([a, b])
+    text = sweep_lessons.best_value([a, b])
     assert text.startswith("Best on the validation rows: lr = 0.1")
     assert "Its test accuracy, 94.10 % +- 0.10 (mean +- sd over 2 seeds)" in text
     assert "0.90 points lower, more than the two values' spread" in text
 
 
 def test_best_value_says_when_seeds_cannot_tell_them_apart():
-    text = lessons.best_value([_group("a", [96.0, 97.0]), _group("b", [95.9, 96.9])])
+    text = sweep_lessons.best_value([_group("a", [96.0, 97.0]), _group("b", [95.9, 96.9])])
     assert "within the two values' spread over seeds" in text and "more seeds" in text
 
 
 def test_best_value_ignores_values_where_a_seed_diverged():
-    text = lessons.best_value([_group("a", [99.0], diverged=1), _group("b", [90.0])])
+    text = sweep_lessons.best_value([_group("a", [99.0], diverged=1), _group("b", [90.0])])
     assert text.startswith("Best on the validation rows: b") and "one seed: no spread" in text
-    assert "no best value" in lessons.best_value([_group("a", [], diverged=2)])
+    assert "no best value" in sweep_lessons.best_value([_group("a", [], diverged=2)])
 
 
 def _cell(best, run, status="complete", value=0.1):
@@ -141,14 +141,14 @@ def _cell(best, run, status="complete", value=0.1):
 
 def test_still_improving_flips():
     label = lambda c: f"lr = {c['values']['lr']:g}"  # noqa: E731
-    text = lessons.still_improving([_cell(5, 5), _cell(3, 5, value=1)], label)
+    text = sweep_lessons.still_improving([_cell(5, 5), _cell(3, 5, value=1)], label)
     assert text.startswith("Still improving, train longer: 1 of 2") and "lr = 0.1 (1 cell)" in text
-    text = lessons.still_improving([_cell(5, 5), _cell(5, 5), _cell(3, 5, value=1)], label)
+    text = sweep_lessons.still_improving([_cell(5, 5), _cell(5, 5), _cell(3, 5, value=1)], label)
     assert text.endswith("in their last epoch; only lr = 1 (1 cell) peaked earlier.")
-    assert lessons.still_improving([_cell(5, 5)], label).endswith("(all of them).")
-    text = lessons.still_improving([_cell(4, 5), _cell(3, 5)], label)
+    assert sweep_lessons.still_improving([_cell(5, 5)], label).endswith("(all of them).")
+    text = sweep_lessons.still_improving([_cell(4, 5), _cell(3, 5)], label)
     assert text.startswith("No cell was still improving") and "train longer" not in text
-    assert "cannot be told" in lessons.still_improving([_cell(1, 1)], label)
+    assert "cannot be told" in sweep_lessons.still_improving([_cell(1, 1)], label)
 
 
 def test_divergence_names_the_threshold_or_says_none():
@@ -157,16 +157,16 @@ def test_divergence_names_the_threshold_or_says_none():
         _group("lr = 1", [], diverged=1, cells=1, value=1.0),
         _group("lr = 3", [], diverged=2, value=3.0),
     ]
-    text = lessons.divergence(groups, "learning_rate")
+    text = sweep_lessons.divergence(groups, "learning_rate")
     assert text.startswith("3 of 5 cells diverged")
     assert "Every cell from learning_rate = 1 on diverged, none below." in text
     groups[1] = _group("lr = 1", [60.0], value=1.0)  # 1 trains: the threshold moves to 3
-    assert "from learning_rate = 3 on diverged" in lessons.divergence(groups, "learning_rate")
+    assert "from learning_rate = 3 on diverged" in sweep_lessons.divergence(groups, "learning_rate")
     groups[2] = _group("lr = 3", [50.0], value=3.0)
     groups[0]["diverged"] = 1
-    assert "does not begin at one value" in lessons.divergence(groups, "learning_rate")
+    assert "does not begin at one value" in sweep_lessons.divergence(groups, "learning_rate")
     calm = [_group("lr = 0.1", [95.0], value=0.1), _group("lr = 0.3", [91.0], value=0.3)]
-    text = lessons.divergence(calm, "learning_rate")
+    text = sweep_lessons.divergence(calm, "learning_rate")
     assert text.startswith("No cell diverged (of 2); the largest value, learning_rate = 0.3")
     assert "extend the values upward" in text
 
@@ -182,21 +182,21 @@ def _grid(accuracy):
 
 def test_effective_step_sentence_flips_with_the_data():
     follows = _grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)))  # a function of the step
-    text = " ".join(lessons.effective_step(follows))
+    text = " ".join(sweep_lessons.effective_step(follows))
     assert "accuracy rises with it" in text
     assert "accuracy follows lr / (1 - m), not the learning rate or momentum alone" in text
     ignores = _grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr))  # falls as the step grows
-    text = " ".join(lessons.effective_step(ignores))
+    text = " ".join(sweep_lessons.effective_step(ignores))
     assert "accuracy does not rise steadily with it (Spearman rho = 0.00 over 3 cells" in text
     assert "here the step alone does not set the accuracy" in text
     assert "follows lr / (1 - m)" not in text
 
 
 def test_spearman_ranks_and_ties():
-    assert lessons.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
-    assert lessons.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert lessons.spearman([1, 2], [1, 2]) is None
-    assert lessons.spearman([1, 1, 1], [1, 2, 3]) is None
+    assert sweep_lessons.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert sweep_lessons.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert sweep_lessons.spearman([1, 2], [1, 2]) is None
+    assert sweep_lessons.spearman([1, 1, 1], [1, 2, 3]) is None
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_fixed_lists_only_what_was_not_swept(swept, present, absent):
         "weight_decay": 0.0,
         "dtype": "float32",
     }
-    text = lessons.fixed_settings(base, swept)
+    text = sweep_lessons.fixed_settings(base, swept)
     for p in present:
         assert p in text
     for a in absent:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.plots import _pyplot, _save
-from compare.studies.lessons import step_size
+from compare.studies.sweep_lessons import step_size
 
 
 def _pairs(runs: Sequence[dict]) -> list[tuple[str, str]]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.studies.lessons import (
+from compare.studies.lessons import fmt
+from compare.studies.sweep_lessons import (
     best_value,
     divergence,
     effective_step,
     fixed_settings,
-    fmt,
     still_improving,
 )
 
