@@ -36,7 +36,8 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     )
     assert result.returncode == 0, result.stderr
     study = json.loads((tmp_path / "study.json").read_text())
-    assert study["status"] == "complete" and len(study["runs"]) == 12
+    # 4 depths x 3 activations x 3 learning rates
+    assert study["status"] == "complete" and len(study["runs"]) == 36
     runs = {(r["activation"], r["depth"]): r for r in study["runs"]}
     for r in study["runs"]:
         assert len(r["grad_norms"]) == r["depth"] + 1  # one norm per weight matrix
@@ -49,8 +50,22 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     for activation in ("tanh", "relu"):
         for depth in (1, 2, 4, 8):
             assert 0.1 < runs[activation, depth]["first_over_last"] < 10, (activation, depth)
-    _images_ok(tmp_path, ["vanishing_init.png", "vanishing_training.png", "vanishing_accuracy.png"])
+    # the per-layer factor between same-shape hidden matrices: near f' <= 1/4 for logistic
+    assert runs["logistic", 8]["mean_layer_factor"] < 0.35
+    for activation in ("tanh", "relu"):
+        assert 0.5 < runs[activation, 8]["mean_layer_factor"] < 2, activation
+    assert len(runs["tanh", 8]["layer_factors"]) == 6 and runs["tanh", 2]["layer_factors"] == []
+    _images_ok(
+        tmp_path,
+        [
+            "vanishing_factors.png",
+            "vanishing_init.png",
+            "vanishing_training.png",
+            "vanishing_accuracy.png",
+        ],
+    )
     report = (tmp_path / "report.md").read_text()
+    assert "Learn at one rate or more" in report and "logistic at depth 8" in report
     assert "delta_h = (delta_next W_next[1:]^T) * f'(Z_h)" in report and "at most 1/4" in report
     assert "![Test accuracy against depth](vanishing_accuracy.png)" in report
 
@@ -121,7 +136,9 @@ def test_sweep_end_to_end_resumes_and_records_divergence(tmp_path, mnist_dir, cl
     assert sweep["throughput"]["model_epochs"] == 8  # 4 complete cells x 2 epochs
     assert len(list((tmp_path / "cells").glob("*.json"))) == 6
     _images_ok(tmp_path, ["sweep_accuracy.png", "sweep_curves.png"])
-    assert "| 10 | 2 | 2 | - | - | - |" in (tmp_path / "report.md").read_text()
+    assert "| 10 | 2 | 2 (in epochs 1, 1) | - | - | - |" in (tmp_path / "report.md").read_text()
+    for seed in (123, 124):  # a diverged cell keeps its epochs up to the divergence
+        assert by[10, seed]["diverged_epoch"] == 1 and len(by[10, seed]["history"]["loss"]) == 1
     again = _sweep(cli, mnist_dir, tmp_path, *args, "--jobs", "2")
     assert again.returncode == 0 and "6 already finished" in again.stdout
     assert json.loads((tmp_path / "sweep.json").read_text())["cells"] == sweep["cells"]

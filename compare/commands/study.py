@@ -53,8 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 VANISHING_DOC = """Networks of 1, 2, 4 and 8 hidden layers (50 units each) for each activation, with
 the initializer it is usually paired with (logistic and tanh: Glorot uniform; ReLU: He uniform).
-Measures ||dL/dW|| per layer at initialization and after every epoch on a fixed batch, and the
-test accuracy after training. Writes study.json, three figures and report.md."""
+Measures ||dL/dW|| per layer at initialization and after every epoch on a fixed batch, the factor
+by which the gradient changes from one hidden layer to the next, and the test accuracy after
+training each network at every --learning-rates value. Writes study.json, four figures and
+report.md."""
 
 SWEEP_DOC = """Train the NumPy MLP over values of one hyperparameter (--param, --values) or a grid
 of two (--grid), with --seeds seeds each; everything else is the tutorial's configuration. Writes
@@ -133,9 +135,16 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
         "logistic and tanh, He for ReLU); a list crosses every activation with every init",
     )
     parser.add_argument(
+        "--learning-rates",
+        type=_csv(setting_arg("learning_rate")),
+        default=(0.001, 0.01, 0.1),
+        metavar="0.001,0.01,0.1",
+        help="every network is trained at each of these learning rates (default: 0.001,0.01,0.1)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 epoch on the first 10,000 rows, depths 1,2,4,8 (well under a minute)",
+        help="1 epoch on the first 10,000 rows, depths 1,2,4,8 (about a minute)",
     )
     add_common_study_args(parser, epochs=5)
     add_out_arg(parser, None, "study.json, figures and report.md", shown="runs/<UTC>-vanishing")
@@ -236,11 +245,13 @@ def _vanishing(args: argparse.Namespace, out) -> int:
         width=args.width,
         pairs=pairs,
         epochs=epochs,
+        learning_rates=tuple(args.learning_rates),
         limit=limit,
         settings=dataclasses.replace(TUTORIAL, seed=args.seed, dtype=args.dtype),
     )
     print(
-        f"Vanishing-gradient study: {len(plan.networks())} networks, {epochs} epoch(s) each"
+        f"Vanishing-gradient study: {len(plan.networks())} trainings ({len(plan.learning_rates)} "
+        f"learning rate(s) per network), {epochs} epoch(s) each"
         + (f", first {limit} training rows" if limit else ""),
         flush=True,
     )

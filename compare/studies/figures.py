@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.plots import _pyplot, _save
+from compare.studies.sweep_lessons import step_size
 
 
 def _pairs(runs: Sequence[dict]) -> list[tuple[str, str]]:
@@ -20,28 +21,80 @@ def _panels(plt, n: int, title: str):
     return fig, axes[0]
 
 
+def _one_per_network(runs: Sequence[dict]) -> list[dict]:
+    """The first run of each (activation, init, depth): init measurements do not depend on lr."""
+    seen: dict[tuple, dict] = {}
+    for r in runs:
+        seen.setdefault((r["activation"], r["init"], r["depth"]), r)
+    return list(seen.values())
+
+
 def vanishing_figures(study: dict, out: Path) -> list[str]:
-    """vanishing_init.png, vanishing_training.png, vanishing_accuracy.png; returns their names."""
+    """vanishing_factors.png, vanishing_init.png, vanishing_training.png, vanishing_accuracy.png."""
     runs = study["runs"]
+    nets = _one_per_network(runs)
     pairs = _pairs(runs)
     plt = _pyplot()
+    names = []
+
+    if any(r.get("layer_factors") for r in nets):
+        fig, axes = _panels(
+            plt, len(pairs), "Layer factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization"
+        )
+        for ax, (activation, init) in zip(axes, pairs, strict=True):
+            for r in (r for r in nets if (r["activation"], r["init"]) == (activation, init)):
+                factors = r.get("layer_factors") or []
+                if factors:
+                    x = np.arange(2, len(factors) + 2)
+                    ax.plot(x, factors, marker="o", label=f"depth {r['depth']}")
+            ax.axhline(1.0, color="grey", ls=":", lw=1)
+            ax.axhline(0.25, color="red", ls="--", lw=1)
+            ax.annotate(" f' <= 1/4 (logistic)", (0.0, 0.25), xycoords=("axes fraction", "data"),
+                        va="bottom", color="red", fontsize=8)  # fmt: skip
+            ax.annotate(" 1: no change", (0.0, 1.0), xycoords=("axes fraction", "data"),
+                        va="bottom", color="grey", fontsize=8)  # fmt: skip
+            ax.set_yscale("log")
+            ax.set_ylim(0.05, 5)
+            ax.set_title(f"{activation}, {init}")
+            ax.set_xlabel("l (factor between W_h(l) and W_h(l+1))")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8, loc="lower right")
+        axes[0].set_ylabel("factor (log scale; below 1 = shrinks)")
+        _save(fig, out / "vanishing_factors.png")
+        names.append("vanishing_factors.png")
 
     fig, axes = _panels(plt, len(pairs), "||dL/dW^(l)|| at initialization, fixed batch")
     for ax, (activation, init) in zip(axes, pairs, strict=True):
-        for r in (r for r in runs if (r["activation"], r["init"]) == (activation, init)):
+        for r in (r for r in nets if (r["activation"], r["init"]) == (activation, init)):
             norms = np.maximum(np.asarray(r["grad_norms"], float), 1e-300)
-            ax.plot(np.arange(1, norms.size + 1), norms, marker="o", label=f"depth {r['depth']}")
+            x = np.arange(1, norms.size + 1)
+            (line,) = ax.plot(x, norms, label=f"depth {r['depth']}")
+            ax.plot(x[1:-1], norms[1:-1], "o", color=line.get_color())
+            ends = [0, norms.size - 1]
+            ax.plot(x[ends], norms[ends], "o", mfc="none", color=line.get_color())
         ax.set_yscale("log")
         ax.set_title(f"{activation}, {init}")
-        ax.set_xlabel("weight matrix l (1 = input layer, last = W_out)")
+        ax.set_xlabel("weight matrix l (1 = W_h1, last = W_out)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("gradient norm (log scale)")
+    fig.text(0.5, -0.07, "hollow markers: W_h1 and W_out, whose shapes differ from the hidden-to-"
+             "hidden matrices, so their norms are not comparable with them", ha="center",
+             fontsize=8)  # fmt: skip
     _save(fig, out / "vanishing_init.png")
+    names.append("vanishing_init.png")
 
-    fig, axes = _panels(plt, len(pairs), "||dL/dW^(l)|| over training, deepest network")
+    rate = (study["config"].get("learning_rates") or [None])[0]
+    fig, axes = _panels(plt, len(pairs), f"||dL/dW^(l)|| over training, deepest network, lr {rate}")
     for ax, (activation, init) in zip(axes, pairs, strict=True):
-        mine = [r for r in runs if (r["activation"], r["init"]) == (activation, init)]
+        mine = [
+            r
+            for r in runs
+            if (r["activation"], r["init"]) == (activation, init)
+            and r.get("learning_rate", rate) == rate
+        ]
         deepest = max(mine, key=lambda r: r["depth"])
         series = np.array([deepest["grad_norms"], *deepest["epoch_grad_norms"]], dtype=float)
         for l in range(series.shape[1]):
@@ -54,24 +107,47 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
         ax.legend(fontsize=7, ncol=2)
     axes[0].set_ylabel("gradient norm (log scale)")
     _save(fig, out / "vanishing_training.png")
+    names.append("vanishing_training.png")
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for activation, init in pairs:
-        mine = sorted(
-            (r for r in runs if (r["activation"], r["init"]) == (activation, init)),
-            key=lambda r: r["depth"],
-        )
-        depths = [r["depth"] for r in mine]
-        acc = [np.nan if r.get("test_accuracy") is None else r["test_accuracy"] for r in mine]
-        ax.plot(depths, acc, marker="o", label=f"{activation}, {init}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("hidden layers")
-    ax.set_ylabel("test accuracy %")
-    ax.set_title(f"Test accuracy after {study['config']['epochs']} epochs")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    c = study["config"]
+    fig, axes = _panels(plt, len(pairs), f"Test accuracy after {c['epochs']} epoch(s)")
+    rates = sorted({r.get("learning_rate") for r in runs if r.get("learning_rate") is not None})
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(rates), 1)))
+    for ax, (activation, init) in zip(axes, pairs, strict=True):
+        for lr, colour in zip(rates, colours, strict=False):
+            mine = sorted(
+                (
+                    r
+                    for r in runs
+                    if (r["activation"], r["init"]) == (activation, init)
+                    and r.get("learning_rate") == lr
+                ),
+                key=lambda r: r["depth"],
+            )
+            depths = [r["depth"] for r in mine]
+            acc = [np.nan if r.get("test_accuracy") is None else r["test_accuracy"] for r in mine]
+            ax.plot(depths, acc, marker="o", color=colour, label=f"lr {lr:g}")
+            blown = [r["depth"] for r in mine if r["status"] == "diverged"]
+            ax.plot(blown, [0] * len(blown), "x", color=colour, ms=9, mew=2, clip_on=False)
+        if c.get("test_majority_percent") is not None:
+            share = c["test_majority_percent"]
+            ax.axhline(share, color="red", ls="--", lw=1)
+            ax.annotate(f" always class {c['test_majority_class']}: {share:.2f} %", (0.0, share),
+                        xycoords=("axes fraction", "data"), va="bottom", color="red",
+                        fontsize=8)  # fmt: skip
+        ax.set_xscale("log", base=2)
+        all_depths = sorted({r["depth"] for r in runs})
+        ax.set_xticks(all_depths, [str(d) for d in all_depths])
+        ax.minorticks_off()
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{activation}, {init}")
+        ax.set_xlabel("hidden layers")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="center right")
+    axes[0].set_ylabel("test accuracy % (x on the axis: diverged)")
     _save(fig, out / "vanishing_accuracy.png")
-    return ["vanishing_init.png", "vanishing_training.png", "vanishing_accuracy.png"]
+    names.append("vanishing_accuracy.png")
+    return names
 
 
 def _mean_sd(cells: Sequence[dict], key: str) -> tuple[float, float, int]:
@@ -92,11 +168,23 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(6.8, 4.2))
         use_log = log and min(values) > 0
         x = np.asarray(values, float) if use_log else np.arange(len(values))
+        words = {"val_accuracy": "validation (last epoch)", "test_accuracy": "test"}
         for key, color in (("val_accuracy", "C0"), ("test_accuracy", "C1")):
             stats = [_mean_sd([c for c in cells if c["values"][name] == v], key) for v in values]
             mean = np.array([s[0] for s in stats])
             sd = np.array([s[1] for s in stats])
-            ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, color=color, label=key)
+            ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, color=color, label=words[key])
+            if key == "val_accuracy":
+                clean = [
+                    i
+                    for i, v in enumerate(values)
+                    if not any(c["status"] == "diverged" for c in cells if c["values"][name] == v)
+                    and np.isfinite(mean[i])
+                ]
+                if clean:
+                    best = max(clean, key=lambda i: mean[i])
+                    ax.plot(x[best], mean[best], "*", ms=16, color="gold", mec="black",
+                            label=f"best on validation: {values[best]:g}", zorder=5)  # fmt: skip
         for xi, v in zip(x, values, strict=True):
             group = [c for c in cells if c["values"][name] == v]
             if group and all(c["status"] == "diverged" for c in group):
@@ -131,7 +219,13 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         for i in range(grid.shape[0]):
             for j in range(grid.shape[1]):
                 text = "diverged" if np.isnan(grid[i, j]) else f"{grid[i, j]:.1f}"
-                ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8)
+                if {a["param"], b["param"]} == {"learning_rate", "momentum"}:
+                    values = {a["param"]: a["values"][j], b["param"]: b["values"][i]}
+                    step = step_size(values["learning_rate"], values["momentum"])
+                    text += f"\nlr/(1-m) {step:.3g}"
+                light = np.isfinite(grid[i, j]) and image.norm(grid[i, j]) > 0.6
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="black" if light else "white")  # fmt: skip
         ax.set_xticks(range(len(a["values"])), [f"{v:g}" for v in a["values"]])
         ax.set_yticks(range(len(b["values"])), [f"{v:g}" for v in b["values"]])
         ax.set_xlabel(a["param"])
@@ -141,17 +235,94 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         _save(fig, out / "sweep_heatmap.png")
         names.append("sweep_heatmap.png")
 
-    fig, ax = plt.subplots(figsize=(6.8, 4.2))
-    for i, c in enumerate(c for c in cells if c.get("status") == "complete"):
-        values = c["history"].get("val_loss") or []
-        label = ", ".join(f"{k}={v:g}" for k, v in c["values"].items()) + f", seed {c['seed']}"
-        ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i % 10}", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss")
-    ax.set_yscale("log")
-    ax.set_title("Learning curves (validation loss)")
-    ax.grid(True, which="both", alpha=0.3)
-    if len(cells) <= 12:
-        ax.legend(fontsize=7)
-    _save(fig, out / "sweep_curves.png")
+    sweep_curves(study, out / "sweep_curves.png")
     return [*names, "sweep_curves.png"]
+
+
+def value_colours(plt, n: int) -> list:
+    """n colours in the order of the swept values, still told apart at 20 (a rainbow-like
+    map, sampled evenly; its ends avoided, where it turns dark)."""
+    return list(plt.get_cmap("turbo")(np.linspace(0.05, 0.95, n) if n > 1 else [0.15]))
+
+
+def _series(members: Sequence[dict], key: str) -> np.ndarray:
+    """One row per cell, NaN-padded to the longest history of `key`."""
+    rows = [list((m.get("history") or {}).get(key) or []) for m in members]
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = [np.nan if v is None else v for v in r]
+    return out
+
+
+def _nan_stat(stat, data: np.ndarray) -> np.ndarray:
+    """stat over seeds (axis 0), NaN where no seed reached that epoch, without warnings."""
+    out = np.full(data.shape[1], np.nan)
+    some = ~np.all(np.isnan(data), axis=0)
+    out[some] = stat(data[:, some], axis=0)
+    return out
+
+
+def diverged_at(cell: dict) -> int:
+    """The epoch a diverged cell blew up in: its diverged_epoch, else one after its history."""
+    if cell.get("diverged_epoch"):
+        return int(cell["diverged_epoch"])
+    return len((cell.get("history") or {}).get("loss") or []) + 1
+
+
+def sweep_curves(study: dict, path: Path) -> None:
+    """Training loss and validation accuracy per epoch: one line per value (mean over the seeds
+    that finished), a band from the lowest to the highest of them, and each diverged cell dashed
+    over the epochs it finished, with an x on the divergence line at the epoch it blew up."""
+    from numpy_mlp.training.divergence import loss_bound
+    from compare.studies.sweep_report import sweep_groups
+
+    plt = _pyplot()
+    _, groups = sweep_groups(study)
+    n_classes = study["config"]["base"]["layers"][-1]
+    bound = loss_bound(n_classes)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for g, colour in zip(groups, value_colours(plt, len(groups)), strict=True):
+        label = g["label"]
+        if g["diverged"]:
+            label += f" ({g['diverged']} of {g['cells']} diverged)"
+        finished = [m for m in g["members"] if m.get("status") == "complete"]
+        blown = [m for m in g["members"] if m.get("status") == "diverged"]
+        for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "val_accuracy", 100.0)):
+            data = _series(finished, key) * scale
+            if data.shape[1]:
+                epochs = np.arange(1, data.shape[1] + 1)
+                ax.plot(epochs, _nan_stat(np.nanmean, data), color=colour, marker=".")
+                if data.shape[0] > 1:
+                    low, high = _nan_stat(np.nanmin, data), _nan_stat(np.nanmax, data)
+                    ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
+            # a diverged cell alone, dashed, over the epochs it finished
+            for row in _series(blown, key) * scale:
+                ax.plot(np.arange(1, row.size + 1), row, color=colour, ls="--", marker=".")
+        for m in blown:
+            ax_loss.plot(diverged_at(m), bound, "x", color=colour, ms=9, mew=2, clip_on=False)
+        ax_loss.plot([], [], color=colour, marker=".", label=label)  # one legend entry per value
+    ax_loss.axhline(bound, color="red", ls="--", lw=1)
+    ax_loss.annotate(f"above 2 ln {n_classes} = {bound:.2f}: diverged (x) ", (1.0, bound),
+                     xycoords=("axes fraction", "data"), ha="right", va="top", color="red",
+                     fontsize=8)  # fmt: skip
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("mean training loss of the epoch (log scale)")
+    ax_acc.set_ylabel("validation accuracy %")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, which="both", alpha=0.3)
+    seeds = study["config"]["seeds"]
+    fig.suptitle(
+        "Learning curves: mean over the seeds that finished"
+        + (
+            f", band from lowest to highest of {seeds} seeds; dashed: diverged"
+            if seeds > 1
+            else " (one seed); dashed: diverged"
+        )
+    )
+    fig.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               ncol=1 if len(groups) <= 20 else 2)  # fmt: skip
+    fig.tight_layout()
+    _save(fig, path)

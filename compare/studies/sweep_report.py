@@ -1,10 +1,20 @@
-"""report.md of a sweep: settings, one row per value (or grid cell) with mean and spread, figures."""
+"""report.md of a sweep: what was fixed, one row per value (or grid cell) with mean and spread,
+what the numbers say (computed in `lessons`), and the figures."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from compare.studies.lessons import fmt
+from compare.studies.sweep_lessons import (
+    best_value,
+    divergence,
+    effective_step,
+    fixed_settings,
+    still_improving,
+)
 
 
 def _stat(cells: list[dict], key: str) -> str:
@@ -16,39 +26,104 @@ def _stat(cells: list[dict], key: str) -> str:
     return f"{np.mean(values):.2f} +- {np.std(values):.2f}"
 
 
+def _label(names: list[str], key: tuple) -> str:
+    return ", ".join(f"{n} = {fmt(v)}" for n, v in zip(names, key, strict=True))
+
+
+def sweep_groups(study: dict) -> tuple[list[str], list[dict]]:
+    """The swept names and one group per value (or grid cell), in the order of the values."""
+    names = [a["param"] for a in study["config"]["axes"]]
+    keys: list[tuple] = [()]
+    for axis in study["config"]["axes"]:
+        keys = [(*k, v) for k in keys for v in axis["values"]]
+    groups = []
+    for key in keys:
+        cells = [s for s in study["cells"] if tuple(s["values"][n] for n in names) == key]
+        if not cells:
+            continue
+        done = [s for s in cells if s["status"] == "complete"]
+        groups.append(
+            {
+                "key": key,
+                "label": _label(names, key),
+                "value": key[0] if len(key) == 1 else None,
+                "cells": len(cells),
+                "members": cells,
+                "diverged": sum(s["status"] == "diverged" for s in cells),
+                "val": [s["val_accuracy"] for s in done if s.get("val_accuracy") is not None],
+                "test": [s["test_accuracy"] for s in done if s.get("test_accuracy") is not None],
+                **dict(zip(names, key, strict=True)),
+            }
+        )
+    return names, groups
+
+
+def _is_step_grid(names: list[str]) -> bool:
+    return sorted(names) == ["learning_rate", "momentum"]
+
+
+def conclusions(study: dict) -> list[str]:
+    """The paragraphs of "What the numbers say"."""
+    names, groups = sweep_groups(study)
+    paragraphs = [
+        best_value(groups),
+        still_improving(
+            study["cells"], lambda c: _label(names, tuple(c["values"][n] for n in names))
+        ),
+        divergence(groups, names[0] if len(names) == 1 else None),
+    ]
+    if _is_step_grid(names):
+        for g in groups:
+            g["lr"], g["momentum"] = g["learning_rate"], g["momentum"]
+        paragraphs += effective_step(groups)
+    return paragraphs
+
+
+def _table(names: list[str], groups: list[dict]) -> list[str]:
+    step = _is_step_grid(names)
+    head = names + (["lr / (1 - m)"] if step else [])
+    rows = [
+        "| "
+        + " | ".join(head)
+        + " | cells | diverged | val acc. % | test acc. % | best epoch / epochs run |",
+        "|" + "---|" * (len(head) + 5),
+    ]
+    for g in groups:
+        cells = g["members"]
+        best = [
+            f"{s['best_epoch']}/{s['epochs_run']}"
+            + (" (last)" if s["best_epoch"] == s["epochs_run"] else "")
+            for s in cells
+            if s.get("best_epoch")
+        ]
+        diverged = [s for s in cells if s["status"] == "diverged"]
+        epochs = [s.get("diverged_epoch") for s in diverged if s.get("diverged_epoch")]
+        where = ", ".join(map(str, epochs))
+        dcell = str(len(diverged)) + (
+            f" (in epoch{'s' * (len(epochs) > 1)} {where})" if epochs else ""
+        )
+        extra = [f"{g['learning_rate'] / (1 - g['momentum']):.3g}"] if step else []
+        rows.append(
+            "| "
+            + " | ".join([*(fmt(v) for v in g["key"]), *extra])
+            + f" | {len(cells)} | {dcell} | {_stat(cells, 'val_accuracy')} | "
+            f"{_stat(cells, 'test_accuracy')} | {', '.join(best) or '-'} |"
+        )
+    return rows
+
+
 def sweep_report(study: dict, out: Path) -> str:
     c = study["config"]
     base = c["base"]
-    names = [a["param"] for a in c["axes"]]
-    keys = sorted({tuple(cell["values"][n] for n in names) for cell in study["cells"]})
-    rows = [
-        "| " + " | ".join(names) + " | cells | diverged | val acc. % | test acc. % | best epoch |",
-        "|" + "---|" * (len(names) + 5),
-    ]
-    for key in keys:
-        group = [s for s in study["cells"] if tuple(s["values"][n] for n in names) == key]
-        diverged = sum(s["status"] == "diverged" for s in group)
-        best = [s["best_epoch"] for s in group if s.get("best_epoch")]
-        rows.append(
-            "| "
-            + " | ".join(f"{v:g}" for v in key)
-            + f" | {len(group)} | {diverged} | {_stat(group, 'val_accuracy')} | "
-            f"{_stat(group, 'test_accuracy')} | {', '.join(map(str, best)) or '-'} |"
-        )
+    names, groups = sweep_groups(study)
     t = study["throughput"]
     rate = t.get("model_epochs_per_second")
-    fixed = (
-        f"network {'-'.join(map(str, base['layers']))}, {base['activation']}, {base['epochs']} "
-        f"epochs, batch {base['batch_size']}, lr {base['learning_rate']:g}, momentum "
-        f"{base['momentum']:g}, decay {base['decay']:g}, weight decay {base['weight_decay']:g}, "
-        f"{base['dtype']}"
-    )
     figures = [
         (name, caption)
         for name, caption in (
             ("sweep_accuracy.png", "Accuracy against the swept value (mean +- sd over seeds)"),
             ("sweep_heatmap.png", "Validation accuracy over the grid"),
-            ("sweep_curves.png", "Learning curves"),
+            ("sweep_curves.png", "Learning curves (mean over seeds, band: min to max)"),
         )
         if (out / name).exists()
     ]
@@ -56,11 +131,20 @@ def sweep_report(study: dict, out: Path) -> str:
         f"# Sweep over {' x '.join(names)}",
         "",
         f"Status: **{study['status']}**. {len(study['cells'])} cells ({c['seeds']} seed(s) per "
-        f"value, seeds {base['seed']}..{base['seed'] + c['seeds'] - 1}). Fixed: {fixed}"
+        f"value, seeds {base['seed']}..{base['seed'] + c['seeds'] - 1}). Swept: "
+        + "; ".join(
+            f"{a['param']} over {', '.join(fmt(v) for v in a['values'])}" for a in c["axes"]
+        )
+        + f". Fixed: {fixed_settings(base, names)}"
         + (f"; first {c['limit']} training rows" if c.get("limit") else "")
-        + ". Accuracies in percent; +- is the standard deviation over seeds.",
+        + ". Accuracies in percent; +- is the standard deviation over seeds; validation accuracy "
+        "is the last epoch's, on the held-out part of the training rows.",
         "",
-        *rows,
+        *_table(names, groups),
+        "",
+        "## What the numbers say",
+        "",
+        *"\n\n".join(conclusions(study)).split("\n"),
         "",
         f"This run trained {t['cells_trained_now']} cell(s), {t['model_epochs']} model-epochs, in "
         f"{t['wall_seconds']:.1f} s"

@@ -2,9 +2,11 @@
 
 Every network has `depth` hidden layers of `width` units (784-w-...-w-10). For each, the study
 measures ||dL/dW^(l)|| for every weight matrix on one fixed batch of training rows, at
-initialization and after every epoch, records the gradient flow during training (GradientFlow),
-and reports the test accuracy after the study's epochs. Why the norms behave as they do is in
-`REPORT_TEXT`, which report.md reproduces.
+initialization and after every epoch, and the per-layer factor between neighbouring
+hidden-to-hidden matrices (the same shape, so only the backward pass differs between them). Each
+network is trained at every learning rate of the plan (one record per network and rate), with
+the gradient flow recorded during training (GradientFlow), and the test accuracy after the
+study's epochs. Why the norms behave as they do is in report.py's text, which report.md shows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
 from compare.studies.cells import cached_data, epoch_probe, train_cell
+from compare.studies.lessons import geometric_mean, layer_factors
 
 # The initializer each activation is usually paired with (and the study's default pairing).
 PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
@@ -30,6 +33,7 @@ class VanishingPlan:
     width: int = 50
     pairs: tuple[tuple[str, str], ...] = tuple(PARTNER.items())  # (activation, init)
     epochs: int = 5
+    learning_rates: tuple[float, ...] = (0.001, 0.01, 0.1)
     limit: int | None = None
     settings: Settings = TUTORIAL  # optimizer, batch size, seed, dtype
 
@@ -42,9 +46,11 @@ class VanishingPlan:
                 activation=activation,
                 init=init,
                 epochs=self.epochs,
+                learning_rate=lr,
             )
             for activation, init in self.pairs
             for depth in self.depths
+            for lr in self.learning_rates
         ]
 
 
@@ -58,19 +64,27 @@ def study_network(settings: Settings, data, probe_X, probe_y) -> dict:
     probe = epoch_probe(lambda: gradient_norms(mlp, probe_X, probe_y))
     record = train_cell(settings, data, gradient_flow_every=FLOW_EVERY, callbacks=[probe], mlp=mlp)
     history = record.pop("history", {})
+    factors = layer_factors(at_init)
     return json_safe(
         {
             "activation": settings.activation,
             "init": settings.init,
             "depth": len(settings.layers) - 2,
             "layers": list(settings.layers),
+            "learning_rate": settings.learning_rate,
             "grad_norms": at_init,
+            "layer_factors": factors,
+            "mean_layer_factor": geometric_mean(factors),
             "first_over_last": at_init[0] / at_init[-1] if at_init[-1] else None,
             "epoch_grad_norms": probe.values,
             "train_grad_norms": history.get("grad_norm", []),
             "update_ratios": history.get("update_ratio", []),
             **record,
-            "history": {k: v for k, v in history.items() if k in ("loss", "val_loss", "accuracy")},
+            "history": {
+                k: v
+                for k, v in history.items()
+                if k in ("loss", "val_loss", "accuracy", "val_accuracy")
+            },
         }
     )
 
@@ -88,6 +102,7 @@ def run_vanishing(
 
     data = cached_data(data_dir, plan.settings.dtype, plan.limit)
     probe_X, probe_y = data.X_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
+    majority_class, majority_percent = majority(data.y_test)
     study = {
         "study": "vanishing",
         "status": "running",
@@ -97,12 +112,18 @@ def run_vanishing(
             "width": plan.width,
             "pairs": [list(p) for p in plan.pairs],
             "epochs": plan.epochs,
+            "learning_rates": list(plan.learning_rates),
             "limit": plan.limit,
             "probe_rows": PROBE_ROWS,
             "flow_every_steps": FLOW_EVERY,
             "settings": plan.settings.to_dict(),
             "accuracy_unit": "percent",
             "norm": "Frobenius norm of dL/dW over the whole matrix, bias row included",
+            "layer_factor": "||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization for neighbouring "
+            "hidden-to-hidden matrices (same shape); mean_layer_factor is their geometric mean",
+            "n_classes": plan.settings.layers[-1],
+            "test_majority_class": majority_class,
+            "test_majority_percent": majority_percent,
         },
         "runs": [],
     }
@@ -132,11 +153,23 @@ def run_vanishing(
     return study
 
 
+def majority(labels) -> tuple[int, float]:
+    """The most common class of `labels` and its share in percent (what always answering it
+    scores)."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    top = int(np.argmax(counts))
+    return top, float(100.0 * counts[top] / counts.sum())
+
+
 def _line(i: int, total: int, r: dict) -> str:
-    norms = r["grad_norms"]
     test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
+    mean = r.get("mean_layer_factor")
+    factor = f"mean layer factor {mean:.2f}" if mean is not None else "no layer factor (depth < 3)"
+    ratio = r.get("first_over_last")
+    ratio = "-" if ratio is None else f"{ratio:.1e}"
     return (
-        f"[{i}/{total}] {r['activation']:<8} {r['init']:<14} depth {r['depth']}: "
-        f"||dL/dW|| first {norms[0]:.2e}, last {norms[-1]:.2e} "
-        f"(ratio {r['first_over_last']:.1e}); test {test}"
+        f"[{i}/{total}] {r['activation']:<8} {r['init']:<14} depth {r['depth']} "
+        f"lr {r['learning_rate']:g}: {factor}, first/last {ratio}; test {test}"
     )
