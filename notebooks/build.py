@@ -361,42 +361,118 @@ The tutorial ends by naming two things to study: the **vanishing gradient** as l
 and **tuning** the learning rate and friends (`mlp-compare study vanishing` and
 `mlp-compare study sweep` do both at full size). Here they are with the library alone.
 
-Backpropagation multiplies $\delta$ by $W^\top$ and by $f'(Z)$ once per layer on its way down.
-The logistic's slope is at most $1/4$, so in a deep logistic network the first layer's gradient
-can shrink geometrically; tanh with Glorot initialization and ReLU with He initialization are
-designed to keep it level. Below: 1, 2, 4 and 8 hidden layers of 50 units for each activation,
-the ratio $\|\partial L/\partial W^{(1)}\| / \|\partial L/\partial W_{out}\|$ at initialization
-(`gradient_norms`, on 1,000 rows), then 3 epochs on 20,000 rows with the tutorial's optimizer."""),
-    CODE("""INIT = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
+Backpropagation multiplies $\delta$ by $W^\top$ and by $f'(Z)$ once per layer on its way down,
+$\delta^{(l)} = \left(\delta^{(l+1)} W^{(l+1)}[1{:}]^\top\right) \odot f'(Z^{(l)})$, so from one
+hidden layer to the one below, the gradient's size changes by a **layer factor**
+
+$$\frac{\|\partial L/\partial W^{(l)}\|}{\|\partial L/\partial W^{(l+1)}\|}.$$
+
+The logistic's slope is at most $1/4$ (at $z = 0$). Glorot initialization makes $W^\top$ pass
+$\delta$ on at about its own size, so in a logistic network each layer keeps about a quarter of
+the gradient (a single factor can land a little above $1/4$: random weights pass some layers'
+$\delta$ on slightly enlarged), and over many layers it shrinks geometrically. tanh (slope at
+most 1, also Glorot) and ReLU (slope 1 on the units that are on, 0 on the rest; He
+initialization's doubled variance makes up for the half that are off) are designed to keep the
+factor near 1.
+
+Only neighbouring **hidden-to-hidden** matrices are compared, because they all have the same
+shape, 51x50: the first layer's matrix is 785x50 and the output's 51x10, so a ratio of their
+norms would mostly measure the shapes. $d$ hidden layers give $d - 2$ factors (none for 1 or 2).
+
+Below: 1, 2, 4 and 8 hidden layers of 50 units for each activation; the layer factors at
+initialization (`gradient_norms` on 1,000 rows); then every network trained for 3 epochs on
+20,000 rows (momentum 0.9, batch 64) at three learning rates, the tutorial's 0.001, then 0.01
+and 0.1, and tested on the 10,000 test images. A network that stays at chance at one learning
+rate may learn at another: only one that learns at none of them is stuck. `fit_many` trains the
+three copies of a network together, on the same batches, in one pass."""),
+    CODE("""from numpy_mlp import fit_many
+
+INIT = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
+DEPTHS, RATES = (1, 2, 4, 8), (0.001, 0.01, 0.1)
 ROWS, STUDY_EPOCHS = 20_000, 3
-runs = []
+class_shares = np.bincount(y_test, minlength=10) / len(y_test)
+networks = []
 for activation, init in INIT.items():
-    for depth in (1, 2, 4, 8):
-        net = MLP((784, *[50] * depth, 10), activation=activation, init=init, seed=123)
-        norms = gradient_norms(net, X_train_std[:1000], y_train[:1000])  # at initialization
-        net.fit(X_train_std[:ROWS], y_train[:ROWS], epochs=STUDY_EPOCHS, batch_size=64,
-                validation_split=0.1, optimizer=SGD(learning_rate=0.001, momentum=0.9, decay=1e-7),
-                seed=1, verbose=0)
-        predicted = net.predict_classes(X_test_std)
-        runs.append({"activation": activation, "depth": depth, "norms": norms,
-                     "first_over_last": norms[0] / norms[-1],
-                     "test_accuracy": float(np.mean(predicted == y_test)),
-                     "top_class_share": lessons.top_class_share(predicted)})
-        print(f"{activation:<8} depth {depth}: first/last layer gradient norm "
-              f"{norms[0] / norms[-1]:8.2g} at the start; test accuracy "
-              f"{100 * runs[-1]['test_accuracy']:5.2f} % after {STUDY_EPOCHS} epochs")
-for sentence in lessons.vanishing_sentences(runs):
+    for depth in DEPTHS:
+        sizes = (784, *[50] * depth, 10)
+        nets = [MLP(sizes, activation=activation, init=init, seed=123) for _ in RATES]  # same start
+        norms = gradient_norms(nets[0], X_train_std[:1000], y_train[:1000])  # at initialization
+        histories = fit_many(nets, [SGD(learning_rate=lr, momentum=0.9, decay=1e-7) for lr in RATES],
+                             X_train_std[:ROWS], y_train[:ROWS], epochs=STUDY_EPOCHS, batch_size=64,
+                             validation_split=0.0, seed=1)
+        results = []
+        for lr, net, h in zip(RATES, nets, histories, strict=True):
+            predicted = net.predict_classes(X_test_std)
+            results.append({"learning_rate": lr,
+                            "diverged_epoch": h.diverged.epoch if h.diverged else None,
+                            "test_accuracy": float(np.mean(predicted == y_test)),
+                            "test_loss": net.loss(X_test_std, y_test),
+                            "top_class": int(np.bincount(predicted).argmax()),
+                            "top_class_share": lessons.top_class_share(predicted)})
+        networks.append({"activation": activation, "depth": depth, "norms": norms,
+                         "factors": lessons.layer_factors(norms), "results": results})
+
+print("Layer factors ||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization (hidden-to-hidden, 51x50):")
+for n in networks:
+    if n["factors"]:
+        mean = lessons.geometric_mean(n["factors"])
+        print(f"{n['activation']:<8} depth {n['depth']}: {' '.join(f'{f:.2f}' for f in n['factors']):<30}"
+              f" geometric mean {mean:.2f}   (slope bound {lessons.SLOPE_BOUND[n['activation']]:g})")
+print(f"(no factor at {' or '.join(str(d) for d in DEPTHS if d < 3)} hidden layers: "
+      "no two hidden-to-hidden matrices to compare)")
+for sentence in lessons.factor_sentences(networks):
+    display(Markdown(sentence))
+
+print(f"\\nTest accuracy (test loss) after {STUDY_EPOCHS} epochs on {ROWS:,} rows:")
+print(" " * 17 + "".join(f"{'lr ' + format(lr, 'g'):>19}" for lr in RATES))
+for n in networks:
+    cells = [f"diverged (epoch {r['diverged_epoch']})" if r["diverged_epoch"] else
+             f"{100 * r['test_accuracy']:.2f} % ({r['test_loss']:.3f})" for r in n["results"]]
+    print(f"{n['activation']:<8} depth {n['depth']}:" + "".join(f"{c:>19}" for c in cells))
+top = int(class_shares.argmax())
+print(f"Most common digit in the test set: {top} ({100 * class_shares[top]:.2f} % of the test "
+      f"images). Loss of predicting 1/10 for every class: ln 10 = {np.log(10):.3f}")
+for sentence in lessons.learning_sentences(networks, class_shares, STUDY_EPOCHS):
     display(Markdown(sentence))"""),
-    CODE("""plt.figure(figsize=(6, 3.5))
-for r in runs:
-    if r["depth"] == 8:
-        plt.plot(np.arange(1, 10), r["norms"], "o-", label=f"{r['activation']} ({INIT[r['activation']]})")
-plt.yscale("log")
-plt.xlabel("weight matrix (1 = first hidden layer, 9 = output)")
-plt.ylabel("||dL/dW|| at initialization")
-plt.title("8 hidden layers: gradient norm per layer")
-plt.legend()
-plt.grid(alpha=0.3, which="both")"""),
+    CODE("""fig, axes = plt.subplots(2, 3, figsize=(11, 6.5), sharey="row")
+for col, activation in enumerate(INIT):
+    mine = [n for n in networks if n["activation"] == activation]
+    ax = axes[0, col]
+    for n in mine:
+        if n["factors"]:
+            ax.plot(np.arange(2, n["depth"]), n["factors"], "o-", label=f"{n['depth']} hidden layers")
+    ax.axhline(1, color="grey", linestyle=":", label="1: size kept")
+    if lessons.SLOPE_BOUND[activation] < 1:
+        ax.axhline(lessons.SLOPE_BOUND[activation], color="C3", linestyle="--",
+                   label=f"bound f' <= {lessons.SLOPE_BOUND[activation]:g}")
+    ax.set_yscale("log")
+    every = [f for n in networks for f in n["factors"]]
+    ax.set_ylim(min(0.1, 0.8 * min(every)), max(2, 1.25 * max(every)))
+    ax.set_yticks([1 / 8, 1 / 4, 1 / 2, 1, 2], ["1/8", "1/4", "1/2", "1", "2"])
+    ax.yaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlabel("l (factor between W^(l) and W^(l+1))")
+    ax.set_title(f"{activation} ({INIT[activation]})")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    ax = axes[1, col]
+    for i, lr in enumerate(RATES):
+        acc = [100 * n["results"][i]["test_accuracy"] if n["results"][i]["diverged_epoch"] is None
+               else np.nan for n in mine]
+        ax.plot(DEPTHS, acc, "o-", color=f"C{i}", label=f"lr {lr:g}")
+        gone = [n["depth"] for n in mine if n["results"][i]["diverged_epoch"] is not None]
+        ax.plot(gone, [2] * len(gone), "x", color=f"C{i}", markersize=9,
+                label=f"lr {lr:g} diverged" if gone else None)
+    ax.axhline(100 * class_shares.max(), color="grey", linestyle=":",
+               label=f"always {int(class_shares.argmax())}: {100 * class_shares.max():.2f} %")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(DEPTHS, [str(d) for d in DEPTHS])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("hidden layers")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+axes[0, 0].set_ylabel("layer factor at initialization")
+axes[1, 0].set_ylabel(f"test accuracy (%) after {STUDY_EPOCHS} epochs")
+plt.tight_layout()"""),
     CODE(TASKS["normal_init"]),
     CODE(
         """display(exercises.check_normal_init(prediction, big, ratio, glorot, X_probe, y_probe))"""

@@ -16,8 +16,13 @@ import numpy as np
 from numpy_mlp.training.divergence import loss_bound
 
 LN_10 = math.log(10)
-STUCK_SHARE = 0.9  # a network giving one class to >= 90 % of the test digits has not learned
-VANISHING_FACTOR = 10.0  # first/last gradient ratio changing more than 10x with depth
+STUCK_SHARE = 0.9  # giving one answer to >= 90 % of the test images: "gives one answer"
+# At chance: test accuracy at most this far above the share of the most common class, which
+# always answering that class scores.
+CHANCE_MARGIN = 0.05
+UNIFORM_LOSS_TOLERANCE = 0.05  # a loss within this of ln k is that of a uniform guess
+# The most f'(z) can be: the factor the activation contributes to each layer of backpropagation.
+SLOPE_BOUND = {"logistic": 0.25, "tanh": 1.0, "relu": 1.0}
 
 
 def pct(fraction: float) -> str:
@@ -90,67 +95,340 @@ def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
     )
 
 
-def vanishing_sentences(runs: Sequence[dict]) -> list[str]:
-    """One sentence per activation about the gradient ratio and the accuracy across depths.
+def layer_factors(norms: Sequence[float]) -> list[float]:
+    """||dL/dW^(l)|| / ||dL/dW^(l+1)|| for each pair of neighbouring hidden-to-hidden matrices.
 
-    runs: dicts with activation, depth, first_over_last (||dL/dW^(1)|| / ||dL/dW_out|| at
-    initialization), test_accuracy (fraction) and top_class_share (the fraction of test digits
-    given the most frequent prediction).
+    norms: one gradient norm per weight matrix, input layer first (what `gradient_norms`
+    returns): W^(1) (785 x 50), W^(2) ... W^(d) (each 51 x 50), W_out (51 x 10). Only W^(2) ...
+    W^(d) share a shape, so d hidden layers give d - 2 factors, l = 2 ... d - 1 (none for d <= 2).
+    A factor below 1: the gradient shrank passing down through layer l.
+    """
+    hidden = [float(n) for n in norms[1:-1]]
+    return [a / b for a, b in zip(hidden[:-1], hidden[1:], strict=False)]
+
+
+def geometric_mean(values: Sequence[float]) -> float | None:
+    """(prod values)^(1/n), the typical factor per layer; None for no values or a non-positive."""
+    if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def factor_sentences(networks: Sequence[dict]) -> list[str]:
+    """One sentence per activation: its layer factors at initialization, beside the slope bound.
+
+    networks: dicts with activation, depth and factors (`layer_factors` of the gradient norms at
+    initialization). Vanishes / keeps its size / explodes is read from the geometric mean of the
+    deepest network's factors (below 0.5, 0.5 to 2, above 2).
     """
     out = []
-    for activation in dict.fromkeys(r["activation"] for r in runs):
-        rows = sorted((r for r in runs if r["activation"] == activation), key=lambda r: r["depth"])
-        shallow, deep = rows[0], rows[-1]
-        ratios = [r["first_over_last"] for r in rows]
-        change = shallow["first_over_last"] / deep["first_over_last"]
-        words = (
-            f"**{activation}**: the first layer's gradient is {shallow['first_over_last']:.2g} "
-            f"times the output layer's with {shallow['depth']} hidden layer"
-            f"{'s' * (shallow['depth'] != 1)} and {deep['first_over_last']:.2g} times with "
-            f"{deep['depth']}"
+    for activation in dict.fromkeys(n["activation"] for n in networks):
+        rows = sorted(
+            (n for n in networks if n["activation"] == activation and n["factors"]),
+            key=lambda n: n["depth"],
         )
-        if change > VANISHING_FACTOR:
-            words += f": it shrinks {change:,.0f}-fold as layers are added (a vanishing gradient)."
-        elif change < 1 / VANISHING_FACTOR:
+        if not rows:
+            out.append(
+                f"**{activation}**: no network here has 3 hidden layers or more, so there are no "
+                "two hidden-to-hidden matrices of the same shape to compare."
+            )
+            continue
+        means = [geometric_mean(n["factors"]) for n in rows]
+        each = [f for n in rows for f in n["factors"]]
+        listed = " and ".join(
+            f"{m:.2f} at depth {n['depth']}" for n, m in zip(rows, means, strict=True)
+        )
+        words = (
+            f"**{activation}**: from one hidden layer down to the next, the gradient's norm is "
+            f"multiplied by {listed} (geometric means of the layer factors; single factors "
+            f"{min(each):.2f} to {max(each):.2f})"
+        )
+        deep, mean, steps = rows[-1], means[-1], len(rows[-1]["factors"])
+        bound = SLOPE_BOUND.get(activation)
+        if bound is not None and bound < 1:
             words += (
-                f": it grows {1 / change:,.0f}-fold as layers are added (an exploding gradient)."
+                f". The slope f' is at most {bound:g}, and depth {deep['depth']}'s mean factor "
+                f"is {mean / bound:.2f} times that bound"
+            )
+        elif bound is not None:
+            words += f". The slope f' is at most {bound:g}, and"
+        cumulative = f"{mean:.2f}^{steps} = {mean**steps:.2g}"
+        words += "" if bound is not None and bound >= 1 else ":"
+        if mean < 0.5:
+            words += (
+                f" the gradient shrinks about {1 / mean:.1f}-fold per layer, to {cumulative} of "
+                f"its size over the {steps} factors of depth {deep['depth']}. It vanishes."
+            )
+        elif mean <= 2:
+            words += (
+                f" the gradient keeps its size from layer to layer (within a factor of 2; "
+                f"{cumulative} over the {steps} factors of depth {deep['depth']})."
             )
         else:
-            spread = max(ratios) / min(ratios)
-            words += f": it stays within a factor {spread:.1f} at every depth (no vanishing)."
-        stuck = [r for r in rows if r["top_class_share"] >= STUCK_SHARE]
-        learned = [r for r in rows if r["top_class_share"] < STUCK_SHARE]
-        if stuck:
-            depths = " and ".join(str(r["depth"]) for r in stuck)
-            shares = sorted(r["top_class_share"] for r in stuck)
-            share = (
-                f"{shares[0]:.0%}"
-                if shares[0] == shares[-1]
-                else f"{shares[0]:.0%}-{shares[-1]:.0%}"
-            )
             words += (
-                f" With {depths} hidden layers it has not learned: it gives a single class to "
-                f"{share} of the test digits ({pct(max(r['test_accuracy'] for r in stuck))} test "
-                "accuracy at best)."
+                f" the gradient grows about {mean:.1f}-fold per layer, to {cumulative} times "
+                f"its size over the {steps} factors of depth {deep['depth']}. It explodes."
             )
-        if learned:
-            accs = [r["test_accuracy"] for r in learned]
-            subject = "At the other depths, test accuracy" if stuck else "Test accuracy"
-            if len(learned) == 1:
-                words += f" {subject} is {pct(accs[0])} (depth {learned[0]['depth']})."
-            elif max(accs) - min(accs) < 0.02:
-                words += (
-                    f" {subject} is {pct(min(accs))} to {pct(max(accs))}, within 2 points at "
-                    f"every depth ({', '.join(str(r['depth']) for r in learned)})."
-                )
-            else:
-                first, last = learned[0], learned[-1]
-                trend = "falls" if last["test_accuracy"] < first["test_accuracy"] else "rises"
-                words += (
-                    f" {subject} {trend} with depth, from {pct(first['test_accuracy'])} (depth "
-                    f"{first['depth']}) to {pct(last['test_accuracy'])} (depth {last['depth']})."
-                )
         out.append(words)
+    return out
+
+
+def learned_threshold(majority_share: float) -> float:
+    """Halfway from always answering the most common class to 100 %: above it, a network learns."""
+    return (majority_share + 1.0) / 2
+
+
+def outcome(result: dict, majority_share: float) -> str:
+    """'diverged', 'chance', 'above' (above chance, far from trained) or 'learns'.
+
+    result: dict with diverged_epoch (None, or the epoch fit stopped it in) and test_accuracy.
+    At chance: at most CHANCE_MARGIN above majority_share, which always answering the most
+    common class scores. Learns: above `learned_threshold`.
+    """
+    if result["diverged_epoch"] is not None:
+        return "diverged"
+    accuracy = result["test_accuracy"]
+    if accuracy <= majority_share + CHANCE_MARGIN:
+        return "chance"
+    return "learns" if accuracy > learned_threshold(majority_share) else "above"
+
+
+def _and(items) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _depths(networks: Sequence[dict]) -> str:
+    return f"depth{'s' * (len(networks) > 1)} {_and(n['depth'] for n in networks)}"
+
+
+def _rates(results: Sequence[dict]) -> str:
+    return "lr " + _and(f"{r['learning_rate']:g}" for r in results)
+
+
+def _span(values: Sequence[float], fmt) -> str:
+    lo, hi = fmt(min(values)), fmt(max(values))
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def _epochs(epochs: int) -> str:
+    return f"{epochs} epoch{'s' * (epochs != 1)}"
+
+
+def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
+    """Why a network's results at chance are those of guessing, in numbers a learner can check.
+
+    results: its runs at chance (dicts with learning_rate, test_accuracy, test_loss, top_class and
+    top_class_share, the fraction of test images given its most frequent answer). class_shares:
+    the fraction of the test set in each class (k = len(class_shares) classes). Returns a clause
+    starting "its test accuracy is".
+    """
+    k = len(class_shares)
+    majority = int(np.argmax(class_shares))
+    words = f"its test accuracy is {_span([r['test_accuracy'] for r in results], pct)}"
+    answers = dict.fromkeys(r["top_class"] for r in results)
+    if all(r["top_class_share"] == 1.0 for r in results) and list(answers) == [majority]:
+        words += (
+            f": it gives every test image the same answer, {majority}, the most common digit, so "
+            f"its accuracy is the share of {majority}s in the test set"
+        )
+    else:
+        if all(r["top_class_share"] == 1.0 for r in results):
+            said = "; ".join(
+                f"{c} at {_rates([r for r in results if r['top_class'] == c])}" for c in answers
+            )
+            said = said if len(answers) > 1 else str(next(iter(answers)))
+            shares = _and(f"{c}s are {pct(class_shares[c])}" for c in answers)
+            words += (
+                f": it gives every test image the same answer ({said}), so its accuracy is that "
+                f"digit's share of the test set ({shares})"
+            )
+        elif all(r["top_class_share"] >= STUCK_SHARE for r in results):
+            words += (
+                f": it gives one answer to "
+                f"{_span([r['top_class_share'] for r in results], pct)} of the test images"
+            )
+        words += (
+            f"; always answering the most common digit, {majority}, would score "
+            f"{pct(class_shares[majority])}"
+        )
+    losses = [r["test_loss"] for r in results]
+    uniform = math.log(k)
+    off = max(abs(v - uniform) for v in losses)
+    loss = _span(losses, lambda v: f"{v:.3f}")
+    if off <= UNIFORM_LOSS_TOLERANCE:
+        words += (
+            f". Its test loss, {loss}, is within {max(off, 0.001):.3f} of ln {k} = "
+            f"{uniform:.3f}, the loss of predicting 1/{k} for every class: it has learned "
+            "nothing from the images"
+        )
+    else:
+        words += (
+            f". Its test loss is {loss} (predicting 1/{k} for every class would score ln {k} "
+            f"= {uniform:.3f})"
+        )
+    return words + "."
+
+
+def _kinds(network: dict, share: float) -> list[str]:
+    return [outcome(r, share) for r in network["results"]]
+
+
+def learning_sentences(
+    networks: Sequence[dict], class_shares: Sequence[float], epochs: int
+) -> list[str]:
+    """Which networks learn at some learning rate and which at none, from their test results.
+
+    networks: dicts with activation, depth, factors (`layer_factors`) and results: one dict per
+    learning rate with learning_rate, diverged_epoch (None, or the epoch fit stopped it in),
+    test_accuracy, test_loss, top_class and top_class_share. class_shares: the fraction of the
+    test set in each class. epochs: how long each network trained. A network learns at a rate if
+    its test accuracy there is above `learned_threshold`; it is at chance if at most
+    CHANCE_MARGIN above the share of the most common class.
+
+    Returns: the definitions; one sentence per activation (which depths learn at some rate and
+    which at none, why a stuck one's numbers are a guess's, which depths only a larger rate
+    trains, which rates are too large); and a closing one on the networks stuck at every rate.
+    """
+    majority = int(np.argmax(class_shares))
+    share = float(class_shares[majority])
+    rates = sorted({r["learning_rate"] for n in networks for r in n["results"]})
+    out = [
+        f"Below, a network *learns* at a rate if its test accuracy there is above "
+        f"{pct(learned_threshold(share))}, halfway from always answering the most common digit "
+        f"({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
+        f"within {100 * CHANCE_MARGIN:g} points of {pct(share)}."
+    ]
+    stuck_all, deep_learners = [], []
+    for activation in dict.fromkeys(n["activation"] for n in networks):
+        rows = sorted(
+            (n for n in networks if n["activation"] == activation), key=lambda n: n["depth"]
+        )
+        learners = [n for n in rows if "learns" in _kinds(n, share)]
+        above = [n for n in rows if n not in learners and "above" in _kinds(n, share)]
+        stuck = [n for n in rows if n not in learners and n not in above]
+        stuck_all += [(activation, n) for n in stuck]
+        deep_learners += [(activation, n) for n in learners]
+        parts = []
+        if learners:
+            highest = "; ".join(
+                f"depth {n['depth']}: {pct(r['test_accuracy'])} at lr {r['learning_rate']:g}"
+                for n in learners
+                for r in [
+                    max(
+                        n["results"],
+                        key=lambda r: (outcome(r, share) == "learns", r["test_accuracy"]),
+                    )
+                ]  # fmt: skip
+            )
+            every = ", every depth tried" if len(learners) == len(rows) else ""
+            parts.append(
+                f"learns at one rate or more at {_depths(learners)}{every} (highest test "
+                f"accuracy, {highest})"
+            )
+        if above:
+            highest = "; ".join(
+                f"depth {n['depth']}: {pct(max(r['test_accuracy'] for r in n['results']))}"
+                for n in above
+            )
+            parts.append(
+                f"gets above chance but learns at no rate at {_depths(above)} (highest: {highest})"
+            )
+        if stuck:
+            parts.append(
+                f"learns at none of the rates ({_and(f'{lr:g}' for lr in rates)}) at "
+                f"{_depths(stuck)}"
+            )
+        text = f"**{activation}** " + "; ".join(parts) + "."
+        for n in stuck:
+            chance = [r for r in n["results"] if outcome(r, share) == "chance"]
+            gone = [r for r in n["results"] if outcome(r, share) == "diverged"]
+            if chance:
+                where = "every rate" if len(chance) == len(n["results"]) else _rates(chance)
+                text += f" At depth {n['depth']}, at {where}, {chance_words(chance, class_shares)}"
+            if gone:
+                text += f" At depth {n['depth']}, {_rates(gone)} diverged."
+        for n in learners:
+            low = min(n["results"], key=lambda r: r["learning_rate"])
+            if outcome(low, share) in ("chance", "above"):
+                best = max(n["results"], key=lambda r: r["test_accuracy"])
+                state = "at chance" if outcome(low, share) == "chance" else "far from trained"
+                text += (
+                    f" At lr {low['learning_rate']:g} alone, depth {n['depth']} would look unable "
+                    f"to learn ({pct(low['test_accuracy'])}, {state}), yet lr "
+                    f"{best['learning_rate']:g} trains it to {pct(best['test_accuracy'])} in "
+                    f"{_epochs(epochs)}: that rate was too small, not the network too deep."
+                )
+        for lr in rates:
+            failed = {"diverged": [], "chance": []}
+            for n in learners:
+                kind = next(
+                    (outcome(r, share) for r in n["results"] if r["learning_rate"] == lr), None
+                )
+                smaller = [
+                    r
+                    for r in n["results"]
+                    if r["learning_rate"] < lr and outcome(r, share) == "learns"
+                ]
+                if kind in failed and smaller:
+                    failed[kind].append(n)
+            said = [
+                f"{word} at {_depths(failed[kind])}"
+                for kind, word in (("diverged", "diverges"), ("chance", "sits at chance"))
+                if failed[kind]
+            ]
+            if said:
+                many = len(failed["diverged"]) + len(failed["chance"]) > 1
+                text += (
+                    f" At lr {lr:g} it {' and '.join(said)}, though a smaller rate trains "
+                    f"{'them' if many else 'it'}: lr {lr:g} is too large a step for "
+                    f"{'them' if many else 'it'}."
+                )
+        out.append(text)
+    if not stuck_all:
+        out.append(
+            f"Every network learns at one rate or more in {_epochs(epochs)}: none of these "
+            "depths is too deep to train, given the right learning rate."
+        )
+        return out
+    names = _and(f"{a} with {n['depth']} hidden layers" for a, n in stuck_all)
+    one = len(stuck_all) == 1
+    text = f"Only {names} learn{'s' * one} at none of the rates tried, in {_epochs(epochs)}."
+    means = {}
+    for activation, n in stuck_all:
+        mean = means[(activation, n["depth"])] = geometric_mean(n["factors"])
+        subject = "Its" if one else f"{activation} at depth {n['depth']}: its"
+        if mean is None:
+            text += (
+                f" {subject} layer factors cannot be measured (fewer than 3 hidden layers), so "
+                "they cannot show whether a vanishing gradient is the cause."
+            )
+        elif mean < 0.5:
+            text += (
+                f" {subject} layer factor, {mean:.2f}, leaves the gradient "
+                f"{mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden layers "
+                "down: the vanishing gradient the factors predicted."
+            )
+        else:
+            text += (
+                f" {subject} layer factor, {mean:.2f}, keeps the gradient's size, so a vanishing "
+                "gradient does not explain it."
+            )
+    deepest = max(n["depth"] for _, n in stuck_all)
+    level = [
+        (a, n, geometric_mean(n["factors"]))
+        for a, n in deep_learners
+        if n["depth"] == deepest and geometric_mean(n["factors"]) is not None
+    ]
+    if level and all(m is not None and m < 0.5 for m in means.values()):
+        if all(m >= 0.5 for *_, m in level):
+            text += (
+                " At the same depth, "
+                + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
+                + f" learn{'s' * (len(level) == 1)}: what stops a deep network here is a layer "
+                "factor well below 1, not the number of layers itself."
+            )
+    out.append(text)
     return out
 
 

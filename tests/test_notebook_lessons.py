@@ -56,28 +56,181 @@ def test_reference_is_compared_only_at_fifty_epochs():
     assert "after 2 epochs" in two and "96.27 % is after 50 epochs" in two
 
 
-def _run(activation, depth, ratio, accuracy, share=0.2):
-    return {"activation": activation, "depth": depth, "first_over_last": ratio,
-            "test_accuracy": accuracy, "top_class_share": share}  # fmt: skip
+MNIST_TEST_SHARES = [0.098, 0.1135, 0.1032, 0.101, 0.0982, 0.0892, 0.0958, 0.1028, 0.0974, 0.1009]
 
 
-def test_vanishing_sentences_flip_with_the_numbers():
-    vanishing, level, exploding = lessons.vanishing_sentences(
+def test_layer_factors_compare_only_hidden_to_hidden_matrices():
+    # W^(1), W^(2), W^(3), W^(4), W_out: the factors are ||G2||/||G3|| and ||G3||/||G4||
+    assert lessons.layer_factors([9.0, 4.0, 8.0, 16.0, 0.5]) == [0.5, 0.5]
+    assert lessons.layer_factors([9.0, 4.0, 0.5]) == []  # two hidden layers: no pair of shape 51x50
+    assert lessons.geometric_mean([0.25, 1.0]) == pytest.approx(0.5)
+    assert lessons.geometric_mean([]) is None and lessons.geometric_mean([0.0, 1.0]) is None
+
+
+def _net(activation, depth, factors=None, results=()):
+    return {"activation": activation, "depth": depth,
+            "factors": [] if factors is None else factors, "results": list(results)}  # fmt: skip
+
+
+def test_factor_sentences_flip_with_the_mean_factor():
+    vanish, level, explode, none = lessons.factor_sentences(
         [
-            _run("logistic", 1, 1.2, 0.85), _run("logistic", 2, 0.36, 0.64),
-            _run("logistic", 4, 0.04, 0.1135, 1.0), _run("logistic", 8, 7.7e-5, 0.1135, 0.97),
-            _run("tanh", 1, 3.4, 0.892), _run("tanh", 8, 4.2, 0.893),
-            _run("odd", 1, 0.01, 0.90), _run("odd", 8, 5.0, 0.80),
+            _net("logistic", 4, [0.3, 0.25]), _net("logistic", 8, [0.25] * 6),
+            _net("tanh", 2), _net("tanh", 8, [0.9, 1.1, 1.0, 1.0, 1.0, 1.0]),
+            _net("odd", 8, [3.0] * 6),
+            _net("flat", 1), _net("flat", 2),
         ]
     )  # fmt: skip
-    assert "shrinks 15,584-fold" in vanishing and "vanishing gradient" in vanishing
-    assert "With 4 and 8 hidden layers it has not learned" in vanishing
-    assert "97%-100% of the test digits" in vanishing
-    assert "At the other depths, test accuracy falls with depth, from 85.00 %" in vanishing
-    assert "stays within a factor 1.2" in level and "no vanishing" in level
-    assert "89.20 % to 89.30 %, within 2 points" in level and "not learned" not in level
-    assert "grows 500-fold" in exploding and "rises" not in exploding
-    assert "falls with depth, from 90.00 % (depth 1) to 80.00 % (depth 8)" in exploding
+    assert "multiplied by 0.27 at depth 4 and 0.25 at depth 8" in vanish
+    assert "single factors 0.25 to 0.30" in vanish
+    assert "mean factor is 1.00 times that bound: the gradient shrinks about 4.0-fold" in vanish
+    assert "0.25^6 = 0.00024 of its size over the 6 factors of depth 8. It vanishes." in vanish
+    assert "keeps its size" not in vanish
+    assert "multiplied by 1.00 at depth 8" in level and "depth 2" not in level
+    assert "keeps its size from layer to layer" in level and "vanishes" not in level
+    assert "grows about 3.0-fold per layer, to 3.00^6 = 7.3e+02 times" in explode
+    assert "It explodes." in explode
+    assert none.startswith("**flat**: no network here has 3 hidden layers or more")
+
+
+def _res(lr, accuracy, loss=0.3, top=1, top_share=0.2, diverged=None):
+    return {"learning_rate": lr, "diverged_epoch": diverged, "test_accuracy": accuracy,
+            "test_loss": loss, "top_class": top, "top_class_share": top_share}  # fmt: skip
+
+
+def _stuck(lrs=(0.001, 0.01, 0.1), top=1, loss=2.302):
+    return [_res(lr, MNIST_TEST_SHARES[top], loss, top, 1.0) for lr in lrs]
+
+
+def _study(deep_logistic):
+    """The issue's case: logistic depth 4 at chance at lr 0.001 but learning at 0.1."""
+    return [
+        _net("logistic", 1, None, [_res(0.001, 0.85), _res(0.1, 0.94)]),
+        _net("logistic", 4, [0.3, 0.25], [_res(0.001, 0.1135, 2.300, 1, 1.0), _res(0.1, 0.91)]),
+        _net("logistic", 8, [0.25] * 6, deep_logistic),
+        _net("tanh", 8, [1.0] * 6, [_res(0.001, 0.89), _res(0.1, 0.90)]),
+    ]
+
+
+def test_learning_sentences_say_which_learn_at_some_rate_and_which_at_none():
+    rule, logistic, tanh, closing = lessons.learning_sentences(
+        _study(_stuck((0.001, 0.1))), MNIST_TEST_SHARES, epochs=3
+    )
+    assert "above 55.67 %, halfway from always answering the most common digit (1, 11.35 %" in rule
+    assert "within 5 points of 11.35 %" in rule
+    assert logistic.startswith(
+        "**logistic** learns at one rate or more at depths 1 and 4 (highest test accuracy, "
+        "depth 1: 94.00 % at lr 0.1; depth 4: 91.00 % at lr 0.1); learns at none of the rates "
+        "(0.001 and 0.1) at depth 8."
+    )
+    assert (
+        "At depth 8, at every rate, its test accuracy is 11.35 %: it gives every test image the "
+        "same answer, 1, the most common digit, so its accuracy is the share of 1s" in logistic
+    )
+    assert "within 0.001 of ln 10 = 2.303, the loss of predicting 1/10" in logistic
+    assert (
+        "At lr 0.001 alone, depth 4 would look unable to learn (11.35 %, at chance), yet lr 0.1 "
+        "trains it to 91.00 % in 3 epochs: that rate was too small" in logistic
+    )
+    assert "every depth tried" in tanh and "none" not in tanh and "alone" not in tanh
+    assert closing.startswith("Only logistic with 8 hidden layers learns at none of the rates")
+    assert "Its layer factor, 0.25, leaves the gradient 0.00024 of its size 6 hidden" in closing
+    assert "At the same depth, tanh (factor 1.00) learns: what stops" in closing
+
+
+def test_learning_sentences_flip_when_every_network_learns_at_some_rate():
+    *_, logistic, _, closing = lessons.learning_sentences(
+        _study([_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.6)]), MNIST_TEST_SHARES, 3
+    )
+    assert "learns at none" not in logistic and "ln 10" not in logistic
+    assert "depths 1, 4 and 8, every depth tried" in logistic
+    assert "At lr 0.001 alone, depth 4" in logistic and "At lr 0.001 alone, depth 8" in logistic
+    assert closing.startswith("Every network learns at one rate or more in 3 epochs")
+
+
+@pytest.mark.parametrize(
+    ("deep", "words", "absent"),
+    [
+        (  # one answer, not the most common digit: its share, and the majority's beside it
+            _stuck((0.001, 0.1), top=8, loss=2.307),
+            "the same answer (8), so its accuracy is that digit's share of the test set (8s are "
+            "9.74 %); always answering the most common digit, 1, would score 11.35 %",
+            "the most common digit, so",
+        ),
+        (  # two different answers at two rates
+            [*_stuck((0.001,)), *_stuck((0.1,), top=8)],
+            "its test accuracy is 9.74 % to 11.35 %: it gives every test image the same answer "
+            "(1 at lr 0.001; 8 at lr 0.1)",
+            "the most common digit, so",
+        ),
+        (  # a loss far from ln 10: said, and not called a uniform guess
+            _stuck((0.001, 0.1), loss=3.1),
+            "Its test loss is 3.100 (predicting 1/10 for every class would score ln 10 = 2.303)",
+            "learned nothing",
+        ),
+        (  # spread answers, still at chance
+            [_res(0.001, 0.12, 2.30, 3, 0.4), _res(0.1, 0.13, 2.31, 3, 0.5)],
+            "its test accuracy is 12.00 % to 13.00 %; always answering the most common digit, 1,",
+            "same answer",
+        ),
+        (  # above chance but not learning at any rate
+            [_res(0.001, 0.1135, 2.30, 1, 1.0), _res(0.1, 0.30, 1.9)],
+            "gets above chance but learns at no rate at depth 8 (highest: depth 8: 30.00 %)",
+            "learns at none",
+        ),
+        (  # diverged at one rate, at chance at the other
+            [_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.1, 9.0, 1, 0.5, diverged=2)],
+            "At depth 8, at lr 0.001, its test accuracy is 11.35 %",
+            "at every rate",
+        ),
+    ],
+)
+def test_chance_words_follow_the_numbers(deep, words, absent):
+    logistic = lessons.learning_sentences(_study(deep), MNIST_TEST_SHARES, 3)[1]
+    assert words in logistic and absent not in logistic
+
+
+def test_a_diverged_rate_is_named():
+    deep = [_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.1, 9.0, 1, 0.5, diverged=2)]
+    logistic = lessons.learning_sentences(_study(deep), MNIST_TEST_SHARES, 3)[1]
+    assert "At depth 8, lr 0.1 diverged." in logistic
+
+
+def test_too_large_a_rate_is_named_only_where_a_smaller_one_trains():
+    relu = [
+        _net("relu", 1, None, [_res(0.01, 0.95), _res(0.1, 0.8, 50.0, diverged=1)]),
+        _net("relu", 2, None, [_res(0.01, 0.94), _res(0.1, 0.1294, 2.27, 1, 0.6)]),
+        _net("relu", 4, [0.8, 0.8], [_res(0.01, 0.94), _res(0.1, 0.78)]),
+    ]
+    _, text, closing = lessons.learning_sentences(relu, MNIST_TEST_SHARES, 3)
+    assert (
+        "At lr 0.1 it diverges at depth 1 and sits at chance at depth 2, though a smaller rate "
+        "trains them: lr 0.1 is too large a step for them." in text
+    )
+    relu[1]["results"][1] = _res(0.1, 0.9)
+    _, text, _ = lessons.learning_sentences(relu, MNIST_TEST_SHARES, 3)
+    assert "At lr 0.1 it diverges at depth 1, though a smaller rate trains it:" in text
+    assert closing.startswith("Every network learns")
+
+
+@pytest.mark.parametrize(
+    ("factors", "words"),
+    [
+        (
+            [1.0] * 6,
+            "Its layer factor, 1.00, keeps the gradient's size, so a vanishing gradient "
+            "does not explain it.",
+        ),  # fmt: skip
+        ([], "Its layer factors cannot be measured (fewer than 3 hidden layers)"),
+    ],
+)
+def test_a_stuck_network_is_blamed_on_vanishing_only_when_its_factor_says_so(factors, words):
+    networks = _study(_stuck())
+    networks[2]["factors"] = factors
+    closing = lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[-1]
+    assert words in closing
+    assert "vanishing gradient the factors predicted" not in closing
+    assert "At the same depth" not in closing
 
 
 def _lr(rate, loss, val_loss, val_acc, diverged=False):
