@@ -554,8 +554,10 @@ if net is not None:
   memorized to 100 %.
 * A gradient check (`check_grad` for any function, `check_gradients` for the network) finds the
   mistakes that still let training run.
-* Depth needs activations and initializations that keep the gradient's size; the learning rate
-  has a best value between learning too slowly and overshooting.
+* Depth needs activations and initializations that keep the gradient's size from one hidden
+  layer to the next (a layer factor near 1; the logistic's is about its slope bound, 1/4). A
+  network at chance at one learning rate may learn at another: try several before blaming depth.
+* The learning rate has a best value between learning too slowly and overshooting.
 
 **Exercises**
 

@@ -152,7 +152,7 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
             )
         elif bound is not None:
             words += f". The slope f' is at most {bound:g}, and"
-        cumulative = f"{mean:.2f}^{steps} = {mean**steps:.2g}"
+        cumulative = f"{mean:.3f}^{steps} = {mean**steps:.2g}"
         words += "" if bound is not None and bound >= 1 else ":"
         if mean < 0.5:
             words += (
@@ -405,7 +405,7 @@ def learning_sentences(
             )
         elif mean < 0.5:
             text += (
-                f" {subject} layer factor, {mean:.2f}, leaves the gradient "
+                f" {subject} layer factor, {mean:.3f}, leaves the gradient "
                 f"{mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden layers "
                 "down: the vanishing gradient the factors predicted."
             )

@@ -84,11 +84,11 @@ def test_factor_sentences_flip_with_the_mean_factor():
     assert "multiplied by 0.27 at depth 4 and 0.25 at depth 8" in vanish
     assert "single factors 0.25 to 0.30" in vanish
     assert "mean factor is 1.00 times that bound: the gradient shrinks about 4.0-fold" in vanish
-    assert "0.25^6 = 0.00024 of its size over the 6 factors of depth 8. It vanishes." in vanish
+    assert "0.250^6 = 0.00024 of its size over the 6 factors of depth 8. It vanishes." in vanish
     assert "keeps its size" not in vanish
     assert "multiplied by 1.00 at depth 8" in level and "depth 2" not in level
     assert "keeps its size from layer to layer" in level and "vanishes" not in level
-    assert "grows about 3.0-fold per layer, to 3.00^6 = 7.3e+02 times" in explode
+    assert "grows about 3.0-fold per layer, to 3.000^6 = 7.3e+02 times" in explode
     assert "It explodes." in explode
     assert none.startswith("**flat**: no network here has 3 hidden layers or more")
 
@@ -134,7 +134,7 @@ def test_learning_sentences_say_which_learn_at_some_rate_and_which_at_none():
     )
     assert "every depth tried" in tanh and "none" not in tanh and "alone" not in tanh
     assert closing.startswith("Only logistic with 8 hidden layers learns at none of the rates")
-    assert "Its layer factor, 0.25, leaves the gradient 0.00024 of its size 6 hidden" in closing
+    assert "Its layer factor, 0.250, leaves the gradient 0.00024 of its size 6 hidden" in closing
     assert "At the same depth, tanh (factor 1.00) learns: what stops" in closing
 
 
@@ -284,3 +284,14 @@ def test_top_class_share():
     import numpy as np
 
     assert lessons.top_class_share(np.array([1, 1, 1, 2])) == 0.75
+
+
+def test_a_network_far_from_trained_at_the_smallest_rate_is_said_to_learn_at_a_larger_one():
+    networks = _study(_stuck())
+    networks[1]["results"][0] = _res(0.001, 0.30, 1.9)  # above chance, below 55.67 %
+    logistic = lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[1]
+    assert "At lr 0.001 alone, depth 4 would look unable to learn (30.00 %, far from trained)" in (
+        logistic
+    )
+    networks[1]["results"][0] = _res(0.001, 0.60, 1.2)  # learns at the smallest rate too
+    assert "alone" not in lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[1]

@@ -3,6 +3,7 @@ bottom in a fresh kernel (regenerate the stored copy with `python notebooks/buil
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -46,19 +47,7 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
     assert "Training accuracy on 100 examples after 60 epochs: 100.00 %" in printed
     assert "100.00 %, first reached in epoch" in said[0]
 
-    printed, said = _texts(_cell(notebook, "INIT = {"))
-    rows = re.findall(r"(\w+) +depth (\d): .* ([\d.e-]+) at the start; test accuracy +([\d.]+) %",
-                      printed)  # fmt: skip
-    assert len(rows) == 12
-    for activation in ("logistic", "tanh", "relu"):
-        mine = [(int(d), float(r), float(a)) for act, d, r, a in rows if act == activation]
-        sentence = next(s for s in said if s.startswith(f"**{activation}**"))
-        shrink = mine[0][1] / mine[-1][1]
-        assert ("vanishing gradient" in sentence) == (shrink > 10), sentence
-        stuck = [d for d, _, a in mine if a < 20]
-        assert (" has not learned" in sentence) == bool(stuck), sentence
-        if stuck:
-            assert f"With {' and '.join(map(str, stuck))} hidden layers" in sentence
+    check_vanishing_cell(*_texts(_cell(notebook, "from numpy_mlp import fit_many")))
 
     printed, said = _texts(_cell(notebook, "from numpy_mlp import TrainingDivergedError"))
     start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
@@ -75,6 +64,78 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
         assert not any(s.startswith(f"{lr}: diverged") for s in said), lr
         mine = next((s for s in said if s.startswith(f"{lr} (")), "")
         assert ("no lower than the" in mine) == (float(loss) >= start), (lr, mine)
+
+
+def _depths(depths: list[int]) -> str:
+    """'depth 8', 'depths 1 and 4', 'depths 1, 2 and 4', as a reader would list them."""
+    words = [str(d) for d in depths]
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return f"depth{'s' * (len(words) > 1)} {listed}"
+
+
+def check_vanishing_cell(printed: str, said: list[str]) -> None:
+    """Section 8: the layer factors and the learns-at-some-rate verdicts against the printed table."""
+    factors = re.findall(r"^(\w+) +depth (\d+): ([\d. ]+?) +geometric mean ([\d.]+)", printed, re.M)
+    assert {a for a, *_ in factors} == {"logistic", "tanh", "relu"}
+    for activation, depth, values, mean in factors:
+        values = [float(v) for v in values.split()]
+        assert len(values) == int(depth) - 2
+        assert float(mean) == pytest.approx(math.prod(values) ** (1 / len(values)), abs=0.01)
+        sentence = next(s for s in said if s.startswith(f"**{activation}**: "))
+        deepest = max(int(d) for a, d, *_ in factors if a == activation)
+        if int(depth) == deepest:
+            assert ("It vanishes." in sentence) == (float(mean) < 0.5), sentence
+            assert ("keeps its size" in sentence) == (0.5 <= float(mean) <= 2), sentence
+    logistic = next(float(m) for a, d, _, m in factors if a == "logistic" and d == "8")
+    assert logistic < 0.35  # the f' <= 1/4 bound at work: the lesson must show
+
+    top, share = re.search(
+        r"Most common digit in the test set: (\d) \(([\d.]+) % of the test", printed
+    ).groups()
+    share = float(share)
+    assert f"ln 10 = {math.log(10):.3f}" in printed
+    rates = re.findall(r"lr (\S+)", printed.split("Test accuracy (test loss)")[1].splitlines()[1])
+    table = {}
+    for activation, depth, rest in re.findall(
+        r"^(\w+) +depth (\d+):((?: +(?:[\d.]+ % \([\d.]+\)|diverged \(epoch \d+\)))+)$",
+        printed,
+        re.M,
+    ):
+        cells = re.findall(r"([\d.]+) % \(([\d.]+)\)|diverged", rest)
+        assert len(cells) == len(rates), rest
+        table[activation, int(depth)] = [
+            (float(a), float(loss)) if a else None for a, loss in cells
+        ]
+    assert len(table) == 12
+    learned, chance = (share + 100) / 2, share + 5
+    stuck_anywhere = []
+    for activation in ("logistic", "tanh", "relu"):
+        sentence = next(s for s in said if s.startswith(f"**{activation}** "))
+        mine = sorted((d, c) for (a, d), c in table.items() if a == activation)
+        learners = [d for d, c in mine if any(x and x[0] > learned for x in c)]
+        above = [d for d, c in mine if d not in learners and any(x and x[0] > chance for x in c)]
+        stuck = [d for d, _ in mine if d not in learners and d not in above]
+        stuck_anywhere += [(activation, d) for d in stuck]
+        assert (f"learns at one rate or more at {_depths(learners)}" in sentence) == bool(learners)
+        assert ("learns at none of the rates" in sentence) == bool(stuck), sentence
+        if above:
+            assert f"above chance but learns at no rate at {_depths(above)}" in sentence
+        else:
+            assert "above chance but learns at no rate" not in sentence
+        if stuck:
+            assert f"at {_depths(stuck)}." in sentence
+        for d in stuck:
+            if any(x and x[0] <= chance for x in dict(mine)[d]):
+                assert f"ln 10 = {math.log(10):.3f}" in sentence and f"{share:.2f} %" in sentence
+        for d, cells in mine:
+            slow = d in learners and cells[0] is not None and cells[0][0] <= learned
+            assert (f"At lr {rates[0]} alone, depth {d} would look unable" in sentence) == slow
+    closing = said[-1]
+    if stuck_anywhere:
+        names = [f"{a} with {d} hidden layers" for a, d in stuck_anywhere]
+        assert closing.startswith(f"Only {names[0]}"), closing
+    else:
+        assert closing.startswith("Every network learns at one rate or more"), closing
 
 
 def test_stored_sentences_agree_with_the_stored_numbers():
