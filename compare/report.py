@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compare.implementations import IMPLEMENTATIONS
+from compare.speed.stability import warnings as speed_warnings
 
 IMPLS = tuple((key, impl.label) for key, impl in IMPLEMENTATIONS.items())
 FIGURES = (
@@ -197,6 +198,7 @@ def render_report(metrics: dict) -> str:
         "",
         verdict(metrics),
         "",
+        *(f"**Warning: {w}.**\n" for w in run_warnings(metrics)),
         "## Accuracy",
         "",
         *accuracy_table(metrics),
@@ -290,7 +292,14 @@ def render_summary(metrics: dict) -> str:
     speed = metrics.get("speed")
     if speed:
         lines.append(f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}")
+    lines += [f"WARNING: {w}." for w in run_warnings(metrics)]
     return "\n".join(lines)
+
+
+def run_warnings(metrics: dict) -> list[str]:
+    """The busy-machine and unstable-timing warnings (compare.speed.stability) for a run."""
+    epochs = {f"{label} epochs": m["speed"] for _, label, m in _ran(metrics) if m.get("speed")}
+    return speed_warnings(metrics.get("machine", {}), epochs)
 
 
 MIN_PAIRS_FOR_QUARTILES = 5

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from compare.environment import usable_cores
 from compare.speed.measure import train_flops
 from compare.speed.sweeps import crossover
 from tests.conftest import keras_or_skip
@@ -68,11 +69,35 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
             assert 0 < p[impl]["fraction_of_peak"] < 1.5
     assert "speed-up (paired per-round ratios" in result.stdout
     assert "Crossover (batch)" in result.stdout
-    assert "One NumPy step (1 BLAS thread):" in result.stdout and "inside fit" in result.stdout
+    assert "One NumPy step (1 BLAS thread), operation by operation" in result.stdout
+    assert "inside fit" in result.stdout
     b = tutorial["numpy_step_breakdown"]
-    assert 0 < b["products_us"] < b["step_us"] and b["rest_us"] > 0
+    assert 0 < b["products_us"]["median"] < b["step_us"]["median"] and b["blas_threads"] == 1
+    labels = [op["label"] for op in b["operations"]]
+    assert sum(op["kind"] == "product" for op in b["operations"]) == 8
+    assert labels[-1] == "update: momentum SGD on all parameters" and labels[-1] in result.stdout
+    assert sum(op["share"] for op in b["operations"]) == pytest.approx(
+        b["operations_sum_us"] / b["step_us"]["median"]
+    )
+    assert "products-only floor" in result.stdout
     assert "Threads: NumPy" in result.stdout and "with one (intra 1, inter 1)" in result.stdout
     assert tutorial["threads"]["keras_tf_1_thread_seconds"] > 0
+    threads = tutorial["threads_by_contender"]
+    assert threads["numpy fast, 1 BLAS thread"] == {"blas": 1}
+    assert threads["numpy fast, BLAS on all cores"]["blas"] == usable_cores()
+    assert threads["keras fit, defaults"]["tf_intra_op"] >= 1
+    assert tutorial["spread"]["keras fit, defaults"]["n"] == tutorial["rounds"]
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["cpu_model"] and machine["usable_cores"] >= 1
+    assert len(machine["load_before"]) == len(machine["load_after"]) == 3
+    assert report["environment"]["blas"][0]["version"]
+    for warning in report["warnings"]:
+        assert f"WARNING: {warning}." in result.stdout
+    md = (tmp_path / "report.md").read_text()
+    assert "## Machine" in md and machine["cpu_model"] in md and "threads in force" in md
+    assert ("No warning:" in md) == (not report["warnings"])
+    assert "![" in md and (tmp_path / "bench_epochs.png").stat().st_size > 10_000
+    assert "<table>" in (tmp_path / "report.html").read_text()
     k = tutorial["keras_step_breakdown"]
     assert k["fit_per_step_us"] > 0 and k["compiled_step_us"] > 0
     assert "target" not in result.stdout.lower()  # development goals are not output

@@ -23,3 +23,117 @@ def test_ratios_are_paired_and_skip_the_traced_epoch():
     assert r["pairs"] == 3 and r["median"] == 3.0 and r["min"] == 2.0 and r["max"] == 4.0
     assert paired_ratios(keras, numpy)["max"] == 9.0
     assert ratio_stats([], []) == {}
+
+
+# -- spreads, the busy machine, unstable figures --------------------------------------------------
+
+
+def test_spread_reports_the_quartiles_and_the_iqr_over_the_median():
+    from compare.speed.stability import spread
+
+    s = spread([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (s["median"], s["q1"], s["q3"], s["iqr"]) == (3.0, 2.0, 4.0, 2.0)
+    assert s["relative_spread"] == pytest.approx(2 / 3) and s["n"] == 5
+    assert (s["min"], s["max"]) == (1.0, 5.0)
+    with pytest.raises(ValueError, match="no samples"):
+        spread([])
+
+
+def _state(before, after, cores=2):
+    return {
+        "usable_cores": cores,
+        "load_before": [before, 0.5, 0.2],
+        "load_after": [after, 0.5, 0.2],
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "cores", "busy"),
+    [
+        (0.4, 1.9, 2, False),  # fewer runnable tasks than cores
+        (0.4, 2.0, 2, False),  # exactly one per core: nothing waits
+        (3.9, 0.5, 2, True),  # busy before
+        (0.5, 2.2, 2, True),  # busy after
+        (3.9, 3.9, 4, False),  # the same load on more cores
+    ],
+)
+def test_busy_warning_flips_at_one_runnable_task_per_core(before, after, cores, busy):
+    from compare.speed.stability import busy_warning
+
+    text = busy_warning(_state(before, after, cores))
+    if busy:
+        load = max(before, after)
+        assert text.startswith(f"the machine was busy: load {load:.1f} on {cores} cores")
+        assert "unreliable" in text and "busy above 1 per core" in text
+    else:
+        assert text is None
+    assert busy_warning({"usable_cores": 2}) is None  # load not readable: no claim either way
+
+
+def test_unstable_warning_names_the_figures_beyond_the_threshold():
+    from compare.speed.stability import spread, unstable_warning, warnings
+
+    steady = spread([1.0, 1.02, 1.0, 0.98, 1.01])
+    shaky = spread([1.0, 1.5, 0.7, 1.2, 0.9])  # IQR 0.3 on a median of 1.0
+    few = spread([1.0, 3.0, 0.5])  # too few samples for quartiles to mean much
+    assert unstable_warning({"numpy": steady, "short": few}) is None
+    text = unstable_warning({"numpy": steady, "keras": shaky})
+    assert text.startswith("unstable timings, the IQR above 25% of the median: keras 30% over 5")
+    assert "numpy" not in text
+    both = warnings(_state(4.0, 4.0), {"keras": shaky})
+    assert len(both) == 2 and both[0].startswith("the machine was busy")
+    assert warnings(_state(0.5, 0.5), {"numpy": steady}) == []
+
+
+def test_bench_report_says_busy_or_what_was_checked():
+    from compare.speed.report import verdict_lines
+
+    quiet = verdict_lines({"machine": _state(0.3, 1.1), "warnings": []})
+    assert quiet == [
+        "No warning: load 1.1 on 2 cores (busy above 1 per core), and no figure's IQR exceeded "
+        "25% of its median."
+    ]
+    text = "the machine was busy: load 6.2 on 2 cores"
+    assert verdict_lines({"machine": _state(6.2, 6.2), "warnings": [text]}) == [
+        f"**Warning: {text}.**"
+    ]
+
+
+def _run_metrics(load: float, keras_epochs: list[float]) -> dict:
+    from compare.speed import epoch_stats
+
+    model = {
+        "train_accuracy": 97.0,
+        "val_accuracy": 96.5,
+        "test_accuracy": 96.8,
+        "train_loss": 0.1,
+        "val_loss": 0.12,
+    }
+    return {
+        "status": "complete",
+        "config": {"layers": [784, 50, 50, 10], "epochs": 6},
+        "machine": _state(0.2, load),
+        "numpy": {**model, "speed": epoch_stats([0.5, 0.30, 0.31, 0.30, 0.29, 0.30], 54_000)},
+        "keras": {**model, "speed": epoch_stats(keras_epochs, 54_000)},
+    }
+
+
+@pytest.mark.parametrize(
+    ("load", "keras_epochs", "expected"),
+    [
+        (1.2, [3.0, 1.5, 1.6, 1.5, 1.55, 1.5], []),
+        (3.9, [3.0, 1.5, 1.6, 1.5, 1.55, 1.5], ["the machine was busy: load 3.9 on 2 cores"]),
+        # epochs 2..6 sorted 1.48 1.5 1.6 3.9 6.93: IQR (3.9 - 1.5) / median 1.6 = 150%
+        (1.2, [3.0, 1.48, 6.93, 1.5, 3.9, 1.6], ["unstable timings", "Keras epochs 150% over 5"]),
+    ],
+    ids=["quiet", "busy", "unstable"],
+)
+def test_run_summary_and_report_warn_only_when_the_data_say_so(load, keras_epochs, expected):
+    from compare.report import render_report, render_summary
+
+    metrics = _run_metrics(load, keras_epochs)
+    summary, report = render_summary(metrics), render_report(metrics)
+    assert ("WARNING:" in summary) == bool(expected)
+    assert ("**Warning:" in report) == bool(expected)
+    for words in expected:
+        assert words in summary and words in report

@@ -1,0 +1,86 @@
+"""Is a timing trustworthy? Each figure's spread, the machine's load, and the warnings they raise.
+
+Two stated thresholds, both applied to measured data:
+
+* busy: the 1-minute load average (runnable plus waiting tasks) before or after the measurement,
+  per usable core, above BUSY_LOAD_PER_CORE = 1.0. Above it some task waits for a CPU, so
+  timings include time spent waiting, and by an amount that changes from moment to moment.
+* unstable: a figure's relative spread, IQR / median of its samples, above
+  UNSTABLE_RELATIVE_SPREAD = 0.25, judged from MIN_SAMPLES = 5 samples on (the quartiles of
+  fewer are little more than the range). pyperf warns at a standard deviation of 10% of the mean
+  on a dedicated machine; for normally distributed noise an IQR of 25% of the median is a
+  standard deviation of about 19%, a bound for a machine shared with other work, where quiet
+  runs of this project's figures spread by up to about 20%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+BUSY_LOAD_PER_CORE = 1.0
+UNSTABLE_RELATIVE_SPREAD = 0.25
+MIN_SAMPLES = 5
+
+
+def spread(samples: Sequence[float]) -> dict:
+    """median, q1, q3, iqr, relative_spread (iqr / median), min, max and n of `samples`."""
+    s = np.asarray(samples, dtype=float)
+    if s.size == 0:
+        raise ValueError("no samples to summarise")
+    median = float(np.median(s))
+    q1, q3 = (float(q) for q in np.percentile(s, [25, 75]))
+    return {
+        "median": median,
+        "q1": q1,
+        "q3": q3,
+        "iqr": q3 - q1,
+        "relative_spread": (q3 - q1) / median if median > 0 else 0.0,
+        "min": float(s.min()),
+        "max": float(s.max()),
+        "n": int(s.size),
+    }
+
+
+def peak_load(state: Mapping) -> float | None:
+    """The larger 1-minute load average of state['load_before'] and state['load_after']."""
+    loads = [state[k][0] for k in ("load_before", "load_after") if state.get(k)]
+    return max(loads) if loads else None
+
+
+def busy_warning(state: Mapping) -> str | None:
+    """The busy-machine warning for a machine state (load_before/after, usable_cores), or None."""
+    load, cores = peak_load(state), state.get("usable_cores") or state.get("cores")
+    if load is None or not cores or load / cores <= BUSY_LOAD_PER_CORE:
+        return None
+    return (
+        f"the machine was busy: load {load:.1f} on {cores} cores (1-minute load average, the "
+        f"larger of before and after; busy above {BUSY_LOAD_PER_CORE:g} per core); medians and "
+        "ratios below are unreliable"
+    )
+
+
+def unstable_warning(spreads: Mapping[str, Mapping]) -> str | None:
+    """Which figures varied beyond the threshold (each a `spread` dict), or None."""
+    flagged = [
+        f"{name} {s['relative_spread']:.0%} over {_count(s)} samples"
+        for name, s in spreads.items()
+        if _count(s) >= MIN_SAMPLES and s.get("relative_spread", 0) > UNSTABLE_RELATIVE_SPREAD
+    ]
+    if not flagged:
+        return None
+    return (
+        f"unstable timings, the IQR above {UNSTABLE_RELATIVE_SPREAD:.0%} of the median: "
+        f"{'; '.join(flagged)}; those medians and ratios are unreliable"
+    )
+
+
+def _count(s: Mapping) -> int:
+    """How many samples a summary rests on (`spread`'s n, or `epoch_stats`' epochs_counted)."""
+    return int(s.get("n", s.get("epochs_counted", 0)))
+
+
+def warnings(state: Mapping, spreads: Mapping[str, Mapping]) -> list[str]:
+    """Every warning that applies: busy machine, unstable figures."""
+    return [w for w in (busy_warning(state), unstable_warning(spreads)) if w]
