@@ -137,3 +137,19 @@ def test_run_summary_and_report_warn_only_when_the_data_say_so(load, keras_epoch
     assert ("**Warning:" in report) == bool(expected)
     for words in expected:
         assert words in summary and words in report
+
+
+def test_a_difference_smaller_than_the_noise_is_said_to_be_so():
+    from compare.speed.stability import group_text, resolved, spread
+
+    off = spread([1.00, 1.10, 0.95, 1.05, 1.00])  # median 1.00, IQR 0.05
+    every_10 = spread([0.98, 1.02, 0.93, 1.07, 0.99])  # median 0.99: faster, but within noise
+    every_step = spread([1.30, 1.32, 1.28, 1.31, 1.29])  # clearly slower
+    assert not resolved(off, every_10) and resolved(off, every_step)
+    lines = group_text({"off": off, "every-10": every_10, "every-step": every_step})
+    assert lines[0].startswith("every-10: median 990,000.0 us")
+    assert lines[1].startswith("off:") and lines[1].endswith(
+        "(within the noise: the difference is below the IQRs)"
+    )
+    assert lines[2].startswith("every-step:") and "1.31x the fastest" in lines[2]
+    assert "noise" not in lines[2]

@@ -57,7 +57,7 @@ def busy_warning(state: Mapping) -> str | None:
     return (
         f"the machine was busy: load {load:.1f} on {cores} cores (1-minute load average, the "
         f"larger of before and after; busy above {BUSY_LOAD_PER_CORE:g} per core); medians and "
-        "ratios below are unreliable"
+        "ratios of this run are unreliable"
     )
 
 
@@ -84,3 +84,28 @@ def _count(s: Mapping) -> int:
 def warnings(state: Mapping, spreads: Mapping[str, Mapping]) -> list[str]:
     """Every warning that applies: busy machine, unstable figures."""
     return [w for w in (busy_warning(state), unstable_warning(spreads)) if w]
+
+
+def resolved(a: Mapping, b: Mapping) -> bool:
+    """Whether two figures' medians differ by more than their noise: |median_a - median_b| above
+    the mean of their IQRs. Below it the order of the two is not a measured fact."""
+    return abs(a["median"] - b["median"]) > (a["iqr"] + b["iqr"]) / 2
+
+
+def group_text(spreads: Mapping[str, Mapping]) -> list[str]:
+    """Members of one comparison, fastest first, each as a multiple of the fastest, with
+    '(within the noise)' where the difference from the fastest is not resolved."""
+    names = sorted(spreads, key=lambda n: spreads[n]["median"])
+    best = spreads[names[0]]
+    lines = []
+    for name in names:
+        s = spreads[name]
+        ratio = s["median"] / best["median"] if best["median"] > 0 else float("nan")
+        note = ""
+        if name != names[0] and not resolved(s, best):
+            note = " (within the noise: the difference is below the IQRs)"
+        lines.append(
+            f"{name}: median {s['median'] * 1e6:,.1f} us, IQR {s['relative_spread']:.0%}, "
+            f"{ratio:.2f}x the fastest{note}"
+        )
+    return lines
