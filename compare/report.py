@@ -225,6 +225,7 @@ def render_report(metrics: dict) -> str:
         + _blas(env, metrics.get("threads", {}))
         + ".",
         "",
+        *machine_state_lines(metrics.get("machine")),
         "## Figures",
         "",
     ]
@@ -294,6 +295,21 @@ def render_summary(metrics: dict) -> str:
         lines.append(f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}")
     lines += [f"WARNING: {w}." for w in run_warnings(metrics)]
     return "\n".join(lines)
+
+
+def machine_state_lines(machine: dict | None) -> list[str]:
+    """CPU model, governor and the 1-minute load average before and after the run."""
+    if not machine:
+        return []
+    load = [
+        f"{machine[k][0]:.2f}" if machine.get(k) else "-" for k in ("load_before", "load_after")
+    ]
+    return [
+        f"CPU: {machine.get('cpu_model') or 'unknown'}, {machine.get('usable_cores')} usable "
+        f"cores; frequency governor {machine.get('governor') or 'not readable'}; 1-minute load "
+        f"average {load[0]} before the run, {load[1]} after.",
+        "",
+    ]
 
 
 def run_warnings(metrics: dict) -> list[str]:

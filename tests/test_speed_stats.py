@@ -137,6 +137,7 @@ def test_run_summary_and_report_warn_only_when_the_data_say_so(load, keras_epoch
     assert ("**Warning:" in report) == bool(expected)
     for words in expected:
         assert words in summary and words in report
+    assert f"1-minute load average 0.20 before the run, {load:.2f} after" in report
 
 
 def test_a_difference_smaller_than_the_noise_is_said_to_be_so():
