@@ -107,3 +107,25 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
 def test_bench_rejects_bad_sizes(tmp_path, cli):
     result = cli("bench", "--batches", "0,16", "--out", str(tmp_path / "b"))
     assert result.returncode == 2 and "--batches" in result.stderr
+
+
+def test_breakdown_table_keeps_its_columns_when_a_label_holds_a_bar():
+    from compare.speed.report import breakdown_table
+    from compare.speed.stability import spread
+
+    op = {"label": "Z_h1 = [1|A] W^(0)", "kind": "product", **spread([5.0, 6.0, 7.0])}
+    b = {
+        "blas_threads": 1,
+        "clock_us": 0.1,
+        "rounds": 3,
+        "steps_per_round": 64,
+        "operations": [{**op, "share": 0.6}],
+        "operations_sum_us": 6.0,
+        "by_kind_us": {"product": 6.0},
+        "step_us": spread([10.0, 10.0, 10.0]),
+        "products_us": spread([6.0, 6.0, 6.0]),
+        "products_gflops": 50.0,
+    }
+    rows = [r for r in breakdown_table(b) if r.startswith("|")]
+    assert {r.count("|") for r in rows} == {6}  # five cells in every row
+    assert "60.0%" in rows[2] and "the other 4 us" in breakdown_table(b)[-1]

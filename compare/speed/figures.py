@@ -38,8 +38,8 @@ def epoch_times(spreads: Mapping[str, Mapping], path) -> None:
     medians = [spreads[n]["median"] for n in names]
     below, above = zip(*(_bars(spreads[n]) for n in names), strict=True)
     ax.barh(names, medians, xerr=[below, above], color="C0", capsize=4, alpha=0.8)
-    for i, n in enumerate(names):
-        ax.text(medians[i], i, f"  n={spreads[n]['n']}", va="center", fontsize=8)
+    for i, n in enumerate(names):  # right of the whisker
+        ax.text(spreads[n]["q3"], i, f"   n={spreads[n]['n']}", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds per epoch (median; whiskers: first to third quartile over the rounds)")
     ax.set_title("One epoch of the tutorial configuration (784-50-50-10, batch 64, float32)")

@@ -30,7 +30,7 @@ def verdict_lines(result: Mapping) -> list[str]:
     """The warnings, or what was checked when there are none."""
     warnings = result.get("warnings") or []
     if warnings:
-        return [f"**Warning: {w}.**" for w in warnings]
+        return [line for w in warnings for line in (f"**Warning: {w}.**", "")][:-1]
     machine = result.get("machine", {})
     load = peak_load(machine)
     cores = machine.get("usable_cores")
@@ -64,16 +64,21 @@ def epoch_table(s: Mapping) -> list[str]:
     )
     if "vs_keras_defaults_spread" in s:
         for key, label in (
-            ("vs_keras_defaults_spread", "Keras fit defaults"),
-            ("vs_keras_best_spread", f"the fastest Keras ({s['keras_best']})"),
+            ("vs_keras_defaults_spread", "keras fit, defaults"),
+            ("vs_keras_best_spread", f"{s['keras_best']} (the fastest Keras)"),
         ):
             r = s[key]
             rows.append("")
             rows.append(
-                f"Keras ({label}) / NumPy, paired per round: median {r['median']:.2f}x, range "
-                f"{r['min']:.2f}-{r['max']:.2f}x over {r['pairs']} rounds."
+                f"{label} / numpy fast, 1 BLAS thread, paired per round: median {r['median']:.2f}x,"
+                f" range {r['min']:.2f}-{r['max']:.2f}x over {r['pairs']} rounds."
             )
     return rows
+
+
+def _cell(text: str) -> str:
+    """A table cell's text: '|' (as in [1|A]) would end the cell, so it is drawn as '│'."""
+    return text.replace("|", "│")
 
 
 def breakdown_table(b: Mapping) -> list[str]:
@@ -88,7 +93,7 @@ def breakdown_table(b: Mapping) -> list[str]:
     ]
     for op in b["operations"]:
         rows.append(
-            f"| {op['label']} | {op['kind']} | {op['median']:.2f} | {op['share']:.1%} | "
+            f"| {_cell(op['label'])} | {op['kind']} | {op['median']:.2f} | {op['share']:.1%} | "
             f"{op['relative_spread']:.0%} |"
         )
     kinds = ", ".join(f"{k} {v:.0f} us" for k, v in b["by_kind_us"].items())
