@@ -215,7 +215,10 @@ def numpy_step_profile(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5, steps: 
 
 
 class NumpyEpoch:
-    """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds."""
+    """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds.
+
+    fit sets `blas_threads` itself; the call runs inside the same limit, read as it runs
+    (`blas_threads_in_force`)."""
 
     def __init__(self, X, y, *, engine: str = "fast", blas_threads: int = 1) -> None:
         from numpy_mlp import MLP
@@ -228,16 +231,16 @@ class NumpyEpoch:
 
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
             self.blas_threads_in_force = blas_threads_in_force()
-        history = self.mlp.fit(
-            self.X,
-            self.y,
-            epochs=1,
-            batch_size=TUTORIAL.batch_size,
-            validation_split=0.0,
-            verbose=0,
-            engine=self.engine,
-            blas_threads=self.blas_threads,
-        )
+            history = self.mlp.fit(
+                self.X,
+                self.y,
+                epochs=1,
+                batch_size=TUTORIAL.batch_size,
+                validation_split=0.0,
+                verbose=0,
+                engine=self.engine,
+                blas_threads=self.blas_threads,
+            )
         return float(history.history["seconds"][0])
 
 
