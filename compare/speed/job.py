@@ -149,7 +149,7 @@ def _sweeps(X, Y, batches, widths, peak: float, *, quick: bool, with_keras: bool
                     X,
                     Y,
                     peak=peak,
-                    target=0.08 if quick else 0.25,
+                    target=0.15 if quick else 0.3,
                     rounds=5,
                     with_keras=with_keras,
                 )
