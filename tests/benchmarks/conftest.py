@@ -102,6 +102,7 @@ def record(benchmark, env_info):
             "iqr": timed.iqr,
             "relative_spread": timed.iqr / timed.median if timed.median else 0.0,
             "n": timed.rounds,
+            "keras_over_numpy": benchmark.extra_info.get("keras_over_numpy"),  # alternating pairs
         }
 
 
@@ -134,6 +135,13 @@ def pytest_terminal_summary(terminalreporter):
             write(f"{group}:")
             for line in group_text(members):
                 write(f"  {line}")
+    for name, s in timed.items():
+        r = s["keras_over_numpy"]
+        if r:
+            write(
+                f"{name}: Keras / NumPy per alternating pair, median {r['median']:.2f}x "
+                f"(quartiles {r['q1']:.2f}-{r['q3']:.2f}x) over {r['pairs']:,} pairs"
+            )
 
 
 def traced(fn, *args) -> float:

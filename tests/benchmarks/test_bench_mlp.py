@@ -4,8 +4,8 @@ Each group holds NumPy and Keras side by side. NumPy runs with 1 BLAS thread, as
 forward, gradients and the train step also run with every usable core ("all-cores"), as their own
 cases. Keras functions are traced and compiled before the timed rounds; the time that took is in
 extra_info["trace_seconds"]. Timings are never asserted here. pytest-benchmark times one test
-after another (no alternation between NumPy and Keras), so compare them when the summary shows no
-warning.
+after another, so the separate NumPy and Keras records do not alternate; the train-step pair
+(`test_train_step_pair_alternating`) does, step by step, and gives the paired ratio.
 
     pytest tests/benchmarks --benchmark-enable --benchmark-only          # measure
     pytest tests/benchmarks --benchmark-enable --benchmark-autosave      # save a baseline
@@ -15,6 +15,7 @@ warning.
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -155,6 +156,45 @@ def test_train_step_keras(benchmark, record, train_rows, keras_model):
     record(impl="keras tf.function", trace_seconds=traced(train_step, *next(pool)))
     loss = benchmark(lambda: train_step(*next(pool)))
     assert np.isfinite(float(loss))
+
+
+@pytest.mark.keras
+@pytest.mark.benchmark(group="train step, NumPy then Keras alternating (batch 64)")
+def test_train_step_pair_alternating(benchmark, record, blas, train_rows, numpy_step, keras_model):
+    """One NumPy step then one Keras step, in turn (ABAB), so slow spells of a shared machine
+    hit both; each side's time is kept and their paired ratio is in extra_info and the summary."""
+    from compare.speed.stats import paired_ratios
+    from keras_mlp.steps import train_step_fn
+
+    _, step = numpy_step
+    X, Y = train_rows
+    order = np.random.default_rng(0).permutation(X.shape[0])
+    batches = [order[i * BATCH : (i + 1) * BATCH] for i in range(POOL)]
+    numpy_pool = itertools.cycle(batches)
+    keras_pool = itertools.cycle([_tensors(X, Y, idx) for idx in batches])
+    train_step = train_step_fn(keras_model)
+    trace = traced(train_step, *next(keras_pool))
+    times: dict[str, list[float]] = {"numpy": [], "keras": []}
+    clock = time.perf_counter
+
+    def pair():
+        t0 = clock()
+        step(X, Y, next(numpy_pool))
+        t1 = clock()
+        float(train_step(*next(keras_pool)))  # waits for the step to finish
+        times["numpy"].append(t1 - t0)
+        times["keras"].append(clock() - t1)
+
+    benchmark(pair)
+    ratio = paired_ratios(times["keras"], times["numpy"])
+    record(
+        impl="numpy and keras tf.function, alternating",
+        trace_seconds=trace,
+        numpy_median_us=float(np.median(times["numpy"])) * 1e6,
+        keras_median_us=float(np.median(times["keras"])) * 1e6,
+        keras_over_numpy=ratio,
+    )
+    assert ratio["pairs"] == len(times["numpy"]) >= 1 and ratio["min"] > 0
 
 
 # -- one epoch --------------------------------------------------------------------------------------
