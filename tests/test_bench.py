@@ -129,3 +129,19 @@ def test_breakdown_table_keeps_its_columns_when_a_label_holds_a_bar():
     rows = [r for r in breakdown_table(b) if r.startswith("|")]
     assert {r.count("|") for r in rows} == {6}  # five cells in every row
     assert "60.0%" in rows[2] and "the other 4 us" in breakdown_table(b)[-1]
+
+
+def test_machine_state_and_threads_in_force_are_read_from_the_system():
+    from threadpoolctl import threadpool_limits
+
+    from compare.environment import blas_threads_in_force, environment, load_average, machine
+
+    m = machine()
+    assert m["cores"] >= m["usable_cores"] >= 1
+    assert m["governor"] is None or isinstance(m["governor"], str)
+    load = load_average()
+    assert len(load) == 3 and min(load) >= 0
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert blas_threads_in_force() == 1
+    env = environment(with_tensorflow=False)
+    assert env["blas"] and env["cpu_model"] == m["cpu_model"]
