@@ -78,7 +78,7 @@ def test_unstable_warning_names_the_figures_beyond_the_threshold():
     few = spread([1.0, 3.0, 0.5])  # too few samples for quartiles to mean much
     assert unstable_warning({"numpy": steady, "short": few}) is None
     text = unstable_warning({"numpy": steady, "keras": shaky})
-    assert text.startswith("unstable timings, the IQR above 25% of the median: keras 30% over 5")
+    assert text.startswith("unstable timings, the IQR above 25% of the median: keras 30.0% over 5")
     assert "numpy" not in text
     both = warnings(_state(4.0, 4.0), {"keras": shaky})
     assert len(both) == 2 and both[0].startswith("the machine was busy")
@@ -124,7 +124,7 @@ def _run_metrics(load: float, keras_epochs: list[float]) -> dict:
         (1.2, [3.0, 1.5, 1.6, 1.5, 1.55, 1.5], []),
         (3.9, [3.0, 1.5, 1.6, 1.5, 1.55, 1.5], ["the machine was busy: load 3.9 on 2 cores"]),
         # epochs 2..6 sorted 1.48 1.5 1.6 3.9 6.93: IQR (3.9 - 1.5) / median 1.6 = 150%
-        (1.2, [3.0, 1.48, 6.93, 1.5, 3.9, 1.6], ["unstable timings", "Keras epochs 150% over 5"]),
+        (1.2, [3.0, 1.48, 6.93, 1.5, 3.9, 1.6], ["unstable timings", "Keras epochs 150.0% over 5"]),
     ],
     ids=["quiet", "busy", "unstable"],
 )

@@ -64,7 +64,7 @@ def busy_warning(state: Mapping) -> str | None:
 def unstable_warning(spreads: Mapping[str, Mapping]) -> str | None:
     """Which figures varied beyond the threshold (each a `spread` dict), or None."""
     flagged = [
-        f"{name} {s['relative_spread']:.0%} over {_count(s)} samples"
+        f"{name} {s['relative_spread']:.1%} over {_count(s)} samples"
         for name, s in spreads.items()
         if _count(s) >= MIN_SAMPLES and s.get("relative_spread", 0) > UNSTABLE_RELATIVE_SPREAD
     ]
