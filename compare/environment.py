@@ -75,6 +75,34 @@ def load_average() -> list[float] | None:
         return None
 
 
+def cpu_snapshot() -> dict | None:
+    """CPU seconds so far: the machine's total and busy time over all cores (/proc/stat; busy
+    includes time stolen by other virtual machines) and this process's own (all its threads, and
+    the children it waited for). None where /proc/stat is not readable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:9]  # user nice system idle iowait irq softirq steal
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    values = [int(v) / ticks for v in fields]
+    t = os.times()
+    return {
+        "total": sum(values),
+        "busy": sum(values) - values[3] - values[4],
+        "own": t.user + t.system + t.children_user + t.children_system,
+    }
+
+
+def others_cpu_share(before: dict | None, after: dict | None) -> float | None:
+    """The share (0..1) of the machine's CPU time, all cores, that other processes used between
+    two `cpu_snapshot`s; None when either is missing or no time passed."""
+    if not before or not after or after["total"] <= before["total"]:
+        return None
+    others = (after["busy"] - before["busy"]) - (after["own"] - before["own"])
+    return round(min(1.0, max(0.0, others / (after["total"] - before["total"]))), 3)
+
+
 def machine() -> dict:
     """What the machine is: CPU model, cores, usable cores, frequency governor (None if unreadable)."""
     return {

@@ -307,7 +307,12 @@ def machine_state_lines(machine: dict | None) -> list[str]:
     return [
         f"CPU: {machine.get('cpu_model') or 'unknown'}, {machine.get('usable_cores')} usable "
         f"cores; frequency governor {machine.get('governor') or 'not readable'}; 1-minute load "
-        f"average {load[0]} before the run, {load[1]} after.",
+        f"average {load[0]} before the run, {load[1]} after"
+        + (
+            f"; other processes used {machine['others_cpu_share']:.0%} of the CPU time meanwhile."
+            if machine.get("others_cpu_share") is not None
+            else "."
+        ),
         "",
     ]
 

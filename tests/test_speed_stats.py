@@ -39,32 +39,38 @@ def test_spread_reports_the_quartiles_and_the_iqr_over_the_median():
         spread([])
 
 
-def _state(before, after, cores=2):
+def _state(before, after, cores=2, others=None):
     return {
         "usable_cores": cores,
         "load_before": [before, 0.5, 0.2],
         "load_after": [after, 0.5, 0.2],
+        "others_cpu_share": others,  # None: not measured
     }
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "cores", "busy"),
+    ("before", "after", "cores", "others", "busy"),
     [
-        (0.4, 1.9, 2, False),  # fewer runnable tasks than cores
-        (0.4, 2.0, 2, False),  # exactly one per core: nothing waits
-        (3.9, 0.5, 2, True),  # busy before
-        (0.5, 2.2, 2, True),  # busy after
-        (3.9, 3.9, 4, False),  # the same load on more cores
+        (0.4, 1.9, 2, None, False),  # fewer runnable tasks than cores
+        (0.4, 2.0, 2, None, False),  # exactly one per core: nothing waits
+        (3.9, 0.5, 2, None, True),  # busy before
+        (0.5, 2.2, 2, None, True),  # busy after
+        (3.9, 3.9, 4, None, False),  # the same load on more cores
+        (0.3, 2.4, 2, 0.03, False),  # the load is this process's own threads
+        (0.3, 2.4, 2, 0.25, True),  # others took a quarter of the machine
+        (0.3, 1.8, 2, 0.90, False),  # others busy, yet no task waited for a CPU
     ],
 )
-def test_busy_warning_flips_at_one_runnable_task_per_core(before, after, cores, busy):
+def test_busy_warning_flips_at_one_runnable_task_per_core(before, after, cores, others, busy):
     from compare.speed.stability import busy_warning
 
-    text = busy_warning(_state(before, after, cores))
+    text = busy_warning(_state(before, after, cores, others))
     if busy:
         load = max(before, after)
         assert text.startswith(f"the machine was busy: load {load:.1f} on {cores} cores")
         assert "unreliable" in text and "busy above 1 per core" in text
+        shown = f"other processes used {others:.0%} of its CPU time" if others else "other"
+        assert (shown in text) == bool(others)
     else:
         assert text is None
     assert busy_warning({"usable_cores": 2}) is None  # load not readable: no claim either way
@@ -88,10 +94,10 @@ def test_unstable_warning_names_the_figures_beyond_the_threshold():
 def test_bench_report_says_busy_or_what_was_checked():
     from compare.speed.report import verdict_lines
 
-    quiet = verdict_lines({"machine": _state(0.3, 1.1), "warnings": []})
+    quiet = verdict_lines({"machine": _state(0.3, 1.1, others=0.04), "warnings": []})
     assert quiet == [
-        "No warning: load 1.1 on 2 cores (busy above 1 per core), and no figure's IQR exceeded "
-        "25% of its median."
+        "No warning: load 1.1 on 2 cores, other processes using 4% of the CPU time (busy above 1 "
+        "per core with others above 25%), and no figure's IQR exceeded 25% of its median."
     ]
     text = "the machine was busy: load 6.2 on 2 cores"
     assert verdict_lines({"machine": _state(6.2, 6.2), "warnings": [text]}) == [
@@ -154,3 +160,15 @@ def test_a_difference_smaller_than_the_noise_is_said_to_be_so():
     )
     assert lines[2].startswith("every-step:") and "1.31x the fastest" in lines[2]
     assert "noise" not in lines[2]
+
+
+def test_others_share_is_the_machines_busy_time_less_this_process():
+    from compare.environment import cpu_snapshot, others_cpu_share
+
+    before = {"total": 100.0, "busy": 50.0, "own": 10.0}
+    after = {"total": 200.0, "busy": 130.0, "own": 40.0}  # 80 s busy, 30 s of them ours
+    assert others_cpu_share(before, after) == 0.5
+    assert others_cpu_share(before, {**after, "own": 200.0}) == 0.0  # never negative
+    assert others_cpu_share(None, after) is None and others_cpu_share(after, after) is None
+    now = cpu_snapshot()
+    assert now is None or now["total"] >= now["busy"] >= 0

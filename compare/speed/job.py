@@ -26,7 +26,13 @@ def run_bench(
     """Measure everything, print the tables as they come, write bench.json, report.md,
     report.html, bench_epochs.png and bench.png."""
     from compare.data import load_data
-    from compare.environment import environment, load_average, machine
+    from compare.environment import (
+        cpu_snapshot,
+        environment,
+        load_average,
+        machine,
+        others_cpu_share,
+    )
     from compare.html import write_html
     from compare.speed import figures, measure
     from compare.speed.report import TITLE, render_bench_report
@@ -44,6 +50,7 @@ def run_bench(
     X = np.ascontiguousarray(X)
     Y = one_hot(y, dtype=np.float32)
     state = {**machine(), "load_before": load_average()}
+    cpu_before = cpu_snapshot()
     result = {"environment": environment(with_tensorflow=with_keras), "machine": state}
     result["quick"] = quick
     print(machine_text(result), flush=True)
@@ -90,6 +97,7 @@ def run_bench(
             )
             print(f"Crossover ({kind}): {where}")
     state["load_after"] = load_average()
+    state["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
     result["warnings"] = warnings(state, spreads_of(result))
     write_json(out / "bench.json", result)
     figures.epoch_times(section["spread"], out / "bench_epochs.png")
@@ -114,7 +122,11 @@ def machine_text(result: dict) -> str:
         f"{m.get('cores')}, BLAS {blas}, governor {m.get('governor') or 'not readable'}; "
         f"1-minute load before {load('load_before')}"
     )
-    return text + (f", after {load('load_after')}" if "load_after" in m else "")
+    if "load_after" in m:
+        text += f", after {load('load_after')}"
+    if m.get("others_cpu_share") is not None:
+        text += f"; other processes used {m['others_cpu_share']:.0%} of the CPU time meanwhile"
+    return text
 
 
 def spreads_of(result: dict) -> dict[str, dict]:

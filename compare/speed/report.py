@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compare.speed.stability import BUSY_LOAD_PER_CORE, UNSTABLE_RELATIVE_SPREAD, peak_load
+from compare.speed.stability import (
+    BUSY_LOAD_PER_CORE,
+    BUSY_OTHERS_SHARE,
+    UNSTABLE_RELATIVE_SPREAD,
+    peak_load,
+)
 from compare.speed.tutorial import thread_text
 
 TITLE = "Benchmark: NumPy MLP vs Keras MLP"
@@ -23,6 +28,11 @@ def machine_lines(env: Mapping, machine: Mapping) -> list[str]:
         f"{machine.get('governor') or 'not readable'}",
         f"- BLAS: {blas or 'not reported'}; Python {env.get('python')}, NumPy {env.get('numpy')}{tf}",
         f"- Load average (1, 5, 15 minutes): before {load('load_before')}; after {load('load_after')}",
+        *(
+            [f"- Other processes used {share:.0%} of the machine's CPU time during the benchmark"]
+            if (share := machine.get("others_cpu_share")) is not None
+            else []
+        ),
     ]
 
 
@@ -35,8 +45,11 @@ def verdict_lines(result: Mapping) -> list[str]:
     load = peak_load(machine)
     cores = machine.get("usable_cores")
     said = f"load {load:.1f} on {cores} cores" if load is not None else "load not readable"
+    if machine.get("others_cpu_share") is not None:
+        said += f", other processes using {machine['others_cpu_share']:.0%} of the CPU time"
     return [
-        f"No warning: {said} (busy above {BUSY_LOAD_PER_CORE:g} per core), and no figure's "
+        f"No warning: {said} (busy above {BUSY_LOAD_PER_CORE:g} per core with others above "
+        f"{BUSY_OTHERS_SHARE:.0%}), and no figure's "
         f"IQR exceeded {UNSTABLE_RELATIVE_SPREAD:.0%} of its median."
     ]
 

@@ -3,8 +3,11 @@
 Two stated thresholds, both applied to measured data:
 
 * busy: the 1-minute load average (runnable plus waiting tasks) before or after the measurement,
-  per usable core, above BUSY_LOAD_PER_CORE = 1.0. Above it some task waits for a CPU, so
-  timings include time spent waiting, and by an amount that changes from moment to moment.
+  per usable core, above BUSY_LOAD_PER_CORE = 1.0, and, where /proc/stat is readable, other
+  processes (this one's own CPU time subtracted) using at least BUSY_OTHERS_SHARE = 0.25 of the
+  machine's CPU time while it ran. Above the load threshold some task waits for a CPU, so
+  timings include waiting, by an amount that changes from moment to moment; the second condition
+  keeps a run whose own threads (TensorFlow's pools) raise the load from being called busy.
 * unstable: a figure's relative spread, IQR / median of its samples, above
   UNSTABLE_RELATIVE_SPREAD = 0.25, judged from MIN_SAMPLES = 5 samples on (the quartiles of
   fewer are little more than the range). pyperf warns at a standard deviation of 10% of the mean
@@ -20,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 BUSY_LOAD_PER_CORE = 1.0
+BUSY_OTHERS_SHARE = 0.25
 UNSTABLE_RELATIVE_SPREAD = 0.25
 MIN_SAMPLES = 5
 
@@ -50,14 +54,20 @@ def peak_load(state: Mapping) -> float | None:
 
 
 def busy_warning(state: Mapping) -> str | None:
-    """The busy-machine warning for a machine state (load_before/after, usable_cores), or None."""
+    """The busy-machine warning for a machine state (load_before/after, usable_cores and, where
+    measured, others_cpu_share), or None."""
     load, cores = peak_load(state), state.get("usable_cores") or state.get("cores")
     if load is None or not cores or load / cores <= BUSY_LOAD_PER_CORE:
         return None
+    share = state.get("others_cpu_share")
+    if share is not None and share < BUSY_OTHERS_SHARE:
+        return None
+    others = f", other processes used {share:.0%} of its CPU time" if share is not None else ""
     return (
-        f"the machine was busy: load {load:.1f} on {cores} cores (1-minute load average, the "
-        f"larger of before and after; busy above {BUSY_LOAD_PER_CORE:g} per core); medians and "
-        "ratios of this run are unreliable"
+        f"the machine was busy: load {load:.1f} on {cores} cores{others} (1-minute load "
+        f"average, the larger of before and after; busy above {BUSY_LOAD_PER_CORE:g} per core"
+        + (f" with others above {BUSY_OTHERS_SHARE:.0%}" if share is not None else "")
+        + "); medians and ratios of this run are unreliable"
     )
 
 

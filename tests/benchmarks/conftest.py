@@ -19,9 +19,11 @@ from threadpoolctl import threadpool_limits
 
 from compare.environment import (
     blas_threads_in_force,
+    cpu_snapshot,
     environment,
     load_average,
     machine,
+    others_cpu_share,
     usable_cores,
 )
 from numpy_mlp.training.loop import split_validation
@@ -31,7 +33,7 @@ BATCH = 64
 DTYPE = "float32"
 
 # what the session measured: its load at the first benchmark, and every timed benchmark's spread
-SESSION: dict = {"load_before": None, "timed": {}}
+SESSION: dict = {"load_before": None, "cpu_before": None, "timed": {}}
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +73,7 @@ def record(benchmark, env_info):
     add the load average before and after it and keep its spread for the terminal summary."""
     load_before = load_average()
     if SESSION["load_before"] is None:
-        SESSION["load_before"] = load_before
+        SESSION["load_before"], SESSION["cpu_before"] = load_before, cpu_snapshot()
 
     def fill(**extra):
         tf = env_info.get("tf_threads", {})
@@ -115,12 +117,18 @@ def pytest_terminal_summary(terminalreporter):
     if not timed:  # benchmarks ran once as tests (no --benchmark-enable): nothing was timed
         return
     state = {**machine(), "load_before": SESSION["load_before"], "load_after": load_average()}
+    state["others_cpu_share"] = others_cpu_share(SESSION["cpu_before"], cpu_snapshot())
     write = terminalreporter.write_line
     terminalreporter.section("benchmark machine state")
     write(
         f"{state['cpu_model']}, {state['usable_cores']} usable cores; 1-minute load average "
         f"{state['load_before'][0]:.2f} at the first benchmark, {state['load_after'][0]:.2f} "
         "at the end"
+        + (
+            f"; other processes used {state['others_cpu_share']:.0%} of the CPU time meanwhile"
+            if state["others_cpu_share"] is not None
+            else ""
+        )
     )
     found = warnings(state, timed)
     for warning in found:
