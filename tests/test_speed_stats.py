@@ -172,3 +172,28 @@ def test_others_share_is_the_machines_busy_time_less_this_process():
     assert others_cpu_share(None, after) is None and others_cpu_share(after, after) is None
     now = cpu_snapshot()
     assert now is None or now["total"] >= now["busy"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("after", "others", "expected"),
+    [
+        (1.5, 0.51, "shared"),  # one other process on one of two cores
+        (1.5, 0.03, None),  # quiet
+        (1.5, None, None),  # not measured
+        (3.9, 0.85, "busy"),  # the busy warning says it, once
+    ],
+)
+def test_other_work_below_the_busy_load_flags_the_all_core_figures(after, others, expected):
+    from compare.speed.stability import warnings
+
+    found = warnings(_state(0.5, after, others=others), {})
+    if expected is None:
+        assert found == []
+    elif expected == "busy":
+        assert len(found) == 1 and found[0].startswith("the machine was busy")
+    else:
+        assert found == [
+            f"other processes used {others:.0%} of the machine's CPU time: figures that use "
+            "every core (NumPy with BLAS on all cores, TensorFlow's default thread pools) had to "
+            "share them and are unreliable; single-threaded ones ran at a load of at most 1 per core"
+        ]

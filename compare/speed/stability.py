@@ -8,6 +8,8 @@ Two stated thresholds, both applied to measured data:
   machine's CPU time while it ran. Above the load threshold some task waits for a CPU, so
   timings include waiting, by an amount that changes from moment to moment; the second condition
   keeps a run whose own threads (TensorFlow's pools) raise the load from being called busy.
+* shared cores: below the load threshold, other processes still took at least
+  BUSY_OTHERS_SHARE of the CPU time, so figures that use every core shared them.
 * unstable: a figure's relative spread, IQR / median of its samples, above
   UNSTABLE_RELATIVE_SPREAD = 0.25, judged from MIN_SAMPLES = 5 samples on (the quartiles of
   fewer are little more than the range). pyperf warns at a standard deviation of 10% of the mean
@@ -71,6 +73,20 @@ def busy_warning(state: Mapping) -> str | None:
     )
 
 
+def shared_cores_warning(state: Mapping) -> str | None:
+    """When the load stayed below the busy threshold but other processes still took at least
+    BUSY_OTHERS_SHARE of the CPU time: figures using every core had to share them. None else."""
+    share = state.get("others_cpu_share")
+    if share is None or share < BUSY_OTHERS_SHARE or busy_warning(state):
+        return None
+    return (
+        f"other processes used {share:.0%} of the machine's CPU time: figures that use every core "
+        "(NumPy with BLAS on all cores, TensorFlow's default thread pools) had to share them and "
+        f"are unreliable; single-threaded ones ran at a load of at most {BUSY_LOAD_PER_CORE:g} "
+        "per core"
+    )
+
+
 def unstable_warning(spreads: Mapping[str, Mapping]) -> str | None:
     """Which figures varied beyond the threshold (each a `spread` dict), or None."""
     flagged = [
@@ -92,8 +108,9 @@ def _count(s: Mapping) -> int:
 
 
 def warnings(state: Mapping, spreads: Mapping[str, Mapping]) -> list[str]:
-    """Every warning that applies: busy machine, unstable figures."""
-    return [w for w in (busy_warning(state), unstable_warning(spreads)) if w]
+    """Every warning that applies: busy machine (or shared cores), unstable figures."""
+    found = (busy_warning(state), shared_cores_warning(state), unstable_warning(spreads))
+    return [w for w in found if w]
 
 
 def resolved(a: Mapping, b: Mapping) -> bool:
