@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compare.implementations import IMPLEMENTATIONS
+from compare.speed.stability import warnings as speed_warnings
 
 IMPLS = tuple((key, impl.label) for key, impl in IMPLEMENTATIONS.items())
 FIGURES = (
@@ -248,6 +249,7 @@ def render_report(metrics: dict) -> str:
         "",
         verdict(metrics),
         "",
+        *(f"**Warning: {w}.**\n" for w in run_warnings(metrics)),
         "## Accuracy",
         "",
         *accuracy_table(metrics),
@@ -275,6 +277,7 @@ def render_report(metrics: dict) -> str:
         + _blas(env, metrics.get("threads", {}))
         + ".",
         "",
+        *machine_state_lines(metrics.get("machine")),
         "## Figures",
         "",
     ]
@@ -342,7 +345,34 @@ def render_summary(metrics: dict) -> str:
     speed = metrics.get("speed")
     if speed:
         lines.append(f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}")
+    lines += [f"WARNING: {w}." for w in run_warnings(metrics)]
     return "\n".join(lines)
+
+
+def machine_state_lines(machine: dict | None) -> list[str]:
+    """CPU model, governor and the 1-minute load average before and after the run."""
+    if not machine:
+        return []
+    load = [
+        f"{machine[k][0]:.2f}" if machine.get(k) else "-" for k in ("load_before", "load_after")
+    ]
+    return [
+        f"CPU: {machine.get('cpu_model') or 'unknown'}, {machine.get('usable_cores')} usable "
+        f"cores; frequency governor {machine.get('governor') or 'not readable'}; 1-minute load "
+        f"average {load[0]} before the run, {load[1]} after"
+        + (
+            f"; other processes used {machine['others_cpu_share']:.0%} of the CPU time meanwhile."
+            if machine.get("others_cpu_share") is not None
+            else "."
+        ),
+        "",
+    ]
+
+
+def run_warnings(metrics: dict) -> list[str]:
+    """The busy-machine and unstable-timing warnings (compare.speed.stability) for a run."""
+    epochs = {f"{label} epochs": m["speed"] for _, label, m in _ran(metrics) if m.get("speed")}
+    return speed_warnings(metrics.get("machine", {}), epochs)
 
 
 MIN_PAIRS_FOR_QUARTILES = 5

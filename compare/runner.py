@@ -256,10 +256,18 @@ class Run:
 
     # -- the whole run ----------------------------------------------------------------------------------
     def execute(self) -> int:
-        from compare.environment import environment
+        from compare.environment import (
+            cpu_snapshot,
+            environment,
+            load_average,
+            machine,
+            others_cpu_share,
+        )
 
         with_keras = any(IMPLEMENTATIONS[impl].needs_tensorflow for impl in self.impls)
         env = self.metrics["environment"] = environment(with_tensorflow=with_keras)
+        self.metrics["machine"] = {**machine(), "load_before": load_average()}
+        cpu_before = cpu_snapshot()
         self.metrics["threads"] = {  # in force while training
             "numpy_blas": self.settings.numpy_threads,
             "numpy_blas_available": max((b["num_threads"] for b in env["blas"]), default=None),
@@ -300,6 +308,8 @@ class Run:
             self._record_failure(exc, started)
             raise
         self.metrics["seconds"] = time.perf_counter() - started
+        self.metrics["machine"]["load_after"] = load_average()
+        self.metrics["machine"]["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
         self.save()
         print("\n" + render_summary(self.metrics))
         print(

@@ -5,7 +5,11 @@ one training epoch of the tutorial configuration for NumPy and for Keras `fit` u
 settings; the peak memory of a NumPy training run; then sweeps batch size and hidden width,
 reporting time per training sample, GFLOP/s and the fraction of the matrix-product peak for NumPy
 and for a compiled Keras train step, and where the compiled step takes less time per sample.
-Writes bench.json and bench.png. The work lives in compare.speed.
+NumPy runs with its BLAS thread count set explicitly (1, as `fit`, and all cores as its own
+contender), the counts in force recorded; contenders alternate round by round. The machine's state
+(CPU, cores, BLAS, governor, load before and after) is recorded and a busy machine or an unstable
+figure is flagged. Writes bench.json, report.md, report.html, bench_epochs.png and bench.png.
+The work lives in compare.speed.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hidden widths to sweep (default: 50,128,256,512,1024,2048; quick: 50,256,1024,2048)",
     )
     add_data_args(parser)
-    add_out_arg(parser, "runs/bench", "bench.json and bench.png")
+    add_out_arg(parser, "runs/bench", "bench.json, report.md, report.html and figures")
 
 
 def sizes_arg(text: str) -> list[int]:

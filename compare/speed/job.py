@@ -1,4 +1,5 @@
-"""The job behind `mlp-compare bench`: peak, the tutorial's epoch, the sweeps; bench.json and .png."""
+"""The job behind `mlp-compare bench`: peak, the tutorial's epoch, the sweeps; the machine's state
+before and after, the warnings it and the spreads raise; bench.json, report.md/.html, figures."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from compare.config import TUTORIAL
 from compare.jsonio import write_json
+from compare.speed.stability import warnings
 from compare.speed.sweeps import crossover, format_sweep, sweep_point
 
 
@@ -21,16 +23,25 @@ def run_bench(
     widths: Sequence[int] | None = None,
     data_dir: str | None = None,
 ) -> dict:
-    """Measure everything, print the tables as they come, write bench.json and bench.png."""
-    from compare import plots
+    """Measure everything, print the tables as they come, write bench.json, report.md,
+    report.html, bench_epochs.png and bench.png."""
     from compare.data import load_data
-    from compare.environment import environment
-    from compare.speed import measure
+    from compare.environment import (
+        cpu_snapshot,
+        environment,
+        load_average,
+        machine,
+        others_cpu_share,
+    )
+    from compare.html import write_html
+    from compare.speed import figures, measure
+    from compare.speed.report import TITLE, render_bench_report
     from compare.speed.tutorial import format_tutorial, tutorial_section
     from numpy_mlp import one_hot
+    from numpy_mlp.io.atomic import atomic_write_text
     from numpy_mlp.training.loop import split_validation
 
-    rounds = 3 if quick else 5
+    rounds = 5 if quick else 7
     batches = batches or ([16, 64, 256, 1024] if quick else [16, 32, 64, 128, 256, 512, 1024])
     widths = widths or ([50, 256, 1024, 2048] if quick else [50, 128, 256, 512, 1024, 2048])
 
@@ -38,10 +49,18 @@ def run_bench(
     X, y, _, _ = split_validation(data.X_train, data.y_train, TUTORIAL.validation_split)
     X = np.ascontiguousarray(X)
     Y = one_hot(y, dtype=np.float32)
-    result = {"environment": environment(with_tensorflow=with_keras), "quick": quick}
+    state = {**machine(), "load_before": load_average()}
+    cpu_before = cpu_snapshot()
+    result = {"environment": environment(with_tensorflow=with_keras), "machine": state}
+    result["quick"] = quick
+    print(machine_text(result), flush=True)
     print("Measuring the float32 matrix-product peak ...", flush=True)
     peak = result["matmul_peak"] = measure.matmul_peak()
-    print(f"  {peak['gflops']:.0f} GFLOP/s ({peak['n']}x{peak['n']})", flush=True)
+    print(
+        f"  {peak['gflops']:.0f} GFLOP/s ({peak['n']}x{peak['n']}, {peak['blas_threads']} BLAS "
+        "threads)",
+        flush=True,
+    )
     section = tutorial_section(
         X,
         Y,
@@ -60,7 +79,7 @@ def run_bench(
     result["sweep_batch"], result["sweep_width"] = points["batch"], points["width"]
     result["crossover"] = {kind: crossover(points[kind], kind) for kind in points}
     print(
-        "\nNumPy: the training step fit uses, with the faster of 1 or 2 BLAS threads (column "
+        "\nNumPy: the training step fit uses, with the faster of 1 BLAS thread or all cores (column "
         "'threads'); Keras: a compiled tf.function train step on prepared tensors (not fit), "
         "TensorFlow's default threads (all cores)."
     )
@@ -77,10 +96,51 @@ def run_bench(
                 else f"NumPy stays faster over the whole {kind} sweep"
             )
             print(f"Crossover ({kind}): {where}")
+    state["load_after"] = load_average()
+    state["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
+    result["warnings"] = warnings(state, spreads_of(result))
     write_json(out / "bench.json", result)
-    plots.bench_sweeps(points, peak["gflops"], out / "bench.png")
-    print(f"\nSaved {out / 'bench.json'} and {out / 'bench.png'}")
+    figures.epoch_times(section["spread"], out / "bench_epochs.png")
+    figures.sweeps(points, peak["gflops"], out / "bench.png")
+    report = render_bench_report(result)
+    atomic_write_text(out / "report.md", report)
+    write_html(report, out, title=TITLE)
+    print("\n" + machine_text(result))
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}.")
+    print(f"\nSaved in {out}/: report.html, report.md, bench.json, bench_epochs.png, bench.png")
     return result
+
+
+def machine_text(result: dict) -> str:
+    """One line: CPU, cores, BLAS, governor, load before (and after, once known)."""
+    m, env = result["machine"], result["environment"]
+    blas = ", ".join(f"{b['internal_api']} {b['version']}" for b in env.get("blas", [])) or "-"
+    load = lambda key: f"{m[key][0]:.2f}" if m.get(key) else "-"  # noqa: E731
+    text = (
+        f"Machine: {m.get('cpu_model')}, {m.get('usable_cores')} usable cores of "
+        f"{m.get('cores')}, BLAS {blas}, governor {m.get('governor') or 'not readable'}; "
+        f"1-minute load before {load('load_before')}"
+    )
+    if "load_after" in m:
+        text += f", after {load('load_after')}"
+    if m.get("others_cpu_share") is not None:
+        text += f"; other processes used {m['others_cpu_share']:.0%} of the CPU time meanwhile"
+    return text
+
+
+def spreads_of(result: dict) -> dict[str, dict]:
+    """Every figure with its spread, by name, for the stability check."""
+    section = result["tutorial"]
+    found = {f"epoch, {name}": s for name, s in section["spread"].items()}
+    found["one NumPy step"] = section["numpy_step_breakdown"]["step_us"]
+    for kind in ("batch", "width"):
+        for p in result.get(f"sweep_{kind}", []):
+            value = p["batch"] if kind == "batch" else p["layers"][1]
+            for impl in ("numpy", "keras"):
+                if impl in p:
+                    found[f"{impl} step at {kind} {value}"] = p[impl]["step_spread"]
+    return found
 
 
 def _sweeps(X, Y, batches, widths, peak: float, *, quick: bool, with_keras: bool) -> dict:
@@ -101,8 +161,8 @@ def _sweeps(X, Y, batches, widths, peak: float, *, quick: bool, with_keras: bool
                     X,
                     Y,
                     peak=peak,
-                    target=0.15 if quick else 0.4,
-                    rounds=3,
+                    target=0.15 if quick else 0.3,
+                    rounds=5,
                     with_keras=with_keras,
                 )
             )

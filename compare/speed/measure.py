@@ -1,6 +1,8 @@
-"""Timing primitives: FLOP counts, the matrix-product peak, one training step, one epoch.
+"""Timing primitives: FLOP counts, the matrix-product peak, training steps, one epoch, and one
+NumPy step operation by operation.
 
-Every number is measured in this process on this machine. The NumPy step is numpy_mlp's FastStep
+Every number is measured in this process on this machine, NumPy's with its BLAS thread count set
+explicitly (threadpoolctl) and the count in force recorded. The NumPy step is numpy_mlp's FastStep
 (the step `fit` uses, batch gather included); the Keras step is a compiled tf.function train step
 on tensors prepared in advance (its input pipeline is not timed), traced before timing. An epoch
 is a whole `fit` epoch on either side.
@@ -42,15 +44,21 @@ def median_time(fn: Callable[[], None], *, rounds: int) -> float:
     return float(np.median(times))
 
 
-def matmul_peak(n: int = 2048, rounds: int = 7) -> dict:
-    """Sustained float32 GFLOP/s of an n x n matrix product with NumPy's default threads."""
+def matmul_peak(n: int = 2048, rounds: int = 7, threads: int | None = None) -> dict:
+    """Sustained float32 GFLOP/s of an n x n matrix product with `threads` BLAS threads (default:
+    every usable core), and the count in force while it ran."""
+    from compare.environment import blas_threads_in_force, usable_cores
+
+    threads = threads or usable_cores()
     rng = np.random.default_rng(0)
     A = rng.random((n, n), dtype=np.float32)
     B = rng.random((n, n), dtype=np.float32)
     out = np.empty_like(A)
-    np.matmul(A, B, out=out)
-    t = median_time(lambda: np.matmul(A, B, out=out), rounds=rounds)
-    return {"n": n, "seconds": t, "gflops": 2 * n**3 / t / 1e9}
+    with threadpool_limits(limits=threads, user_api="blas"):
+        in_force = blas_threads_in_force()
+        np.matmul(A, B, out=out)
+        t = median_time(lambda: np.matmul(A, B, out=out), rounds=rounds)
+    return {"n": n, "seconds": t, "gflops": 2 * n**3 / t / 1e9, "blas_threads": in_force}
 
 
 def _calibrate(run_steps: Callable[[int], None], target: float, lo: int = 5, hi: int = 2000) -> int:
@@ -60,113 +68,157 @@ def _calibrate(run_steps: Callable[[int], None], target: float, lo: int = 5, hi:
     return int(min(hi, max(lo, target / max(per_step, 1e-9))))
 
 
-def numpy_step_seconds(
-    layers, batch: int, X: np.ndarray, Y: np.ndarray, *, target: float, rounds: int, threads: int
-) -> float:
-    """Seconds per training step of numpy_mlp's FastStep (gather included)."""
-    from numpy_mlp import MLP, SGD
-    from numpy_mlp.training.fast import FastStep
+class NumpySteps:
+    """Training steps of numpy_mlp's FastStep (the step `fit` uses, batch gather included) with
+    `threads` BLAS threads; each call times `steps` of them (calibrated to about `target` seconds)
+    and returns seconds per step. `blas_threads` is the count in force while they ran."""
 
-    mlp = MLP(layers, seed=0, dtype=np.float32)
-    step = FastStep(mlp, SGD(), batch)
-    rng = np.random.default_rng(0)
-    pool = [rng.choice(X.shape[0], batch, replace=False) for _ in range(8)]
+    def __init__(self, layers, batch: int, X, Y, *, threads: int, target: float) -> None:
+        from compare.environment import blas_threads_in_force
+        from numpy_mlp import MLP, SGD
+        from numpy_mlp.training.fast import FastStep
 
-    def run(k: int) -> None:
+        self.step = FastStep(MLP(layers, seed=0, dtype=np.float32), SGD(), batch)
+        rng = np.random.default_rng(0)
+        self.pool = [rng.choice(X.shape[0], batch, replace=False) for _ in range(8)]
+        self.X, self.Y, self.threads = X, Y, threads
+        with threadpool_limits(limits=threads, user_api="blas"):
+            self.blas_threads = blas_threads_in_force()
+            self.steps = _calibrate(self._run, target)
+
+    def _run(self, k: int) -> None:
         for i in range(k):
-            step(X, Y, pool[i % 8])
+            self.step(self.X, self.Y, self.pool[i % 8])
 
-    with threadpool_limits(limits=threads, user_api="blas"):
-        k = _calibrate(run, target)
-        return median_time(lambda: run(k), rounds=rounds) / k
+    def __call__(self) -> float:
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            started = time.perf_counter()
+            self._run(self.steps)
+            return (time.perf_counter() - started) / self.steps
 
 
-def numpy_step_breakdown(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5) -> dict:
-    """Where the tutorial step's time goes, with one BLAS thread: the whole FastStep step, its
-    eight matrix products alone (timed at the same shapes, on the same buffers), and the rest
-    (elementwise work, reductions, the update, NumPy's per-call overhead), in microseconds."""
+class KerasSteps:
+    """A compiled Keras train step (tf.function on tensors prepared in advance, traced first);
+    each call times `steps` of them and returns seconds per step. `trace_seconds`: the tracing."""
+
+    def __init__(self, layers, batch: int, X, Y, *, target: float, jit_compile=False) -> None:
+        from keras_mlp import build_model
+        from keras_mlp.steps import train_step_fn
+        from keras_mlp.tf import tensorflow
+
+        tf = tensorflow()
+        self.fn = train_step_fn(
+            build_model(layers, seed=0, dtype="float32"), jit_compile=jit_compile
+        )
+        rng = np.random.default_rng(0)
+        self.pool = []
+        for _ in range(8):
+            idx = rng.choice(X.shape[0], batch, replace=False)
+            self.pool.append((tf.constant(X[idx]), tf.constant(Y[idx])))
+        started = time.perf_counter()
+        float(self.fn(*self.pool[0]))
+        self.trace_seconds = time.perf_counter() - started
+        self.steps = _calibrate(self._run, target)
+
+    def _run(self, k: int) -> None:
+        loss = None
+        for i in range(k):
+            loss = self.fn(*self.pool[i % 8])
+        float(loss)  # wait for the last step to finish
+
+    def __call__(self) -> float:
+        started = time.perf_counter()
+        self._run(self.steps)
+        return (time.perf_counter() - started) / self.steps
+
+
+def numpy_step_profile(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5, steps: int = 64) -> dict:
+    """Where the tutorial step's time goes, with one BLAS thread, operation by operation.
+
+    Each round (alternating, so a slow spell hits all three) times: `steps` whole FastStep steps;
+    the same number of steps run as numpy_mlp.training.profile's operations, each operation timed
+    on its own (the clock's own cost, timed on an empty call, subtracted); and the step's matrix
+    products alone, back to back at the same shapes on the same buffers (the products-only
+    floor). Per operation: the median over rounds of its mean time in a round, in microseconds.
+    """
+    from compare.environment import blas_threads_in_force
+    from compare.speed.stability import spread
     from numpy_mlp import MLP, SGD
     from numpy_mlp.training.fast import FastStep
+    from numpy_mlp.training.profile import step_operations
 
-    mlp = MLP(TUTORIAL.layers, seed=0, dtype=np.float32)
     B = TUTORIAL.batch_size
-    step = FastStep(mlp, SGD(), B)
     rng = np.random.default_rng(0)
-    pool = [rng.choice(X.shape[0], B, replace=False) for _ in range(64)]
-    buf = step.buffers(B)
-    W, G, D = step.weights, step.grads, buf.delta
+    pool = [rng.choice(X.shape[0], B, replace=False) for _ in range(steps)]
+    whole = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B)
+    split = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B)
+    op_lists = [step_operations(split, X, Y, idx) for idx in pool]
+    products = [op.run for op in op_lists[0] if op.kind == "product"]
+    labels = [(op.label, op.kind) for op in op_lists[0]]
+    clock = time.perf_counter
 
-    def products() -> None:
-        np.dot(buf.A_in, W[0], out=buf.Z_h[0])
-        np.dot(buf.A_h[0], W[1], out=buf.Z_h[1])
-        np.dot(buf.A_h[1], W[2], out=D[2])
-        np.dot(buf.A_h[1].T, D[2], out=G[2])
-        np.dot(D[2], step._kernels_T[2], out=D[1])
-        np.dot(buf.A_h[0].T, D[1], out=G[1])
-        np.dot(D[1], step._kernels_T[1], out=D[0])
-        np.dot(buf.A_in.T, D[0], out=G[0])
+    def nothing() -> None:
+        return None
 
-    def steps(k: int) -> None:
-        for i in range(k):
-            step(X, Y, pool[i % 64])
+    def clock_cost() -> float:
+        started = clock()
+        for _ in range(1000):
+            t0 = clock()
+            nothing()
+            clock() - t0
+        return (clock() - started) / 1000
 
-    def product_runs(k: int) -> None:
-        for _ in range(k):
-            products()
-
+    samples: dict[str, list[float]] = {"step": [], "products": [], "clock": []}
+    per_op: list[list[float]] = [[] for _ in labels]
     with threadpool_limits(limits=1, user_api="blas"):
-        k = _calibrate(steps, 0.3)
-        whole = median_time(lambda: steps(k), rounds=rounds) / k
-        k = _calibrate(product_runs, 0.3)
-        dots = median_time(lambda: product_runs(k), rounds=rounds) / k
+        in_force = blas_threads_in_force()
+        for _ in range(rounds):
+            started = clock()
+            for idx in pool:
+                whole(X, Y, idx)
+            samples["step"].append((clock() - started) / steps)
+            samples["clock"].append(clock_cost())
+            totals = [0.0] * len(labels)
+            for ops in op_lists:
+                for i, op in enumerate(ops):
+                    t0 = clock()
+                    op.run()
+                    totals[i] += clock() - t0
+            for i, total in enumerate(totals):
+                per_op[i].append(total / steps - samples["clock"][-1])
+            started = clock()
+            for _ in range(steps):
+                for run in products:
+                    run()
+            samples["products"].append((clock() - started) / steps)
+    us = {key: spread([t * 1e6 for t in times]) for key, times in samples.items()}
+    step_us = us["step"]["median"]
+    operations = []
+    for (label, kind), times in zip(labels, per_op, strict=True):
+        s = spread([t * 1e6 for t in times])
+        operations.append({"label": label, "kind": kind, **s, "share": s["median"] / step_us})
+    by_kind = {}
+    for op in operations:
+        by_kind[op["kind"]] = by_kind.get(op["kind"], 0.0) + op["median"]
     return {
-        "step_us": whole * 1e6,
-        "products_us": dots * 1e6,
-        "rest_us": (whole - dots) * 1e6,
-        "products_gflops": train_flops(TUTORIAL.layers, B) / dots / 1e9,
+        "step_us": us["step"],
+        "products_us": us["products"],
+        "clock_us": us["clock"]["median"],
+        "operations": operations,
+        "operations_sum_us": sum(op["median"] for op in operations),
+        "by_kind_us": by_kind,
+        "products_gflops": train_flops(TUTORIAL.layers, B) / (us["products"]["median"] / 1e6) / 1e9,
         "rounds": rounds,
+        "steps_per_round": steps,
+        "blas_threads": in_force,
     }
 
 
-def keras_step_seconds(
-    layers,
-    batch: int,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    target: float,
-    rounds: int,
-    jit_compile: bool = False,
-) -> tuple[float, float]:
-    """(seconds per compiled Keras train step, seconds spent tracing it)."""
-    from keras_mlp import build_model
-    from keras_mlp.steps import train_step_fn
-    from keras_mlp.tf import tensorflow
-
-    tf = tensorflow()
-    model = build_model(layers, seed=0, dtype="float32")
-    step = train_step_fn(model, jit_compile=jit_compile)
-    rng = np.random.default_rng(0)
-    pool = []
-    for _ in range(8):
-        idx = rng.choice(X.shape[0], batch, replace=False)
-        pool.append((tf.constant(X[idx]), tf.constant(Y[idx])))
-    started = time.perf_counter()
-    float(step(*pool[0]))
-    trace = time.perf_counter() - started
-
-    def run(k: int) -> None:
-        loss = None
-        for i in range(k):
-            loss = step(*pool[i % 8])
-        float(loss)  # wait for the last step to finish
-
-    k = _calibrate(run, target)
-    return median_time(lambda: run(k), rounds=rounds) / k, trace
-
-
 class NumpyEpoch:
-    """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds."""
+    """One `fit` epoch of the tutorial network over all of X (no validation) per call; seconds.
+
+    fit sets `blas_threads` itself; the call runs inside the same limit, read as it runs
+    (`blas_threads_in_force`)."""
 
     def __init__(self, X, y, *, engine: str = "fast", blas_threads: int = 1) -> None:
         from numpy_mlp import MLP
@@ -175,16 +227,20 @@ class NumpyEpoch:
         self.mlp = MLP(TUTORIAL.layers, seed=TUTORIAL.seed, dtype=np.float32)
 
     def __call__(self) -> float:
-        history = self.mlp.fit(
-            self.X,
-            self.y,
-            epochs=1,
-            batch_size=TUTORIAL.batch_size,
-            validation_split=0.0,
-            verbose=0,
-            engine=self.engine,
-            blas_threads=self.blas_threads,
-        )
+        from compare.environment import blas_threads_in_force
+
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            self.blas_threads_in_force = blas_threads_in_force()
+            history = self.mlp.fit(
+                self.X,
+                self.y,
+                epochs=1,
+                batch_size=TUTORIAL.batch_size,
+                validation_split=0.0,
+                verbose=0,
+                engine=self.engine,
+                blas_threads=self.blas_threads,
+            )
         return float(history.history["seconds"][0])
 
 

@@ -10,19 +10,22 @@ import numpy as np
 def epoch_stats(seconds: Sequence[float], rows_per_epoch: int) -> dict:
     """First epoch apart (it includes one-off costs such as graph tracing); the rest summarised.
 
-    Returns first, median, q1, q3, min, max (seconds) of epochs 2.. (or of epoch 1 if alone) and
-    the training throughput in rows per second at the median.
+    Returns first, median, q1, q3, min, max (seconds) of epochs 2.. (or of epoch 1 if alone), their
+    relative spread (q3 - q1) / median, and the training throughput in rows per second at the
+    median.
     """
     s = np.asarray(seconds, dtype=float)
     if s.size == 0:
         return {}
     rest = s[1:] if s.size > 1 else s
     median = float(np.median(rest))
+    q1, q3 = float(np.percentile(rest, 25)), float(np.percentile(rest, 75))
     return {
         "first_epoch": float(s[0]),
         "median": median,
-        "q1": float(np.percentile(rest, 25)),
-        "q3": float(np.percentile(rest, 75)),
+        "q1": q1,
+        "q3": q3,
+        "relative_spread": (q3 - q1) / median if median > 0 else 0.0,
         "min": float(rest.min()),
         "max": float(rest.max()),
         "epochs_counted": int(rest.size),

@@ -1,7 +1,11 @@
 """NumPy against Keras: forward, gradients, one training step, one epoch (pytest-benchmark).
 
-Each group holds a NumPy/Keras pair. Keras functions are traced and compiled before the timed
-rounds; the time that took is in extra_info["trace_seconds"]. Timings are never asserted here.
+Each group holds NumPy and Keras side by side. NumPy runs with 1 BLAS thread, as `fit` does;
+forward, gradients and the train step also run with every usable core ("all-cores"), as their own
+cases. Keras functions are traced and compiled before the timed rounds; the time that took is in
+extra_info["trace_seconds"]. Timings are never asserted here. pytest-benchmark times one test
+after another, so the separate NumPy and Keras records do not alternate; the train-step pair
+(`test_train_step_pair_alternating`) does, step by step, and gives the paired ratio.
 
     pytest tests/benchmarks --benchmark-enable --benchmark-only          # measure
     pytest tests/benchmarks --benchmark-enable --benchmark-autosave      # save a baseline
@@ -11,10 +15,12 @@ rounds; the time that took is in extra_info["trace_seconds"]. Timings are never 
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
 
+from compare.environment import usable_cores
 from numpy_mlp import MLP, SGD
 from numpy_mlp.training.fast import FastStep
 from tests.benchmarks.conftest import BATCH, DTYPE, LAYERS, traced
@@ -50,11 +56,15 @@ def _tensors(X, Y, idx):
     return tf.constant(X[idx]), tf.constant(Y[idx])
 
 
+THREADS = pytest.mark.parametrize("blas", ["1-thread", "all-cores"], indirect=True)
+
+
 # -- forward -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.benchmark(group="forward (batch 64)")
-def test_forward_numpy(benchmark, record, train_rows, numpy_step):
+@THREADS
+def test_forward_numpy(benchmark, record, blas, train_rows, numpy_step, request):
     _, step = numpy_step
     X, Y, idx = _batch(train_rows)
     buf = step.buffers(BATCH)
@@ -63,6 +73,8 @@ def test_forward_numpy(benchmark, record, train_rows, numpy_step):
     record(impl="numpy")
     loss, _ = benchmark(step.forward, buf, buf.A_in, buf.Y)
     assert np.isfinite(loss)
+    expected = 1 if request.node.callspec.id == "1-thread" else usable_cores()
+    assert blas == benchmark.extra_info["blas_threads"] == expected  # pinned, and recorded so
 
 
 @pytest.mark.keras
@@ -81,7 +93,8 @@ def test_forward_keras(benchmark, record, train_rows, keras_model):
 
 
 @pytest.mark.benchmark(group="gradients: forward + backward (batch 64)")
-def test_gradients_numpy(benchmark, record, train_rows, numpy_step):
+@THREADS
+def test_gradients_numpy(benchmark, record, blas, train_rows, numpy_step):
     _, step = numpy_step
     X, Y, idx = _batch(train_rows)
     buf = step.buffers(BATCH)
@@ -118,7 +131,8 @@ POOL = 64
 
 
 @pytest.mark.benchmark(group="train step (batch 64)")
-def test_train_step_numpy(benchmark, record, train_rows, numpy_step):
+@THREADS
+def test_train_step_numpy(benchmark, record, blas, train_rows, numpy_step):
     _, step = numpy_step
     X, Y = train_rows
     order = np.random.default_rng(0).permutation(X.shape[0])
@@ -144,11 +158,50 @@ def test_train_step_keras(benchmark, record, train_rows, keras_model):
     assert np.isfinite(float(loss))
 
 
+@pytest.mark.keras
+@pytest.mark.benchmark(group="train step, NumPy then Keras alternating (batch 64)")
+def test_train_step_pair_alternating(benchmark, record, blas, train_rows, numpy_step, keras_model):
+    """One NumPy step then one Keras step, in turn (ABAB), so slow spells of a shared machine
+    hit both; each side's time is kept and their paired ratio is in extra_info and the summary."""
+    from compare.speed.stats import paired_ratios
+    from keras_mlp.steps import train_step_fn
+
+    _, step = numpy_step
+    X, Y = train_rows
+    order = np.random.default_rng(0).permutation(X.shape[0])
+    batches = [order[i * BATCH : (i + 1) * BATCH] for i in range(POOL)]
+    numpy_pool = itertools.cycle(batches)
+    keras_pool = itertools.cycle([_tensors(X, Y, idx) for idx in batches])
+    train_step = train_step_fn(keras_model)
+    trace = traced(train_step, *next(keras_pool))
+    times: dict[str, list[float]] = {"numpy": [], "keras": []}
+    clock = time.perf_counter
+
+    def pair():
+        t0 = clock()
+        step(X, Y, next(numpy_pool))
+        t1 = clock()
+        float(train_step(*next(keras_pool)))  # waits for the step to finish
+        times["numpy"].append(t1 - t0)
+        times["keras"].append(clock() - t1)
+
+    benchmark(pair)
+    ratio = paired_ratios(times["keras"], times["numpy"])
+    record(
+        impl="numpy and keras tf.function, alternating",
+        trace_seconds=trace,
+        numpy_median_us=float(np.median(times["numpy"])) * 1e6,
+        keras_median_us=float(np.median(times["keras"])) * 1e6,
+        keras_over_numpy=ratio,
+    )
+    assert ratio["pairs"] == len(times["numpy"]) >= 1 and ratio["min"] > 0
+
+
 # -- one epoch --------------------------------------------------------------------------------------
 
 
 @pytest.mark.benchmark(group="epoch (54,000 rows, 844 updates)")
-def test_epoch_numpy(benchmark, record, train_rows):
+def test_epoch_numpy(benchmark, record, blas, train_rows):
     X, Y = train_rows
     mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
     record(impl="numpy fit")
@@ -198,7 +251,7 @@ def test_epoch_keras_fit(benchmark, record, train_rows, steps_per_execution, jit
 
 @pytest.mark.benchmark(group="epoch with gradient flow recorded (54,000 rows)")
 @pytest.mark.parametrize("every", [0, 1, 10], ids=["off", "every-step", "every-10-steps"])
-def test_epoch_numpy_gradient_flow(benchmark, record, train_rows, every):
+def test_epoch_numpy_gradient_flow(benchmark, record, blas, train_rows, every):
     """The same epoch as test_epoch_numpy with GradientFlow off, on every step, every 10 steps."""
     from numpy_mlp import GradientFlow
 

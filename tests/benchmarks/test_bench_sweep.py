@@ -33,6 +33,7 @@ def _sweep(out, mnist_dir, jobs: int, method: str) -> dict:
 @pytest.mark.parametrize(
     ("name", "jobs", "method"),
     [("sequential", 1, "separate"), ("parallel_stacked", os.cpu_count() or 1, "stacked")],
+    ids=["sequential", "parallel_stacked"],  # the job count varies by machine: in extra_info
 )
 @pytest.mark.benchmark(group="sweep: 14 cells x 2 epochs on MNIST")
 def test_sweep_throughput(benchmark, record, tmp_path_factory, mnist_dir, name, jobs, method):
