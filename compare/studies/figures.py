@@ -274,8 +274,8 @@ def sweep_curves(study: dict, path: Path) -> None:
     """Training loss and validation accuracy per epoch: one line per value (mean over the seeds
     that finished), a band from the lowest to the highest of them, and each diverged cell dashed
     over the epochs it finished, with an x on the divergence line at the epoch it blew up."""
-    from numpy_mlp.training.divergence import loss_bound
     from compare.studies.sweep_report import sweep_groups
+    from numpy_mlp.training.divergence import loss_bound
 
     plt = _pyplot()
     _, groups = sweep_groups(study)

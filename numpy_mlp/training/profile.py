@@ -53,9 +53,7 @@ def step_operations(
     buf = step.buffers(m)
     W, G, f = step.weights, step.grads, step.mlp.activation
     W_T = [w[1:].T for w in W]  # W^(l) without its bias row, transposed: delta W[1:]^T
-    flat_G = G[0].base
-    if flat_G is None or flat_G.ndim != 1 or flat_G.size != sum(g.size for g in G):
-        raise ValueError("the step's gradients are not views of one flat buffer")
+    flat_G = step.flat_grad  # every dL/dW^(l) is a view into it
     hidden = len(buf.A_h)
     ops: list[Operation] = [
         Operation(
