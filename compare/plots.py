@@ -209,37 +209,3 @@ def lockstep_trace(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
-
-
-def bench_sweeps(points: Mapping[str, Sequence[Mapping]], peak: float, path) -> None:
-    """Log-log: time per training sample (top) and fraction of the matmul peak (bottom)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex="col")
-    for col, (kind, label) in enumerate(
-        (("batch", "batch size (784-50-50-10)"), ("width", "hidden width w (784-w-w-10, batch 64)"))
-    ):
-        rows = points.get(kind) or []
-        xs = [p["batch"] if kind == "batch" else p["layers"][1] for p in rows]
-        for impl, color in (("numpy", "C0"), ("keras", "C1")):
-            if rows and impl in rows[0]:
-                axes[0, col].plot(
-                    xs,
-                    [p[impl]["sample_seconds"] * 1e6 for p in rows],
-                    "o-",
-                    color=color,
-                    label=impl,
-                )
-                axes[1, col].plot(
-                    xs, [p[impl]["fraction_of_peak"] for p in rows], "o-", color=color, label=impl
-                )
-        axes[0, col].set_ylabel("microseconds per training sample")
-        axes[1, col].set_ylabel(f"fraction of matmul peak ({peak:.0f} GFLOP/s)")
-        axes[1, col].set_xlabel(label)
-        for ax in axes[:, col]:
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend()
-    fig.suptitle("Training cost: NumPy (FastStep) vs Keras (compiled train step)")
-    fig.tight_layout()
-    _save(fig, path)
