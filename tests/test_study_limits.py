@@ -125,14 +125,15 @@ def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
 # -- resume: what a rerun trusts ----------------------------------------------------------------
 
 
-def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08"):
+def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08", *extra):
     from compare.cli import build_parser
     from compare.commands.study import sweep_plan
     from compare.studies.sweep import run_sweep
 
     args = build_parser().parse_args(
-        _sweep_args(mnist_dir, out, "--param", "learning_rate", "--values", values, "--jobs", "1")
-    )
+        _sweep_args(mnist_dir, out, "--param", "learning_rate", "--values", values, "--jobs", "1",
+                    *extra)
+    )  # fmt: skip
     lines: list[str] = []
     out.mkdir(exist_ok=True)
     run_sweep(sweep_plan(args), out, data_dir=str(mnist_dir), say=lines.append)
@@ -343,3 +344,24 @@ def test_gradient_norms_refuse_an_empty_batch():
 
     with pytest.raises(ValueError, match="at least one row"):
         gradient_norms(MLP((3, 4, 2)), np.empty((0, 3), np.float32), np.empty(0, int))
+
+
+def test_a_sweep_that_fails_ends_failed_with_the_error(tmp_path, mnist_dir, monkeypatch):
+    from compare.studies import sweep as sweep_module
+
+    calls: list[int] = []
+    real = sweep_module.run_group
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_group", fail_second)
+    out = tmp_path / "sweep"
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _run(mnist_dir, out, "0.01,0.02", "--method", "separate")
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["status"] == "failed" and "RuntimeError: worker lost" in sweep["error"]
+    assert len(sweep["cells"]) == 1  # the finished cell is kept for a rerun
