@@ -285,7 +285,10 @@ def check_spiral(hidden_units, X, y) -> tuple[Verdict, MLP | None]:
 
 def check_parameter_count(count_parameters) -> Verdict:
     """A formula for the number of weights of any layer sizes, bias rows included."""
-    hint = "each W^(l) is (units of layer l + 1) x (units of layer l+1): the +1 is the bias row."
+    hint = (
+        "each W^(l) has (units of layer l) + 1 rows, the +1 being the bias row, and (units of "
+        "layer l+1) columns."
+    )
     shapes = [(784, 50, 50, 10), (3, 4, 3), (2, 7, 1, 5), (10, 10)]
     for sizes in shapes:
         truth = sum(W.size for W in MLP(sizes, seed=0).weights)

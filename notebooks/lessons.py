@@ -160,9 +160,24 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
                 f"its size over the {steps} factors of depth {deep['depth']}. It vanishes."
             )
         elif mean <= 2:
+            total = mean**steps
+            verdict = (
+                "about its size: no vanishing gradient"
+                if 0.5 <= total <= 2
+                else "a mild shrink, far from vanishing"
+                if 0.1 <= total < 0.5
+                else "a mild growth"
+                if 2 < total <= 10
+                else "a shrink that more layers would deepen"
+                if total < 0.1
+                else "a growth that more layers would compound"
+            )
+            deep_each = deep["factors"]
             words += (
-                f" the gradient keeps its size from layer to layer (within a factor of 2; "
-                f"{cumulative} over the {steps} factors of depth {deep['depth']})."
+                f" each layer multiplies the gradient by {min(deep_each):.2f} to "
+                f"{max(deep_each):.2f} at depth {deep['depth']} (within a factor of 2 per "
+                f"layer); over its {steps} factors that compounds to {cumulative} of its size, "
+                f"{verdict}."
             )
         else:
             words += (
@@ -425,8 +440,9 @@ def learning_sentences(
             text += (
                 " At the same depth, "
                 + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
-                + f" learn{'s' * (len(level) == 1)}: what stops a deep network here is a layer "
-                "factor well below 1, not the number of layers itself."
+                + f" learn{'s' * (len(level) == 1)}: what stops a deep network here is the "
+                "product of its layer factors, one per layer, which only a factor near 1 keeps "
+                "from shrinking as layers are added."
             )
     out.append(text)
     return out
@@ -485,10 +501,18 @@ def learning_rate_sentences(
                 f", validation loss still falling in the last epoch ({val[-2]:.3f} -> "
                 f"{val[-1]:.3f}): steps this small learn slowly."
             )
+        elif side == "larger" and r["loss"][-1] > best["loss"][-1]:
+            words += (
+                f", training loss {r['loss'][-1]:.3f} and validation loss {val[-1]:.3f} against "
+                f"the best's {best['loss'][-1]:.3f} and {best['val_loss'][-1]:.3f}: worse on "
+                "both, steps this large overshoot."
+            )
         elif side == "larger":
             words += (
-                f", validation loss {val[-1]:.3f} against the best's "
-                f"{best['val_loss'][-1]:.3f}: steps this large overshoot."
+                f"; its training loss is no higher than the best's ({r['loss'][-1]:.3f} vs "
+                f"{best['loss'][-1]:.3f}) but its validation loss is higher ({val[-1]:.3f} vs "
+                f"{best['val_loss'][-1]:.3f}): it fits the training rows as well and does worse "
+                "on held-out rows."
             )
         else:
             words += f", validation loss {val[-1]:.3f}."
@@ -508,3 +532,29 @@ def learning_rate_sentences(
 def top_class_share(predictions: np.ndarray) -> float:
     """The fraction of predictions that are the most frequent class."""
     return float(np.bincount(np.asarray(predictions)).max() / len(predictions))
+
+
+def lockstep_sentence(dtype: str, updates: Sequence[int], diffs: Sequence[float]) -> str:
+    """How far apart the two implementations' weights are after lockstep training, measured
+    against the dtype's rounding step (its machine epsilon) and how it grew."""
+    eps = float(np.finfo(dtype).eps)
+    last, n = float(diffs[-1]), int(updates[-1])
+    nonzero = [(u, d) for u, d in zip(updates, diffs, strict=True) if d > 0]
+    if not nonzero:
+        return f"{dtype}: the weights are identical after {n} updates, bit for bit."
+    first_u, first = nonzero[0]
+    growth = last / first
+    trend = (
+        f"it stays there (x{growth:.1f} from update {first_u} to {n})"
+        if growth < 4
+        else f"it grows x{growth:.0f} from update {first_u} to {n}: rounding accumulates"
+    )
+    return (
+        f"{dtype}: at most {last:.2g} apart after {n} updates, {last / eps:.2g} times "
+        f"{dtype}'s rounding step (eps = {eps:.2g}), from the first updates on ({first:.2g} at "
+        f"update {first_u}); {trend}. The two compute the same sums in different orders, and "
+        "that is all that separates them."
+        if last < 10 * eps and growth < 4
+        else f"{dtype}: {last:.2g} apart after {n} updates, {last / eps:.2g} times {dtype}'s "
+        f"rounding step (eps = {eps:.2g}); {trend}."
+    )

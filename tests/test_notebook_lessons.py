@@ -85,9 +85,15 @@ def test_factor_sentences_flip_with_the_mean_factor():
     assert "single factors 0.25 to 0.30" in vanish
     assert "mean factor is 1.00 times that bound: the gradient shrinks about 4.0-fold" in vanish
     assert "0.250^6 = 0.00024 of its size over the 6 factors of depth 8. It vanishes." in vanish
-    assert "keeps its size" not in vanish
+    assert "within a factor of 2 per layer" not in vanish
     assert "multiplied by 1.00 at depth 8" in level and "depth 2" not in level
-    assert "keeps its size from layer to layer" in level and "vanishes" not in level
+    assert "by 0.90 to 1.10 at depth 8 (within a factor of 2 per layer)" in level
+    assert "compounds to 0.998^6 = 0.99 of its size, about its size: no vanishing" in level
+    assert "vanishes" not in level
+    mild = lessons.factor_sentences([_net("relu", 8, [0.69, 1.0, 0.69, 1.14, 1.17, 0.71])])[0]
+    assert "0.876^6 = 0.45 of its size, a mild shrink, far from vanishing" in mild
+    deeper = lessons.factor_sentences([_net("relu", 40, [0.9] * 38)])[0]
+    assert "a shrink that more layers would deepen" in deeper
     assert "grows about 3.0-fold per layer, to 3.000^6 = 7.3e+02 times" in explode
     assert "It explodes." in explode
     assert none.startswith("**flat**: no network here has 3 hidden layers or more")
@@ -250,14 +256,18 @@ def test_learning_rate_sentences_name_the_best_and_say_what_the_others_did():
     best, small, large, one, ten, hundred = lessons.learning_rate_sentences(runs, 2.512)
     assert best == "Best: learning rate 0.01, 94.60 % validation accuracy after 2 epochs."
     assert "0.001 (smaller)" in small and "still falling" in small and "learn slowly" in small
-    assert "0.1 (larger)" in large and "overshoot" in large
+    assert "0.1 (larger)" in large and "overshoot" not in large  # it fits the training rows better
+    assert "no higher than the best's (0.170 vs 0.180)" in large and "held-out rows" in large
     assert "1 (larger)" in one and "ended at 2.73, no lower than the 2.512" in one
     assert "below the 4.61 that counts as diverged" in one
     assert ten == ("10: diverged, the training loss reached 9.5 in epoch 1, above 2 ln 10 = 4.61 "
                    "(worse than a uniform guess), and training stopped.")  # fmt: skip
     assert hundred == "100: diverged, the training loss became non-finite within the first epoch."
     runs[3]["loss"] = [2.9, 2.4]  # below where it started: learning, just overshooting
-    assert "overshoot" in lessons.learning_rate_sentences(runs, 2.512)[3]
+    assert (
+        "worse on both, steps this large overshoot"
+        in lessons.learning_rate_sentences(runs, 2.512)[3]
+    )
 
 
 def test_learning_rate_sentences_flip_at_the_edges():
@@ -295,3 +305,14 @@ def test_a_network_far_from_trained_at_the_smallest_rate_is_said_to_learn_at_a_l
     )
     networks[1]["results"][0] = _res(0.001, 0.60, 1.2)  # learns at the smallest rate too
     assert "alone" not in lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[1]
+
+
+def test_lockstep_sentence_measures_against_the_rounding_step():
+    level = lessons.lockstep_sentence("float64", [10, 300], [5.55e-17, 5.55e-17])
+    assert "0.25 times float64's rounding step" in level and "it stays there (x1.0" in level
+    assert "same sums in different orders" in level
+    growing = lessons.lockstep_sentence("float32", [10, 300], [1e-8, 1e-6])
+    assert "it grows x100 from update 10 to 300: rounding accumulates" in growing
+    assert "same sums" not in growing  # 8 eps apart is not 'only rounding'
+    same = lessons.lockstep_sentence("float64", [10, 300], [0.0, 0.0])
+    assert same == "float64: the weights are identical after 300 updates, bit for bit."

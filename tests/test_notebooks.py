@@ -85,7 +85,8 @@ def check_vanishing_cell(printed: str, said: list[str]) -> None:
         deepest = max(int(d) for a, d, *_ in factors if a == activation)
         if int(depth) == deepest:
             assert ("It vanishes." in sentence) == (float(mean) < 0.5), sentence
-            assert ("keeps its size" in sentence) == (0.5 <= float(mean) <= 2), sentence
+            per_layer = "within a factor of 2 per layer" in sentence
+            assert per_layer == (0.5 <= float(mean) <= 2), sentence
     logistic = next(float(m) for a, d, _, m in factors if a == "logistic" and d == "8")
     assert logistic < 0.35  # the f' <= 1/4 bound at work: the lesson must show
 

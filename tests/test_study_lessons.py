@@ -341,3 +341,12 @@ def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
     assert result.returncode == 2
     assert "--learning-rates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_chance_sentence_names_the_one_answer_a_network_gives():
+    from compare.studies.lessons import chance_sentence
+
+    one = chance_sentence(10.09, 2.303, 1, 11.35, 10, top_class=9, top_share=100.0)
+    assert "it answers 9 for 100.0 % of the test images" in one and "share of 9s" in one
+    mixed = chance_sentence(10.09, 2.303, 1, 11.35, 10, top_class=9, top_share=40.0)
+    assert "answers 9" not in mixed and "no better than guessing that one class" in mixed

@@ -73,7 +73,14 @@ def epoch_table(s: Mapping) -> list[str]:
         f"The float32 matrix-product peak, {s['peak_gflops']:.0f} GFLOP/s with every core, gives "
         f"an arithmetic limit of {s['arithmetic_limit_seconds']:.3f} s an epoch "
         f"({s['epoch_gflop']:.2f} GFLOP); the NumPy epoch (1 BLAS thread) takes "
-        f"{s['numpy_over_limit']:.1f}x that."
+        f"{s['numpy_over_limit']:.1f}x that"
+        + (
+            f", and {s['numpy_over_one_core_limit']:.1f}x the limit of one core's share of the "
+            f"peak ({s['arithmetic_limit_one_core_seconds']:.3f} s), the fairer bound for a "
+            "single thread."
+            if "numpy_over_one_core_limit" in s
+            else "."
+        )
     )
     if "vs_keras_defaults_spread" in s:
         for key, label in (

@@ -124,6 +124,10 @@ def finish_record(
         val_accuracy=100 * val[-1] if val else None,
         test_accuracy=_percent(test_pred, data.y_test),
         best_epoch=int(np.argmax(val)) + 1 if val else None,
+        # the answer given most often on the test set, and to what share of it (a network at
+        # chance often answers one class for every image)
+        test_top_class=int(np.bincount(test_pred).argmax()),
+        test_top_class_percent=float(np.bincount(test_pred).max() / len(test_pred) * 100.0),
         epochs_run=len(history.get("loss", [])),
     )
     return json_safe(record)

@@ -97,13 +97,24 @@ def chance_sentence(
     majority_class: int,
     majority_percent: float,
     n_classes: int,
+    top_class: int | None = None,
+    top_share: float | None = None,
 ) -> str:
-    """Why a network's numbers are those of guessing, in terms a learner can check."""
+    """Why a network's numbers are those of guessing, in terms a learner can check.
+
+    top_class, top_share: the class the network predicts most often on the test set and the
+    percentage of test images it gives that answer (when recorded).
+    """
     text = (
         f"{test_accuracy:.2f} % on the test set; always answering the most common class "
         f"({majority_class}) scores {majority_percent:.2f} %"
     )
-    if test_accuracy <= majority_percent + 0.5:
+    if top_class is not None and top_share is not None and top_share >= 99.0:
+        text += (
+            f"; it answers {top_class} for {top_share:.1f} % of the test images, so its accuracy "
+            f"is about the share of {top_class}s in the test set"
+        )
+    elif test_accuracy <= majority_percent + 0.5:
         text += ", so it does no better than guessing that one class"
     else:
         text += f", so it is only {test_accuracy - majority_percent:.2f} points better than that"

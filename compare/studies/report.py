@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -236,6 +237,8 @@ def conclusions(study: dict) -> list[str]:
                 c["test_majority_class"],
                 majority_percent,
                 c["n_classes"],
+                r.get("test_top_class"),
+                r.get("test_top_class_percent"),
             )
             words += rate_note(
                 r["learning_rate"], networks[(r["activation"], r["depth"])], majority_percent
@@ -252,7 +255,8 @@ def conclusions(study: dict) -> list[str]:
     if diverged:
         lines += [
             "",
-            "Diverged (training loss above 2 ln k): "
+            f"Diverged (training loss above 2 ln {c['n_classes']} = "
+            f"{2 * math.log(c['n_classes']):.2f}): "
             + ", ".join(
                 f"{r['activation']} depth {r['depth']} at lr {r['learning_rate']:g}"
                 for r in diverged

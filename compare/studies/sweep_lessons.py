@@ -143,7 +143,7 @@ def _count_by(cells: Sequence[Mapping], label) -> str:
     return "; ".join(f"{k} ({plural(n, 'cell')})" for k, n in counts.items())
 
 
-def divergence(groups: Sequence[Mapping], param: str | None) -> str:
+def divergence(groups: Sequence[Mapping], param: str | None, n_classes: int = 10) -> str:
     """How many cells diverged and from which value on.
 
     groups: in the order of the swept values (a single parameter) or of the grid, each
@@ -164,7 +164,8 @@ def divergence(groups: Sequence[Mapping], param: str | None) -> str:
         return f"No cell diverged (of {total}){largest}{hint}."
     n = sum(g["diverged"] for g in bad)
     where = ", ".join(f"{g['label']} ({g['diverged']} of {g['cells']})" for g in bad)
-    text = f"{n} of {total} cells diverged (training loss above 2 ln k or not finite): {where}."
+    bound = f"2 ln {n_classes} = {2 * math.log(n_classes):.2f}"
+    text = f"{n} of {total} cells diverged (training loss above {bound} or not finite): {where}."
     if param is not None:
         ordered = sorted(groups, key=lambda g: g["value"])
         tail_start = None

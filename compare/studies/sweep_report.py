@@ -70,7 +70,9 @@ def conclusions(study: dict) -> list[str]:
         still_improving(
             study["cells"], lambda c: _label(names, tuple(c["values"][n] for n in names))
         ),
-        divergence(groups, names[0] if len(names) == 1 else None),
+        divergence(
+            groups, names[0] if len(names) == 1 else None, study["config"]["base"]["layers"][-1]
+        ),
     ]
     if _is_step_grid(names):
         for g in groups:

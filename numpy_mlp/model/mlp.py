@@ -2,7 +2,7 @@
 
 Every non-output layer carries a bias unit a_0 = 1, so each weight matrix has one extra row:
 
-    W^(l)  shape (m, d): m = units of layer l + 1 (the bias unit), d = units of layer l+1.
+    W^(l)  shape (m, d): m = (units of layer l) + 1 (the bias unit), d = units of layer l+1.
            Row 0 holds the bias weights; rows 1..m-1 the connection weights.
 
 For 784-50-50-10: W_h[0] is 785x50, W_h[1] is 51x50 and W_out is 51x10.

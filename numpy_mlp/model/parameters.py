@@ -16,7 +16,7 @@ Shape = tuple[int, int]
 
 
 def weight_shapes(layer_sizes: Sequence[int]) -> list[Shape]:
-    """(units of layer l + 1 for the bias unit, units of layer l+1) for every matrix W^(l)."""
+    """((units of layer l) + 1 for the bias unit, units of layer l+1) for every matrix W^(l)."""
     return [(m + 1, d) for m, d in zip(layer_sizes[:-1], layer_sizes[1:], strict=False)]
 
 
