@@ -70,6 +70,7 @@ class GradCheck:
         lines = [
             f"gradient {verdict} finite differences: max rel error {self.max_rel_error:.2e} "
             f"over {self.checked} entries (pass below {self.tolerance:g}; {FORMULA})",
+            f"the {len(self.worst)} entries with the largest relative error, worst first:",
             f"{'entry':<14} {'mine':>14} {'finite diff.':>14} {'rel error':>10}",
         ]
         for index, mine, fd, rel in self.worst:
