@@ -364,8 +364,9 @@ and **tuning** the learning rate and friends (`mlp-compare study vanishing` and
 `mlp-compare study sweep` do both at full size). Here they are with the library alone.
 
 Backpropagation multiplies $\delta$ by $W^\top$ and by $f'(Z)$ once per layer on its way down,
-$\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)}[1{:}]^\top\right) \odot f'(Z^{(l)})$ (as in section 2, $W^{(l)}$ leads from layer $l$ to layer $l+1$), so from one
-hidden layer to the one below, the gradient's size changes by a **layer factor**
+$\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)}[1{:}]^\top\right) \odot f'(Z^{(l)})$ (as in
+section 2, $W^{(l)}$ leads from layer $l$ to layer $l+1$), so from one hidden layer to the one
+below, the gradient's size changes by a **layer factor**
 
 $$\frac{\|\partial L/\partial W^{(l)}\|}{\|\partial L/\partial W^{(l+1)}\|}.$$
 
