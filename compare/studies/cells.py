@@ -56,9 +56,7 @@ def train_cell(
         history = fit_numpy(mlp, data, settings, verbose=0, gradient_flow=flow, callbacks=callbacks)
     except TrainingDivergedError as exc:
         return diverged_record(exc, data, time.perf_counter() - started)
-    seconds = time.perf_counter() - started
-    predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
-    return finish_record(history, data, seconds, "complete", predicted=predicted)
+    return complete_record(mlp, history, data, time.perf_counter() - started)
 
 
 def train_group(settings: Sequence[Settings], data: MnistData) -> list[dict]:
@@ -86,11 +84,15 @@ def train_group(settings: Sequence[Settings], data: MnistData) -> list[dict]:
         if history.diverged is not None:
             records.append(diverged_record(history.diverged, data, seconds))
         else:
-            predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
-            records.append(
-                finish_record(history.history, data, seconds, "complete", predicted=predicted)
-            )
+            records.append(complete_record(mlp, history.history, data, seconds))
     return records
+
+
+def complete_record(mlp, history: dict, data: MnistData, seconds: float) -> dict:
+    """The record of a network that finished training: its predictions on data decide the
+    accuracies."""
+    predicted = (mlp.predict_classes(data.X_train), mlp.predict_classes(data.X_test))
+    return finish_record(history, data, seconds, "complete", predicted=predicted)
 
 
 def diverged_record(exc, data: MnistData, seconds: float) -> dict:
@@ -119,6 +121,7 @@ def finish_record(
         return json_safe({**record, "error": error})
     val = history.get("val_accuracy") or []
     train_pred, test_pred = predicted
+    answers = np.bincount(test_pred)  # how often the network gives each class on the test set
     record.update(
         train_accuracy=_percent(train_pred, data.y_train),
         val_accuracy=100 * val[-1] if val else None,
@@ -126,8 +129,8 @@ def finish_record(
         best_epoch=int(np.argmax(val)) + 1 if val else None,
         # the answer given most often on the test set, and to what share of it (a network at
         # chance often answers one class for every image)
-        test_top_class=int(np.bincount(test_pred).argmax()),
-        test_top_class_percent=float(np.bincount(test_pred).max() / len(test_pred) * 100.0),
+        test_top_class=int(answers.argmax()),
+        test_top_class_percent=float(answers.max() / len(test_pred) * 100.0),
         epochs_run=len(history.get("loss", [])),
     )
     return json_safe(record)
