@@ -22,12 +22,15 @@ The tests check this path against the reference step by step.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numpy_mlp.model.mlp import MLP, add_bias_unit
-from numpy_mlp.model.parameters import allocate
+from numpy_mlp.model.parameters import add_bias_unit, allocate
 from numpy_mlp.training.optimizers import SGD, momentum_update
+
+if TYPE_CHECKING:  # an annotation only: the model calls fit, so training never imports it
+    from numpy_mlp.model.mlp import MLP
 
 
 class NonFiniteLoss(FloatingPointError):
