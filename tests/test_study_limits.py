@@ -107,19 +107,19 @@ def test_vanishing_with_too_few_rows_is_refused(tmp_path, mnist_dir, cli):
 
 def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
     from compare.cli import build_parser
-    from compare.commands.study import sweep_plan
+    from compare.commands.study import sweep_plan_of
 
     args = build_parser().parse_args(
         ["study", "sweep", "--param", "learning_rate", "--values", "0.001,0.0010000001,0.1",
          "--jobs", "64"]
     )  # fmt: skip
-    plan = sweep_plan(args)
+    plan = sweep_plan_of(args)
     ids = [c.id for c in plan.cells()]
     assert len(set(ids)) == 3 and "learning_rate=0.0010000001,seed=123" in ids
     assert plan.jobs == 3
     one = build_parser().parse_args(["study", "sweep", "--param", "momentum", "--values", "0.5",
                                      "--jobs", "50"])  # fmt: skip
-    assert sweep_plan(one).jobs == 1
+    assert sweep_plan_of(one).jobs == 1
 
 
 # -- resume: what a rerun trusts ----------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
 
 def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08", *extra):
     from compare.cli import build_parser
-    from compare.commands.study import sweep_plan
+    from compare.commands.study import sweep_plan_of
     from compare.studies.sweep import run_sweep
 
     args = build_parser().parse_args(
@@ -136,7 +136,7 @@ def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08", *extr
     )  # fmt: skip
     lines: list[str] = []
     out.mkdir(exist_ok=True)
-    run_sweep(sweep_plan(args), out, data_dir=str(mnist_dir), say=lines.append)
+    run_sweep(sweep_plan_of(args), out, data_dir=str(mnist_dir), say=lines.append)
     return json.loads((out / "sweep.json").read_text()), lines
 
 
@@ -182,9 +182,9 @@ def test_a_huge_sparse_cell_file_is_set_aside_without_reading_it(tmp_path, mnist
         handle.truncate(2 * 2**30)  # 2 GB, sparse: nothing on disk
     code = (
         "from pathlib import Path\nfrom compare.studies.store import CellStore\n"
-        "from compare.cli import build_parser\nfrom compare.commands.study import sweep_plan\n"
+        "from compare.cli import build_parser\nfrom compare.commands.study import sweep_plan_of\n"
         f"args = build_parser().parse_args({_sweep_args(mnist_dir, out, '--param', 'learning_rate', '--values', '0.01')!r})\n"  # noqa: E501
-        "plan = sweep_plan(args)\nlines = []\n"
+        "plan = sweep_plan_of(args)\nlines = []\n"
         f"done = CellStore(Path({str(out)!r}), plan, lines.append).finished(plan.cells())\n"
         "print(len(done), lines[0])\n"
         "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"

@@ -51,6 +51,11 @@ def weight_shapes(layer_sizes: Sequence[int]) -> list[Shape]:
     return [(m + 1, d) for m, d in zip(layer_sizes[:-1], layer_sizes[1:], strict=False)]
 
 
+def parameter_count(layer_sizes: Sequence[int]) -> int:
+    """Every weight of the network, bias rows included: the sum over W^(l) of (m + 1) * d."""
+    return sum(rows * cols for rows, cols in weight_shapes(layer_sizes))
+
+
 def flat_views(flat: np.ndarray, shapes: Sequence[Shape]) -> tuple[np.ndarray, ...]:
     """Consecutive (rows, cols) views into the last axis of `flat`, row-major, first to last.
 

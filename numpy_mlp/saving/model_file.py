@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from numpy_mlp.io.atomic import atomic_open
-from numpy_mlp.model.parameters import check_dtype, check_layer_sizes
+from numpy_mlp.model.parameters import check_dtype, check_layer_sizes, parameter_count
 from numpy_mlp.training.optimizers import SGD
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _check_sizes(path: Path, data, headers) -> tuple[int, ...]:
         raise ModelFileError(
             f"{path}: layer sizes must be positive integers up to {MAX_UNITS:,}, got {sizes}"
         )
-    weights = sum((m + 1) * d for m, d in zip(sizes[:-1], sizes[1:], strict=False))
+    weights = parameter_count(sizes)
     if weights > MAX_WEIGHTS:
         raise ModelFileError(f"{path}: {weights:,} weights, more than {MAX_WEIGHTS:,}")
     return check_layer_sizes(sizes)
