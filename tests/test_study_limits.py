@@ -365,3 +365,56 @@ def test_a_sweep_that_fails_ends_failed_with_the_error(tmp_path, mnist_dir, monk
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["status"] == "failed" and "RuntimeError: worker lost" in sweep["error"]
     assert len(sweep["cells"]) == 1  # the finished cell is kept for a rerun
+
+
+# -- plans built from values, no parser involved -----------------------------------------------------
+
+
+def test_vanishing_plan_pairs_each_activation_with_its_partner_or_crosses_the_lists():
+    from compare.studies.plans import vanishing_plan
+    from compare.studies.vanishing import PARTNER
+
+    common = dict(depths=(1, 2), width=8, learning_rates=(0.01,), epochs=1, limit=None, seed=5,
+                  dtype="float64")  # fmt: skip
+    paired = vanishing_plan(activations=("relu", "tanh"), inits=("paired",), **common)
+    assert paired.pairs == (("relu", PARTNER["relu"]), ("tanh", PARTNER["tanh"]))
+    assert paired.settings.seed == 5 and paired.settings.dtype == "float64"
+    crossed = vanishing_plan(
+        activations=("relu",), inits=("he_uniform", "glorot_uniform"), **common
+    )
+    assert crossed.pairs == (("relu", "he_uniform"), ("relu", "glorot_uniform"))
+    assert len(crossed.networks()) == 2 * 2
+
+
+@pytest.mark.parametrize(
+    ("depths", "width", "needle"),
+    [((1, 1), 8, "a depth is given twice"), ((65,), 8, "at most 64"),
+     ((1,) * 17, 8, "at most 16 per study"), ((2,), 100_000, "--width 100000 with depth 2")],
+)  # fmt: skip
+def test_vanishing_sizes_are_checked_before_the_plan(depths, width, needle):
+    from compare.errors import UsageError
+    from compare.studies.plans import check_vanishing_sizes
+
+    with pytest.raises(UsageError, match=needle):
+        check_vanishing_sizes(depths, width)
+    check_vanishing_sizes((1, 64), 50)  # the edges themselves are allowed
+
+
+def test_sweep_axes_and_plan_from_values():
+    from compare.config import TUTORIAL
+    from compare.errors import UsageError
+    from compare.studies.plans import sweep_axes, sweep_plan, sweep_settings
+
+    assert sweep_axes("momentum", "0.5,0.9", None) == (("momentum", (0.5, 0.9)),)
+    grid = sweep_axes(None, None, ["momentum=0,0.5", "hidden=10,20"])
+    assert grid == (("momentum", (0.0, 0.5)), ("hidden", (10, 20)))
+    with pytest.raises(UsageError, match="either --param"):
+        sweep_axes("momentum", None, ["momentum=0"])
+    base = sweep_settings({"epochs": 3, "batch_size": 32}, hidden=20, seed=7)
+    assert base.layers == (784, 20, 20, 10) and base.batch_size == 32 and base.seed == 7
+    assert base.learning_rate == TUTORIAL.learning_rate
+    plan = sweep_plan(grid, base, seeds=2, limit=None, jobs=None, method="stacked", scheduler=None)
+    assert len(plan.cells()) == 2 * 2 * 2 and 1 <= plan.jobs <= 8
+    with pytest.raises(UsageError, match="at most 1,000"):
+        sweep_plan(grid, base, seeds=251, limit=None, jobs=1, method="stacked", scheduler=None)
+    sweep_plan(grid, base, seeds=250, limit=None, jobs=1, method="stacked", scheduler=None)
