@@ -380,10 +380,13 @@ def test_vanishing_plan_pairs_each_activation_with_its_partner_or_crosses_the_li
     assert paired.pairs == (("relu", PARTNER["relu"]), ("tanh", PARTNER["tanh"]))
     assert paired.settings.seed == 5 and paired.settings.dtype == "float64"
     crossed = vanishing_plan(
-        activations=("relu",), inits=("he_uniform", "glorot_uniform"), **common
+        activations=("relu", "tanh"), inits=("he_uniform", "glorot_uniform"), **common
     )
-    assert crossed.pairs == (("relu", "he_uniform"), ("relu", "glorot_uniform"))
-    assert len(crossed.networks()) == 2 * 2
+    assert crossed.pairs == (
+        ("relu", "he_uniform"), ("relu", "glorot_uniform"),
+        ("tanh", "he_uniform"), ("tanh", "glorot_uniform"),
+    )  # fmt: skip
+    assert len(crossed.networks()) == 4 * 2
 
 
 @pytest.mark.parametrize(
