@@ -11,6 +11,7 @@ sentence functions render verdicts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -466,84 +467,221 @@ def learning_sentences(
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class RateVerdict:
+    """What one learning rate did over its seeds, next to the best rate.
+
+    kind: "best", "diverged" (every seed stopped by the rule), "some diverged", "no lower" (the
+    final training loss, mean over seeds, no lower than before training), or "trained".
+    side: "smaller" or "larger" than the best rate (None for the best). accuracy, train_loss,
+    val_loss: rules.SeedStats of the final validation accuracy (percent), the training loss on
+    the training rows after training and the last epoch's validation loss (the seeds that did not
+    diverge). accuracy_vs_best, train_vs_best, val_loss_vs_best: rules.compare_settings against
+    the best rate ("apart", "within noise", "too few seeds"). still_falling: the validation loss
+    (mean over seeds) fell in the last epoch. diverged: how many seeds diverged, of seeds;
+    diverged_accuracy: the validation accuracy (percent) of the diverged seeds' last epochs.
+    """
+
+    learning_rate: float
+    kind: str
+    side: str | None
+    seeds: int
+    diverged: int
+    accuracy: rules.SeedStats | None
+    train_loss: rules.SeedStats | None
+    val_loss: rules.SeedStats | None
+    accuracy_vs_best: str | None = None
+    train_vs_best: str | None = None
+    val_loss_vs_best: str | None = None
+    still_falling: bool = False
+    diverged_accuracy: rules.SeedStats | None = None
+
+
+def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict]:
+    """The learning-rate study's verdicts, one per rate, in the order of the rates.
+
+    runs: one dict per rate: learning_rate and seeds, a list with one dict per seed: diverged
+    (bool), val_accuracy and val_loss (per-epoch lists, fractions and nats; what was recorded
+    before a divergence) and train_loss (the mean loss over the training rows after training,
+    evaluated at the end, not the running mean of an epoch; None when it diverged).
+    initial_loss: the training loss before the first step. Returns [] when no rate trained on
+    every seed and lowered the loss; the best rate (highest mean final validation accuracy among
+    those) is the one whose kind is "best".
+    """
+    out = {}
+    for run in runs:
+        ok = [s for s in run["seeds"] if not s["diverged"]]
+        gone = [s for s in run["seeds"] if s["diverged"]]
+        last_acc = [100 * s["val_accuracy"][-1] for s in gone if s["val_accuracy"]]
+        stats = {
+            "accuracy": rules.seed_stats([100 * s["val_accuracy"][-1] for s in ok]),
+            "train_loss": rules.seed_stats([s["train_loss"] for s in ok]),
+            "val_loss": rules.seed_stats([s["val_loss"][-1] for s in ok]),
+        }
+        if not ok:
+            kind = "diverged"
+        elif gone:
+            kind = "some diverged"
+        elif stats["train_loss"].mean >= initial_loss:
+            kind = "no lower"
+        else:
+            kind = "trained"
+        falling = bool(ok) and len(ok[0]["val_loss"]) > 1
+        if falling:
+            falling = float(np.mean([s["val_loss"][-1] for s in ok])) < float(
+                np.mean([s["val_loss"][-2] for s in ok])
+            )
+        out[run["learning_rate"]] = dict(
+            learning_rate=run["learning_rate"], kind=kind, seeds=len(run["seeds"]),
+            diverged=len(gone), still_falling=falling,
+            diverged_accuracy=rules.seed_stats(last_acc), **stats,
+        )  # fmt: skip
+    trained = [v for v in out.values() if v["kind"] == "trained"]
+    if not trained:
+        return []
+    best = max(trained, key=lambda v: v["accuracy"].mean)
+    verdicts = []
+    for lr, v in out.items():
+        if v is best:
+            verdicts.append(RateVerdict(side=None, **{**v, "kind": "best"}))
+            continue
+        compared = {}
+        if v["accuracy"] is not None:
+            compared = {
+                "accuracy_vs_best": rules.compare_settings(v["accuracy"], best["accuracy"]),
+                "train_vs_best": rules.compare_settings(v["train_loss"], best["train_loss"]),
+                "val_loss_vs_best": rules.compare_settings(v["val_loss"], best["val_loss"]),
+            }
+        side = "smaller" if lr < best["learning_rate"] else "larger"
+        verdicts.append(RateVerdict(side=side, **v, **compared))
+    return verdicts
+
+
+def _stats(s: rules.SeedStats, unit: str = "", digits: int = 2) -> str:
+    """'94.74 % +- 0.25 [94.43, 95.05]', the bare mean for one seed."""
+    if s.sd is None:
+        return f"{s.mean:.{digits}f}{unit}"
+    text = f"{s.mean:.{digits}f}{unit} +- {s.sd:.{digits}f}"
+    return text + (f" [{s.low:.{digits}f}, {s.high:.{digits}f}]" if s.estimated else "")
+
+
 def learning_rate_sentences(
     runs: Sequence[dict], initial_loss: float, n_classes: int = 10
 ) -> list[str]:
-    """What the learning-rate study shows: the best rate, and what the others did.
-
-    runs: dicts with learning_rate, loss and val_loss (per-epoch lists) and val_accuracy (list);
-    diverged=True for a run that fit stopped (numpy_mlp's rule: a non-finite loss, or an epoch's
-    mean training loss above 2 ln k), with the epochs it finished. initial_loss: the training
-    loss before the first step (the same for every run).
-    """
-    bound = rules.divergence_bound(n_classes)
-    diverged = [r for r in runs if r.get("diverged") or not r["loss"]]
-    fine = [r for r in runs if r not in diverged]
-    out = []
-    if not fine:
-        return [f"Every learning rate tried diverged (a non-finite loss, or an epoch's training "
-                f"loss above 2 ln {n_classes} = {bound:.2f}). Try smaller ones."]  # fmt: skip
-    learning = [r for r in fine if r["loss"][-1] < initial_loss]
-    if not learning:
-        return [f"No learning rate tried lowered the training loss below the {initial_loss:.3f} "
-                "it started from (the rest were stopped as diverged). Try smaller ones."]  # fmt: skip
-    best = max(learning, key=lambda r: r["val_accuracy"][-1])
-    epochs = len(best["val_accuracy"])
-    rates = sorted(r["learning_rate"] for r in runs)
-    out.append(
-        f"Best: learning rate {best['learning_rate']:g}, {pct(best['val_accuracy'][-1])} "
-        f"validation accuracy after {epochs} epoch{'s' * (epochs != 1)}."
+    """What the learning-rate study shows (rate_verdicts), as sentences: how the numbers are
+    given, the best rate, and what each other rate did next to it. runs, initial_loss: as
+    `rate_verdicts` takes them."""
+    bound, uniform = rules.divergence_bound(n_classes), rules.uniform_loss(n_classes)
+    verdicts = rate_verdicts(runs, initial_loss)
+    seeds = max(len(r["seeds"]) for r in runs)
+    few = seeds < rules.MIN_SEEDS
+    out = [
+        f"Each rate trained {seeds} network{'s' * (seeds != 1)} (initial-weight seeds), on the "
+        "same batches; numbers are mean +- sample standard deviation over them"
         + (
-            " It is the smallest rate tried: smaller ones may do better."
-            if best["learning_rate"] == rates[0]
-            else " It is the largest rate tried: larger ones may do better."
-            if best["learning_rate"] == rates[-1]
-            else ""
+            f"; with fewer than {rules.MIN_SEEDS} seeds the spread is not an estimate and no two "
+            "rates are compared below."
+            if few
+            else " [95 % t-interval of the mean]; two rates are told apart only when their "
+            "intervals do not overlap."
         )
+        + " Training loss here is the loss on the training rows after training, measured like "
+        "the validation loss (not the running mean over the last epoch's batches)."
+    ]
+    if not verdicts:
+        out.append(
+            "No learning rate tried trained on every seed and lowered the training loss below the "
+            f"{initial_loss:.3f} it started from. Try smaller ones."
+        )
+        return out
+    rates = sorted(r["learning_rate"] for r in runs)
+    best = next(v for v in verdicts if v.kind == "best")
+    edge = (
+        " It is the smallest rate tried: smaller ones may do better."
+        if best.learning_rate == rates[0]
+        else " It is the largest rate tried: larger ones may do better."
+        if best.learning_rate == rates[-1]
+        else ""
     )
-    for r in sorted(fine, key=lambda r: r["learning_rate"]):
-        if r is best:
+    out.append(
+        f"Best: learning rate {best.learning_rate:g}, validation accuracy "
+        f"{_stats(best.accuracy, ' %')}, validation loss {_stats(best.val_loss, '', 3)}, "
+        f"training loss {_stats(best.train_loss, '', 3)}.{edge}"
+    )
+    for v in sorted(verdicts, key=lambda v: v.learning_rate):
+        if v is best:
             continue
-        lr, val = r["learning_rate"], r["val_loss"]
-        side = "smaller" if lr < best["learning_rate"] else "larger"
-        still = len(val) > 1 and val[-1] < val[-2]
-        words = f"{lr:g} ({side}): {pct(r['val_accuracy'][-1])} validation accuracy"
-        if r not in learning:  # not diverged by the rule, yet no better than at the start
-            words += (
-                f", yet its training loss ended at {r['loss'][-1]:.3g}, no lower than the "
-                f"{initial_loss:.3f} it started from: steps this large leave it confidently wrong "
-                f"on many rows (below the {bound:.2f} that counts as diverged, so not stopped)."
+        head = f"{v.learning_rate:g} ({v.side})"
+        if v.kind == "diverged":
+            accuracy = (
+                f" Its validation accuracy in the last epoch it finished was "
+                f"{_stats(v.diverged_accuracy, ' %')}: far better than a guess in accuracy, yet "
+                "its loss says it is confidently wrong on many rows."
+                if v.diverged_accuracy is not None
+                else ""
             )
-        elif side == "smaller" and still:
-            words += (
-                f", validation loss still falling in the last epoch ({val[-2]:.3f} -> "
-                f"{val[-1]:.3f}): steps this small learn slowly."
+            out.append(
+                f"{head}: diverged on {v.diverged} of {v.seeds} seeds: the training loss went "
+                f"above 2 ln {n_classes} = {bound:.2f}, worse than a uniform guess in cross-entropy "
+                f"(predicting 1/{n_classes} for every class scores ln {n_classes} = {uniform:.2f}),"
+                f" or stopped being finite, and fit stopped it.{accuracy}"
             )
-        elif side == "larger" and r["loss"][-1] > best["loss"][-1]:
+            continue
+        words = f"{head}: validation accuracy {_stats(v.accuracy, ' %')}"
+        if v.kind == "some diverged":
             words += (
-                f", training loss {r['loss'][-1]:.3f} and validation loss {val[-1]:.3f} against "
-                f"the best's {best['loss'][-1]:.3f} and {best['val_loss'][-1]:.3f}: worse on "
-                "both, steps this large overshoot."
+                f" on the {v.seeds - v.diverged} seeds that trained; {v.diverged} of {v.seeds} "
+                f"diverged (training loss above 2 ln {n_classes} = {bound:.2f}, worse than a "
+                "uniform guess in cross-entropy): at this rate training is a gamble."
             )
-        elif side == "larger":
+        elif v.kind == "no lower":
             words += (
-                f"; its training loss is no higher than the best's ({r['loss'][-1]:.3f} vs "
-                f"{best['loss'][-1]:.3f}) but its validation loss is higher ({val[-1]:.3f} vs "
-                f"{best['val_loss'][-1]:.3f}): it fits the training rows as well and does worse "
-                "on held-out rows."
+                f", yet its training loss ended at {_stats(v.train_loss, '', 3)}, no lower than "
+                f"the {initial_loss:.3f} it started from: steps this large leave it confidently "
+                f"wrong on many rows (below the {bound:.2f} that counts as diverged, so not "
+                "stopped)."
+            )
+        elif v.accuracy_vs_best == "too few seeds":
+            words += (
+                f", validation loss {_stats(v.val_loss, '', 3)}, training loss "
+                f"{_stats(v.train_loss, '', 3)}; too few seeds to say whether it differs from "
+                "the best."
             )
         else:
-            words += f", validation loss {val[-1]:.3f}."
+            apart = v.accuracy_vs_best == "apart"
+            words += (
+                ": below the best, and their intervals do not overlap"
+                if apart
+                else ": within noise of the best (the intervals overlap)"
+            )
+            if v.side == "smaller" and v.still_falling:
+                words += (
+                    "; its validation loss was still falling in the last epoch: steps this small "
+                    "learn slowly."
+                )
+            elif (
+                v.side == "larger"
+                and v.train_vs_best == "apart"
+                and (v.train_loss.mean > best.train_loss.mean)
+            ):
+                words += (
+                    f"; its training loss, {_stats(v.train_loss, '', 3)}, is above the best's as "
+                    "well: steps this large overshoot, on the training rows too."
+                )
+            elif (
+                v.side == "larger"
+                and v.val_loss_vs_best == "apart"
+                and (v.val_loss.mean > best.val_loss.mean)
+            ):
+                words += (
+                    f"; its training loss is within noise of the best's or lower "
+                    f"({_stats(v.train_loss, '', 3)}) while its validation loss is higher "
+                    f"({_stats(v.val_loss, '', 3)} vs {_stats(best.val_loss, '', 3)}): it fits "
+                    "the training rows as well and does worse on held-out rows."
+                )
+            else:
+                words += f"; validation loss {_stats(v.val_loss, '', 3)}."
         out.append(words)
-    for r in sorted(diverged, key=lambda r: r["learning_rate"]):
-        loss = r["loss"][-1] if r["loss"] else float("nan")
-        how = (
-            "became non-finite within the first epoch"
-            if not math.isfinite(loss)
-            else f"reached {loss:.3g} in epoch {len(r['loss'])}, above 2 ln {n_classes} = "
-            f"{bound:.2f} (worse than a uniform guess), and training stopped"
-        )
-        out.append(f"{r['learning_rate']:g}: diverged, the training loss {how}.")
     return out
 
 
