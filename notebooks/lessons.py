@@ -104,6 +104,9 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     )
 
 
+LOSS_NEAR_ZERO = 0.1  # nats: the true class gets probability above e^-0.1 = 0.90 (geometric mean)
+
+
 def memorized_in(accuracies: Sequence[float]) -> int | None:
     """The epoch (from 1) in which training accuracy first reached 100 %, if it ends there;
     None when the last epoch is short of 100 %."""
@@ -112,21 +115,64 @@ def memorized_in(accuracies: Sequence[float]) -> int | None:
     return next(i + 1 for i, a in enumerate(accuracies) if a >= 1.0)
 
 
-def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
-    """Did training memorize a tiny subset (the proof that the loop works)?"""
-    final = accuracies[-1]
+def overfit_sentence(accuracies: Sequence[float], rows: int, losses: Sequence[float]) -> str:
+    """Did training memorize a tiny subset (the proof that the loop works)? accuracies: the
+    training accuracy per epoch; losses: the training loss (the first epoch's running mean, then
+    the loss on those rows after training, last)."""
+    final, loss = accuracies[-1], losses[-1]
     first = memorized_in(accuracies)
-    if first is not None:
+    near_zero = loss < LOSS_NEAR_ZERO
+    said_loss = f"the loss fell from {losses[0]:.3f} to {loss:.3f}, " + (
+        f"near zero (below {LOSS_NEAR_ZERO:g}: on average the right class gets probability "
+        f"e^-{loss:.3f} = {math.exp(-loss):.2f})"
+        if near_zero
+        else f"not near zero (above {LOSS_NEAR_ZERO:g})"
+    )
+    if first is not None and near_zero:
         return (
             f"Training accuracy on the {rows} examples: {pct(final)}, first reached in epoch "
-            f"{first} of {len(accuracies)}: the network can memorize a small set, so the forward "
-            "pass, backpropagation and the update work together."
+            f"{first} of {len(accuracies)}, and {said_loss}: the network can memorize a small "
+            "set, so the forward pass, backpropagation and the update work together."
         )
     return (
         f"Training accuracy on the {rows} examples: {pct(final)} after {len(accuracies)} epochs, "
-        "short of 100 %: a network this size should memorize them; look for a bug in the "
-        "training loop (or train longer)."
+        f"and {said_loss}: a network this size should memorize them with a loss near zero; look "
+        "for a bug in the training loop (or train longer)."
     )
+
+
+def memorization_verdict(train_accuracy: float, test_accuracy: float, majority_share: float) -> str:
+    """Random labels: "memorizes noise" (training accuracy at least 99 % and the test accuracy at
+    chance by rules.outcome), "did not memorize" (below 99 %) or "above chance on test" (which
+    random labels cannot explain: look for a leak)."""
+    if train_accuracy < 0.99:
+        return "did not memorize"
+    chance = rules.outcome(100 * test_accuracy, 100 * majority_share) == CHANCE
+    return "memorizes noise" if chance else "above chance on test"
+
+
+def random_labels_sentence(
+    rows: int, real: tuple[float, float], shuffled: tuple[float, float], majority_share: float
+) -> str:
+    """The same network and training on the same rows, with their labels and with the labels
+    shuffled: (training accuracy, test accuracy) of each, as fractions."""
+    verdict = memorization_verdict(*shuffled, majority_share)
+    text = (
+        f"With the real labels, the network fits the {rows} rows to {pct(real[0])} and scores "
+        f"{pct(real[1])} on the 10,000 test images. With the labels shuffled (no pattern left to "
+        f"learn), it fits the same rows to {pct(shuffled[0])} and scores {pct(shuffled[1])} on "
+        f"the test images, "
+    )
+    if verdict == "memorizes noise":
+        return text + (
+            f"at chance (always answering the most common digit scores {pct(majority_share)}). "
+            "It memorized noise: a network this size can fit any labels, so 100 % on the "
+            "training rows says nothing about what it learned; only rows it never trained on "
+            "tell a learned pattern from memorized answers."
+        )
+    if verdict == "did not memorize":
+        return text + "short of memorizing them: train longer to see it memorize noise."
+    return text + "above chance, which shuffled labels cannot explain: look for a leak."
 
 
 def factor_sentences(networks: Sequence[dict]) -> list[str]:

@@ -43,10 +43,38 @@ def test_memorized_in_and_its_sentence():
     assert lessons.memorized_in([0.5, 0.9, 1.0, 1.0]) == 3
     assert lessons.memorized_in([0.5, 1.0, 0.99]) is None  # it must end at 100 %
     assert lessons.memorized_in([0.2, 0.4]) is None
-    assert "100.00 %, first reached in epoch 3 of 4" in lessons.overfit_sentence(
-        [0.5, 0.9, 1.0, 1.0], 100
+    done = lessons.overfit_sentence([0.5, 0.9, 1.0, 1.0], 100, [2.34, 0.0674])
+    assert "100.00 %, first reached in epoch 3 of 4, and the loss fell from 2.340 to 0.067" in done
+    assert "near zero (below 0.1" in done and "= 0.93)" in done and "work together" in done
+    # the loss decides too: 100 % with a loss of 0.1 or more is not the sanity check passed
+    assert "look for a bug" in lessons.overfit_sentence([1.0], 100, [2.3, 0.1])
+    assert "work together" in lessons.overfit_sentence([1.0], 100, [2.3, 0.0999])
+    short = lessons.overfit_sentence([0.5, 1, 0.99], 100, [2.3, 0.05])
+    assert "99.00 % after 3 epochs" in short and "look for a bug" in short
+
+
+@pytest.mark.parametrize(
+    ("train", "test", "verdict"),
+    [
+        (1.0, 0.1135 + 0.05, "memorizes noise"),
+        (0.99, 0.09, "memorizes noise"),
+        (1.0, 0.1135 + 0.0501, "above chance on test"),
+        (0.9899, 0.09, "did not memorize"),
+    ],
+)
+def test_memorization_verdict_flips(train, test, verdict):
+    assert lessons.memorization_verdict(train, test, 0.1135) == verdict
+
+
+def test_random_labels_sentence_renders_the_lesson():
+    text = lessons.random_labels_sentence(1000, (1.0, 0.85), (1.0, 0.0892), 0.1135)
+    assert (
+        "With the real labels, the network fits the 1000 rows to 100.00 % and scores 85.00 %"
+        in (text)
     )
-    assert "99.00 % after 3 epochs, short of 100 %" in lessons.overfit_sentence([0.5, 1, 0.99], 100)
+    assert "fits the same rows to 100.00 % and scores 8.92 % on the test images, at chance" in text
+    assert "It memorized noise" in text and "only rows it never trained on" in text
+    assert "leak" in lessons.random_labels_sentence(1000, (1, 0.85), (1, 0.5), 0.1135)
 
 
 def test_reference_is_compared_only_at_fifty_epochs():

@@ -49,6 +49,16 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
     printed, said = _texts(_cell(notebook, "tiny = MLP("))
     assert "Training accuracy on 100 examples after 60 epochs: 100.00 %" in printed
     assert "100.00 %, first reached in epoch" in said[0]
+    final_loss = float(re.search(r"([\d.]+) at the end", printed)[1])
+    assert ("near zero" in said[0]) == (final_loss < 0.1), said[0]
+    printed, said = _texts(_cell(notebook, "shuffled_labels = "))
+    real, shuffled = (
+        tuple(map(float, re.search(rf"{kind} labels: training accuracy ([\d.]+) %, test accuracy "
+                                   r"([\d.]+) %", printed).groups()))
+        for kind in ("real", "shuffled")
+    )  # fmt: skip
+    assert real[1] > 50 and shuffled[0] >= 99  # real labels generalize; shuffled ones memorized
+    assert ("It memorized noise" in said[0]) == (shuffled[1] <= 11.35 + 5), said[0]
 
     check_vanishing_cell(*_texts(_cell(notebook, "from numpy_mlp import fit_many")))
 
