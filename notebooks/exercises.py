@@ -171,6 +171,8 @@ def check_matmul_backward(matmul_backward) -> Verdict:
             dA, dW = got
         except (TypeError, ValueError):
             return _wrong("matmul_backward must return two arrays: (dL/dA, dL/dW).", hint)
+        if dA is None or dW is None:
+            return _wrong("matmul_backward still returns None for dL/dA or dL/dW.", hint)
         if not _same(dW, case["grads"][1]):
             shape = _shape(dW)
             return _wrong(

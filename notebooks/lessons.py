@@ -612,11 +612,15 @@ def _stats(s: rules.SeedStats, unit: str = "", digits: int = 2) -> str:
 
 
 def learning_rate_sentences(
-    runs: Sequence[dict], initial_loss: float, n_classes: int = 10
+    runs: Sequence[dict],
+    initial_loss: float,
+    n_classes: int = 10,
+    majority_percent: float | None = None,
 ) -> list[str]:
     """What the learning-rate study shows (rate_verdicts), as sentences: how the numbers are
     given, the best rate, and what each other rate did next to it. runs, initial_loss: as
-    `rate_verdicts` takes them."""
+    `rate_verdicts` takes them; majority_percent: the share of the most common class among the
+    validation rows, against which a diverged run's accuracy is judged (rules.outcome)."""
     bound, uniform = rules.divergence_bound(n_classes), rules.uniform_loss(n_classes)
     verdicts = rate_verdicts(runs, initial_loss)
     seeds = max(len(r["seeds"]) for r in runs)
@@ -659,13 +663,26 @@ def learning_rate_sentences(
             continue
         head = f"{v.learning_rate:g} ({v.side})"
         if v.kind == "diverged":
-            accuracy = (
-                f" Its validation accuracy in the last epoch it finished was "
-                f"{_stats(v.diverged_accuracy, ' %')}: far better than a guess in accuracy, yet "
-                "its loss says it is confidently wrong on many rows."
-                if v.diverged_accuracy is not None
-                else ""
-            )
+            accuracy = ""
+            if v.diverged_accuracy is not None:
+                accuracy = (
+                    " Its validation accuracy in the last epoch it finished was "
+                    f"{_stats(v.diverged_accuracy, ' %')}"
+                )
+                kind = (
+                    None
+                    if majority_percent is None
+                    else rules.outcome(v.diverged_accuracy.mean, majority_percent)
+                )
+                accuracy += {
+                    None: ".",
+                    CHANCE: ": no better than a guess in accuracy either.",
+                }.get(
+                    kind,
+                    ": better than a guess in accuracy (always answering the most common class "
+                    f"scores {majority_percent:.2f} %), yet its loss says it is confidently wrong "
+                    "on many rows.",
+                )
             out.append(
                 f"{head}: diverged on {v.diverged} of {v.seeds} seeds: the training loss went "
                 f"above 2 ln {n_classes} = {bound:.2f}, worse than a uniform guess in cross-entropy "

@@ -805,7 +805,8 @@ for lr in rates:
 print(
     f"(means over {len(lr_seeds)} seeds) untrained network's loss on these rows: {start_loss:.3f}"
 )
-for sentence in lessons.learning_rate_sentences(lr_runs, start_loss):
+val_majority = 100 * np.bincount(y_val).max() / len(y_val)
+for sentence in lessons.learning_rate_sentences(lr_runs, start_loss, 10, val_majority):
     display(Markdown(sentence))
 
 # %%

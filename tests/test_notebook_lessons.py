@@ -286,7 +286,7 @@ def test_learning_rate_sentences_render_the_verdicts():
         _rate(1.0, [0.68, 0.70, 0.72], train=2.5, val=2.4),
         _rate(10.0, [], diverged=3),
     ]
-    rule, best, small, large, huge, gone = lessons.learning_rate_sentences(runs, 2.418)
+    rule, best, small, large, huge, gone = lessons.learning_rate_sentences(runs, 2.418, 10, 11.35)
     assert "mean +- sample standard deviation" in rule and "95 % t-interval" in rule
     assert "not the running mean" in rule
     assert best == (
@@ -299,6 +299,11 @@ def test_learning_rate_sentences_render_the_verdicts():
     assert "no lower than the 2.418 it started from" in huge
     assert gone.startswith("10 (larger): diverged on 3 of 3 seeds: the training loss went above")
     assert "worse than a uniform guess in cross-entropy" in gone and "50.00 %" in gone
+    assert (
+        "50.00 %: better than a guess in accuracy (always answering the most common class " in gone
+    )
+    chance = lessons.learning_rate_sentences(runs, 2.418, 10, 45.0)[-1]  # 50 % is 'chance' here
+    assert "no better than a guess in accuracy either" in chance and "better than a" not in chance
     few = lessons.learning_rate_sentences([_rate(0.01, [0.95, 0.96]), _rate(0.1, [0.9, 0.91])], 2.4)
     assert "no two rates are compared" in few[0] and "too few seeds to say" in few[-1]
     stuck = lessons.learning_rate_sentences([_rate(10.0, [], diverged=3)], 2.4)
