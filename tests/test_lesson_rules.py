@@ -68,6 +68,8 @@ def test_network_verdict_tiers_best_rate_slow_start_and_too_large():
     assert rules.network_verdict({0.001: 12.0, 0.1: 16.35}, MAJORITY).tier == CHANCE
     v = rules.network_verdict({0.1: None, 1.0: None}, MAJORITY)
     assert (v.tier, v.best_rate, v.best_accuracy) == (DIVERGED, None, None)
+    # far from trained (above chance) at the smallest rate is a slow start too
+    assert rules.network_verdict({0.001: 30.0, 0.1: 90.0}, MAJORITY).slow_at_smallest
     # a diverged smallest rate is not a slow start
     assert not rules.network_verdict({0.001: None, 0.1: 90.0}, MAJORITY).slow_at_smallest
 
@@ -174,6 +176,7 @@ def test_compare_settings_by_the_intervals():
     # the boundary: b's interval starts exactly where a's ends
     touching = rules.SeedStats(3, 95.0, 1.0, a.high, a.high + 2)
     assert rules.compare_settings(a, touching) == "within noise"
+    assert rules.compare_settings(touching, a) == "within noise"  # the same, either order
     apart = rules.SeedStats(3, 95.0, 1.0, a.high + EPS, a.high + 2)
     assert rules.compare_settings(a, apart) == "apart"
 
