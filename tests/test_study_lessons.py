@@ -299,7 +299,8 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     assert "Every cell from learning_rate = 5 on diverged, none below." in text
     assert ("(in epochs 2, 2)" in text) == (epoch is not None)
     # a diverged cell's accuracy is said beside its loss, where its history recorded one
-    assert ("validation accuracy 40.00 % +- 0.00" in text) == (epoch is not None)
+    said = "(2 of 2; validation accuracy 40.00 % +- 0.00 in the last epoch they finished)"
+    assert (said in text) == (epoch is not None)
     assert "![Learning curves" in text
     # two seeds: the sample sd is shown, said not to be an estimate, and nothing is compared
     assert "+- is the sample standard deviation over seeds (ddof=1)" in text

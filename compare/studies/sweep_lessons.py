@@ -54,6 +54,11 @@ def seed_summary(stats: SeedStats | None, unit: str = " %") -> str:
     )
 
 
+def _compact(stats: SeedStats) -> str:
+    """'57.48 % +- 3.28' (sample sd), or the bare value of one seed."""
+    return f"{stats.mean:.2f} %" + ("" if stats.sd is None else f" +- {stats.sd:.2f}")
+
+
 def best_value(groups: Sequence[Mapping]) -> str:
     """The best value by mean validation accuracy (rules.best_value), its spread, its test
     accuracy, and whether the runner-up is told apart from it.
@@ -150,8 +155,8 @@ def divergence(groups: Sequence[Mapping], param: str | None, n_classes: int = 10
     where = ", ".join(
         f"{g['label']} ({g['diverged']} of {g['cells']}"
         + (
-            f"; validation accuracy {seed_summary(seed_stats(g['diverged_val']))} in the last "
-            "epoch it finished"
+            f"; validation accuracy {_compact(seed_stats(g['diverged_val']))} in the last epoch "
+            "they finished"
             if g.get("diverged_val")
             else ""
         )
