@@ -1,4 +1,5 @@
-"""The walkthrough notebook: stored with the outputs of the current code, and runnable top to
+"""The walkthrough notebook: its source is the jupytext script notebooks/walkthrough.py; the
+paired .ipynb is stored in sync with it, with the outputs of the current code, and runs top to
 bottom in a fresh kernel (regenerate the stored copy with `python notebooks/build.py`)."""
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_notebook_exercises import task_cells
 
 NOTEBOOK = ROOT / "notebooks" / "walkthrough.ipynb"
+SOURCE = ROOT / "notebooks" / "walkthrough.py"
 nbformat = pytest.importorskip("nbformat", reason="the notebook extra is not installed")
 
 
@@ -146,7 +149,7 @@ def test_stored_sentences_agree_with_the_stored_numbers():
 def test_stored_notebook_has_outputs_and_no_errors():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     cells = _code_cells(notebook)
-    tasks = set(_build().TASKS.values())  # a task cell may define without printing
+    tasks = set(task_cells().values())  # a task cell may define without printing
     silent = [c for c in cells if not c.outputs and c.source not in tasks]
     assert len(silent) <= 2, "regenerate it: python notebooks/build.py"
     errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
@@ -155,19 +158,18 @@ def test_stored_notebook_has_outputs_and_no_errors():
     assert "Rows: 60000, Columns: 784" in text and "First 3 labels: [5 0 4]" in text
 
 
-def _build():
-    import importlib.util
+def test_stored_notebook_is_in_sync_with_its_script():
+    """The stored cells are the script's (kinds, sources, tags): editing one without the other,
+    or the script without rebuilding, is caught. The pair is declared in both."""
+    jupytext = pytest.importorskip("jupytext", reason="the notebook extra is not installed")
+    stored, source = nbformat.read(NOTEBOOK, as_version=4), jupytext.read(SOURCE)
 
-    spec = importlib.util.spec_from_file_location("build", ROOT / "notebooks" / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    return build
+    def cells(notebook):
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in notebook.cells]
 
-
-def test_stored_notebook_matches_its_build_script():
-    """The stored cells are the build script's: editing one without the other is caught."""
-    stored = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells]
-    assert stored == [c.source for c in _build().CELLS]
+    assert cells(stored) == cells(source), "rebuild it: python notebooks/build.py"
+    for notebook in (stored, source):
+        assert notebook.metadata["jupytext"]["formats"] == "ipynb,py:percent"
 
 
 @pytest.mark.notebook
