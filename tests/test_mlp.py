@@ -250,7 +250,12 @@ def test_logistic_slope_is_at_most_a_quarter_and_has_no_overflow():
 
 @pytest.mark.parametrize(
     ("init", "limit"),
-    [("glorot_uniform", np.sqrt(6 / 150)), ("he_uniform", np.sqrt(6 / 100))],
+    [
+        ("glorot_uniform", np.sqrt(6 / 150)),
+        ("he_uniform", np.sqrt(6 / 100)),
+        ("lecun_uniform", np.sqrt(3 / 100)),
+        ("glorot_uniform_x4", 4 * np.sqrt(6 / 150)),
+    ],
 )
 def test_uniform_initializers_use_kerass_limits(init, limit):
     W = MLP((100, 50, 2), init=init, seed=0).weights[0]

@@ -52,11 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 VANISHING_DOC = """Networks of 1, 2, 4 and 8 hidden layers (50 units each) for each activation, with
-the initializer it is usually paired with (logistic and tanh: Glorot uniform; ReLU: He uniform).
-Measures ||dL/dW|| per layer at initialization and after every epoch on a fixed batch, the factor
-by which the gradient changes from one hidden layer to the next, and the test accuracy after
-training each network at every --learning-rates value. Writes study.json, four figures and
-report.md."""
+the initializer it is usually paired with (logistic and tanh: Glorot uniform; ReLU: He uniform),
+and the logistic also with Glorot's range times 4. Measures per layer, on a fixed batch at
+initialization and after every epoch, the backpropagated error ||dL/dZ||, the weight gradient
+||dL/dW|| and the forward signal (unit spread, saturation); the factor by which delta changes from
+one hidden layer to the next; and the test accuracy after training each network at every
+--learning-rates value (adding larger rates when the best is the largest). Writes study.json,
+five figures and report.md."""
 
 SWEEP_DOC = """Train the NumPy MLP over values of one hyperparameter (--param, --values) or a grid
 of two (--grid), with --seeds seeds each; everything else is the tutorial's configuration. Writes
@@ -132,7 +134,8 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
         default=("paired",),
         metavar="paired",
         help="initializers; 'paired' is the usual partner of each activation (Glorot for "
-        "logistic and tanh, He for ReLU); a list crosses every activation with every init",
+        "logistic and tanh, He for ReLU) and, for the logistic, glorot_uniform_x4 too; a list "
+        "crosses every activation with every init",
     )
     parser.add_argument(
         "--learning-rates",
@@ -230,14 +233,14 @@ def _vanishing(args: argparse.Namespace, out) -> int:
 
     from compare.config import TUTORIAL
     from compare.folders import check_study_folder
-    from compare.studies.vanishing import PARTNER, VanishingPlan, run_vanishing
+    from compare.studies.vanishing import DEFAULT_PAIRS, VanishingPlan, run_vanishing
 
     epochs, limit = (1, 10_000) if args.quick else (args.epochs, args.limit)
     check_vanishing_sizes(args.depths, args.width)
     check_training_rows(argparse.Namespace(limit=limit, validation_split=TUTORIAL.validation_split))
     check_study_folder(out, "vanishing", "study.json")
     if "paired" in args.inits:
-        pairs = tuple((a, PARTNER[a]) for a in args.activations)
+        pairs = tuple(p for p in DEFAULT_PAIRS if p[0] in args.activations)
     else:
         pairs = tuple((a, i) for a in args.activations for i in args.inits)
     plan = VanishingPlan(
