@@ -95,6 +95,114 @@ def test_learning_verdict_with_every_rate_diverged():
     assert "relu at depth 8 (diverged at every rate)" in text
 
 
+def test_delta_factors_compare_neighbouring_hidden_layers_only():
+    # delta_h1, delta_h2, delta_h3, delta_out: factors h1/h2 and h2/h3, the output left out
+    assert lessons.delta_factors([1.0, 2.0, 8.0, 100.0]) == [0.5, 0.25]
+    assert lessons.delta_factors([3.0, 9.0]) == []  # one hidden layer
+    # forward part = weight-gradient factor / backward factor of the same pair (h2/h3)
+    assert lessons.forward_factors([1.0], [0.5, 0.25]) == [4.0]
+
+
+@pytest.mark.parametrize(
+    ("mean", "steps", "verdict"),
+    [(0.86, 7, "shrinks"), (0.95, 7, "keeps"), (0.9, 6, "keeps"), (0.88, 6, "shrinks"),
+     (1.13, 6, "grows"), (1.1, 6, "keeps"), (None, 6, None)],
+)  # fmt: skip
+def test_compound_verdict_judges_what_a_factor_does_over_the_network(mean, steps, verdict):
+    # 0.9^6 = 0.53 stays within a factor of 2; 0.88^6 = 0.46 does not
+    assert lessons.compound_verdict(mean, steps) == verdict
+
+
+@pytest.mark.parametrize(
+    ("backward", "forward", "part"),
+    [("shrinks", "keeps", "backward"), ("keeps", "shrinks", "forward"),
+     ("shrinks", "grows", "both"), ("keeps", "keeps", "neither"), (None, "keeps", None)],
+)  # fmt: skip
+def test_changing_part_names_which_side_moves(backward, forward, part):
+    assert lessons.changing_part(backward, forward) == part
+
+
+def test_forward_verdict_flips_at_the_collapse_and_logit_thresholds():
+    collapsed = lessons.forward_verdict([0.22, 0.052, 0.012, 0.0029, 1.9e-3], 1.3e-5)
+    assert collapsed["collapses"] and collapsed["logits_ignore_input"]
+    assert collapsed["per_layer"] == pytest.approx((1.9e-3 / 0.22) ** 0.25)
+    kept = lessons.forward_verdict([0.65, 0.5, 0.26], 0.37)
+    assert not kept["collapses"] and not kept["logits_ignore_input"]
+    edge = lessons.forward_verdict([1.0, 0.0101], 0.0101)  # just above both thresholds
+    assert not edge["collapses"] and not edge["logits_ignore_input"]
+    assert lessons.forward_verdict([1.0, 0.0099], 0.0099)["collapses"]
+
+
+def _vrun(activation, deltas, weights, spread=(0.6, 0.5, 0.4), logits=0.4, init="glorot_uniform"):
+    return {
+        "activation": activation,
+        "init": init,
+        "depth": len(deltas) + 1,
+        "delta_factors": deltas,
+        "weight_grad_factors": weights,
+        "forward_factors": lessons.forward_factors(weights, deltas),
+        "layer_stats": [{"unit_spread": list(spread), "logit_spread": logits}],
+    }
+
+
+def test_decomposition_sentence_follows_which_part_changes():
+    # tanh as measured: delta shrinks (0.86 per layer), the weight gradients keep their size
+    tanh = lessons.decomposition_sentence(_vrun("tanh", [0.7, 0.82, 0.84, 0.9, 0.95, 0.9, 0.95],
+                                                [1.0, 1.0, 1.02, 1.01, 1.0, 1.02]))  # fmt: skip
+    assert "it shrinks on its way down" in tanh and "both parts change, in opposite" in tanh
+    # ReLU + He as measured: delta keeps its size, the activations shrink
+    relu = lessons.decomposition_sentence(_vrun("relu", [0.99, 1.02, 0.95, 1.02, 0.98, 0.99, 1.06],
+                                                [0.9, 0.88, 0.9, 0.87, 0.88, 0.89]))  # fmt: skip
+    assert "it keeps its size on its way down" in relu
+    assert "is the activations, not the error" in relu
+    # logistic: the error alone, and the forward collapse named with the logits' spread
+    logistic = lessons.decomposition_sentence(
+        _vrun("logistic", [0.23] * 7, [0.235] * 6, spread=[0.22, 1e-3, 9.3e-6], logits=1.3e-5)
+    )
+    assert "is the backpropagated error" in logistic and "f' <= 0.25" in logistic
+    assert "forward signal collapses" in logistic and "ignores the input" in logistic
+    assert "forward signal collapses" not in relu and "backward pass alone" not in logistic
+    shallow = lessons.decomposition_sentence(_vrun("tanh", [], []) | {"depth": 1})
+    assert "no two hidden layers' errors" in shallow
+
+
+def test_needs_larger_rate_and_the_ladder():
+    assert lessons.needs_larger_rate({0.01: 80.0, 0.1: 90.0}, MAJORITY)  # best at the largest
+    assert not lessons.needs_larger_rate({0.01: 90.0, 0.1: 80.0}, MAJORITY)
+    assert not lessons.needs_larger_rate({0.01: 80.0, 0.1: None}, MAJORITY)  # largest diverged
+    assert lessons.needs_larger_rate({0.01: 12.0, 0.1: 10.0}, MAJORITY)  # at chance everywhere
+    assert [lessons.next_rate(r) for r in (0.1, 0.3, 1.0, 3.0, 0.001)] == [0.3, 1.0, 3.0, 10.0,
+                                                                          0.003]  # fmt: skip
+
+
+def test_depth_is_blamed_only_when_no_larger_rate_is_owed():
+    owed = [("logistic", 4, {0.01: 20.0, 0.1: 90.0}), ("logistic", 8, {0.01: 10.1, 0.1: 10.1})]
+    text = " ".join(lessons.learning_verdict(owed, MAJORITY))
+    assert "depth, not the learning rate" not in text and "a larger rate must be tried" in text
+    assert "Best at the largest rate tried" in text and "logistic depth 4 (lr 0.1)" in text
+    settled = [("logistic", 4, {0.1: 90.0, 0.3: 85.0}), ("logistic", 8, {0.1: 10.1, 0.3: None})]
+    text = " ".join(lessons.learning_verdict(settled, MAJORITY))
+    assert "depth, not the learning rate, is what stops it" in text
+    assert "must be tried" not in text and "Best at the largest" not in text
+
+
+def test_init_verdict_names_what_trains_the_deepest_network_or_says_nothing_did():
+    nets = [
+        ("logistic", "glorot_uniform", 4, {0.1: 90.0}),
+        ("logistic", "glorot_uniform", 8, {0.1: 10.1, 0.3: 10.1}),
+        ("logistic", "glorot_uniform_x4", 8, {0.1: 80.0}),
+        ("tanh", "glorot_uniform", 8, {0.1: 12.0}),
+    ]
+    logistic, tanh = lessons.init_verdict(nets, MAJORITY)
+    assert logistic.startswith("logistic at depth 8 trains with glorot_uniform_x4 (80.00 %")
+    assert "not with glorot_uniform" in logistic
+    assert (
+        tanh.startswith("tanh at depth 8: nothing tried trains it") and "To try: glorot" not in tanh
+    )
+    alone = lessons.init_verdict(nets[:2], MAJORITY)[0]
+    assert "nothing tried trains it" in alone and "To try: glorot_uniform_x4" in alone
+
+
 # --------------------------------------------------------------------------- sweeps
 
 

@@ -160,7 +160,7 @@ def decomposition_sentence(r: Mapping) -> str:
     if weights and f_mean is not None and w_mean is not None:
         pairs = geometric_mean(deltas[1:])
         forward = compound_verdict(f_mean, len(forwards))
-        part = changing_part(compound_verdict(pairs, len(forwards)), forward)
+        part = changing_part(backward, forward)  # the error judged over all its layers
         text += (
             f". The weight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| is {w_mean:.2f} per "
             f"layer = backward {pairs:.2f} x forward {f_mean:.2f} (the activations each error "
@@ -171,7 +171,7 @@ def decomposition_sentence(r: Mapping) -> str:
                 "both": "both parts change"
                 + (
                     ", in opposite directions, so the weight gradient hides what delta does"
-                    if (pairs < 1) != (f_mean < 1)
+                    if (backward == "shrinks") != (forward == "shrinks")
                     else ""
                 ),
                 "neither": "neither part changes the weight gradients much",
