@@ -2,8 +2,11 @@
 
 Every sentence the notebook says about an outcome (a loss near ln 10, a study's best value, a
 network stuck at one class, a learning rate that diverged) comes from a function here, so the
-text cannot contradict the output above it; tests/test_notebook_lessons.py feeds each function
-numbers on both sides of every rule and checks the words.
+text cannot contradict the output above it. The rules behind the words (at chance, learns, the
+layer factors and their verdicts, the seeds and intervals) are the studies' own,
+compare/studies/rules.py, in its unit: accuracies in percent (the notebook's fractions are
+converted on the way in). The verdict functions here return data that tests assert on; the
+sentence functions render verdicts.
 """
 
 from __future__ import annotations
@@ -13,16 +16,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numpy_mlp.training.divergence import loss_bound
+from compare.studies import rules
+from compare.studies.rules import (  # noqa: F401 - SLOPE_BOUND and layer_factors: the notebook's
+    CHANCE,
+    CHANCE_MARGIN,
+    DIVERGED,
+    LEARNS,
+    SLOPE_BOUND,
+    UNIFORM_LOSS_TOLERANCE,
+    answers,
+    compounded_trend,
+    factor_trend,
+    geometric_mean,
+    layer_factors,
+    learned_threshold,
+    near_uniform,
+    network_verdict,
+)
 
 LN_10 = math.log(10)
-STUCK_SHARE = 0.9  # giving one answer to >= 90 % of the test images: "gives one answer"
-# At chance: test accuracy at most this far above the share of the most common class, which
-# always answering that class scores.
-CHANCE_MARGIN = 0.05
-UNIFORM_LOSS_TOLERANCE = 0.05  # a loss within this of ln k is that of a uniform guess
-# The most f'(z) can be: the factor the activation contributes to each layer of backpropagation.
-SLOPE_BOUND = {"logistic": 0.25, "tanh": 1.0, "relu": 1.0}
 
 
 def pct(fraction: float) -> str:
@@ -40,6 +52,18 @@ def versus_reference(name: str, fraction: float, reference: float, epochs: int) 
     )
 
 
+PREDICTION_TOLERANCE = 0.05  # nats: a loss this close to ln 10 + Var/2 is what the logits predict
+
+
+def initial_loss_verdict(loss: float, row_variance: float) -> str:
+    """ "even" (within rules.UNIFORM_LOSS_TOLERANCE of ln 10), "explained" (elsewhere, but
+    within PREDICTION_TOLERANCE of ln 10 + Var_row(Z_out) / 2) or "unexplained"."""
+    if near_uniform(loss, 10):
+        return "even"
+    explained = abs(loss - (LN_10 + row_variance / 2)) <= PREDICTION_TOLERANCE
+    return "explained" if explained else "unexplained"
+
+
 def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: float) -> str:
     """Is the untrained network's loss where it should be, and why.
 
@@ -50,7 +74,8 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     """
     predicted = LN_10 + row_variance / 2
     gap = loss - LN_10
-    if abs(gap) < 0.05:
+    verdict = initial_loss_verdict(loss, row_variance)
+    if verdict == "even":
         start = (
             f"The untrained network's loss is {loss:.4f}, within {abs(gap):.3f} of ln 10: it "
             "spreads its probability almost evenly over the ten classes, as it should."
@@ -61,7 +86,7 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
             f"{'above' if gap > 0 else 'below'} ln 10 = {LN_10:.4f} (an even guess over ten "
             "classes)."
         )
-        if abs(loss - predicted) < 0.05:
+        if verdict == "explained":
             start += (
                 f" That is what its spread-out logits predict: within a row, Z_out varies with "
                 f"variance {row_variance:.3f}, and ln 10 + {row_variance:.3f} / 2 = "
@@ -78,11 +103,19 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     )
 
 
+def memorized_in(accuracies: Sequence[float]) -> int | None:
+    """The epoch (from 1) in which training accuracy first reached 100 %, if it ends there;
+    None when the last epoch is short of 100 %."""
+    if accuracies[-1] < 1.0:
+        return None
+    return next(i + 1 for i, a in enumerate(accuracies) if a >= 1.0)
+
+
 def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
     """Did training memorize a tiny subset (the proof that the loop works)?"""
     final = accuracies[-1]
-    first = next((i + 1 for i, a in enumerate(accuracies) if a >= 1.0), None)
-    if final >= 1.0:
+    first = memorized_in(accuracies)
+    if first is not None:
         return (
             f"Training accuracy on the {rows} examples: {pct(final)}, first reached in epoch "
             f"{first} of {len(accuracies)}: the network can memorize a small set, so the forward "
@@ -95,31 +128,13 @@ def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
     )
 
 
-def layer_factors(norms: Sequence[float]) -> list[float]:
-    """||dL/dW^(l)|| / ||dL/dW^(l+1)|| for each pair of neighbouring hidden-to-hidden matrices.
-
-    norms: one gradient norm per weight matrix, input layer first (what `gradient_norms`
-    returns): W^(1) (785 x 50), W^(2) ... W^(d) (each 51 x 50), W_out (51 x 10). Only W^(2) ...
-    W^(d) share a shape, so d hidden layers give d - 2 factors, l = 2 ... d - 1 (none for d <= 2).
-    A factor below 1: the gradient shrank passing down through layer l.
-    """
-    hidden = [float(n) for n in norms[1:-1]]
-    return [a / b for a, b in zip(hidden[:-1], hidden[1:], strict=False)]
-
-
-def geometric_mean(values: Sequence[float]) -> float | None:
-    """(prod values)^(1/n), the typical factor per layer; None for no values or a non-positive."""
-    if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
-        return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def factor_sentences(networks: Sequence[dict]) -> list[str]:
     """One sentence per activation: its layer factors at initialization, beside the slope bound.
 
     networks: dicts with activation, depth and factors (`layer_factors` of the gradient norms at
-    initialization). Vanishes / keeps its size / explodes is read from the geometric mean of the
-    deepest network's factors (below 0.5, 0.5 to 2, above 2).
+    initialization). Vanishes / keeps its size / explodes is rules.factor_trend of the geometric
+    mean of the deepest network's factors; what the product does over that network,
+    rules.compounded_trend.
     """
     out = []
     for activation in dict.fromkeys(n["activation"] for n in networks):
@@ -148,30 +163,27 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
         if bound is not None and bound < 1:
             words += (
                 f". The slope f' is at most {bound:g}, and depth {deep['depth']}'s mean factor "
-                f"is {mean / bound:.2f} times that bound"
+                f"is {mean / bound:.2f} times that bound:"
             )
         elif bound is not None:
             words += f". The slope f' is at most {bound:g}, and"
+        else:
+            words += ":"
         cumulative = f"{mean:.3f}^{steps} = {mean**steps:.2g}"
-        words += "" if bound is not None and bound >= 1 else ":"
-        if mean < 0.5:
+        trend = factor_trend(mean)
+        if trend == "vanishes":
             words += (
                 f" the gradient shrinks about {1 / mean:.1f}-fold per layer, to {cumulative} of "
                 f"its size over the {steps} factors of depth {deep['depth']}. It vanishes."
             )
-        elif mean <= 2:
-            total = mean**steps
-            verdict = (
-                "about its size: no vanishing gradient"
-                if 0.5 <= total <= 2
-                else "a mild shrink, far from vanishing"
-                if 0.1 <= total < 0.5
-                else "a mild growth"
-                if 2 < total <= 10
-                else "a shrink that more layers would deepen"
-                if total < 0.1
-                else "a growth that more layers would compound"
-            )
+        elif trend == "keeps":
+            verdict = {
+                "kept": "about its size: no vanishing gradient",
+                "mild shrink": "a mild shrink, far from vanishing",
+                "mild growth": "a mild growth",
+                "shrink": "a shrink that more layers would deepen",
+                "growth": "a growth that more layers would compound",
+            }[compounded_trend(mean**steps)]
             deep_each = deep["factors"]
             words += (
                 f" each layer multiplies the gradient by {min(deep_each):.2f} to "
@@ -186,26 +198,6 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
             )
         out.append(words)
     return out
-
-
-def learned_threshold(majority_share: float) -> float:
-    """Halfway from always answering the most common class to 100 %: above it, a network learns."""
-    return (majority_share + 1.0) / 2
-
-
-def outcome(result: dict, majority_share: float) -> str:
-    """'diverged', 'chance', 'above' (above chance, far from trained) or 'learns'.
-
-    result: dict with diverged_epoch (None, or the epoch fit stopped it in) and test_accuracy.
-    At chance: at most CHANCE_MARGIN above majority_share, which always answering the most
-    common class scores. Learns: above `learned_threshold`.
-    """
-    if result["diverged_epoch"] is not None:
-        return "diverged"
-    accuracy = result["test_accuracy"]
-    if accuracy <= majority_share + CHANCE_MARGIN:
-        return "chance"
-    return "learns" if accuracy > learned_threshold(majority_share) else "above"
 
 
 def _and(items) -> str:
@@ -230,6 +222,30 @@ def _epochs(epochs: int) -> str:
     return f"{epochs} epoch{'s' * (epochs != 1)}"
 
 
+def outcome(result: dict, majority_share: float) -> str:
+    """rules.outcome of one result (test_accuracy a fraction, diverged_epoch None or the epoch
+    fit stopped it in): DIVERGED, CHANCE, ABOVE or LEARNS."""
+    return rules.outcome(
+        100 * result["test_accuracy"], 100 * majority_share, result["diverged_epoch"] is not None
+    )
+
+
+def network_verdicts(networks: Sequence[dict], majority_share: float) -> list:
+    """rules.network_verdict of each network (its results by learning rate, in percent)."""
+    return [
+        network_verdict(
+            {
+                r["learning_rate"]: None
+                if r["diverged_epoch"] is not None
+                else 100 * r["test_accuracy"]
+                for r in n["results"]
+            },
+            100 * majority_share,
+        )
+        for n in networks
+    ]
+
+
 def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     """Why a network's results at chance are those of guessing, in numbers a learner can check.
 
@@ -241,24 +257,32 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     k = len(class_shares)
     majority = int(np.argmax(class_shares))
     words = f"its test accuracy is {_span([r['test_accuracy'] for r in results], pct)}"
-    answers = dict.fromkeys(r["top_class"] for r in results)
-    if all(r["top_class_share"] == 1.0 for r in results) and list(answers) == [majority]:
+    said = dict.fromkeys(r["top_class"] for r in results)
+    kinds = {answers(100 * r["top_class_share"]) for r in results}
+    every = all(r["top_class_share"] == 1.0 for r in results)
+    same = (
+        "every test image the same answer"
+        if every
+        else f"{_span([r['top_class_share'] for r in results], pct)} of the test images the same "
+        "answer"
+    )
+    if kinds == {"one"} and list(said) == [majority]:
         words += (
-            f": it gives every test image the same answer, {majority}, the most common digit, so "
-            f"its accuracy is the share of {majority}s in the test set"
+            f": it gives {same}, {majority}, the most common digit, so its accuracy is "
+            f"{'' if every else 'about '}the share of {majority}s in the test set"
         )
     else:
-        if all(r["top_class_share"] == 1.0 for r in results):
-            said = "; ".join(
-                f"{c} at {_rates([r for r in results if r['top_class'] == c])}" for c in answers
+        if kinds == {"one"}:
+            which = "; ".join(
+                f"{c} at {_rates([r for r in results if r['top_class'] == c])}" for c in said
             )
-            said = said if len(answers) > 1 else str(next(iter(answers)))
-            shares = _and(f"{c}s are {pct(class_shares[c])}" for c in answers)
+            which = which if len(said) > 1 else str(next(iter(said)))
+            shares = _and(f"{c}s are {pct(class_shares[c])}" for c in said)
             words += (
-                f": it gives every test image the same answer ({said}), so its accuracy is that "
-                f"digit's share of the test set ({shares})"
+                f": it gives {same} ({which}), so its accuracy is "
+                f"{'' if every else 'about '}that digit's share of the test set ({shares})"
             )
-        elif all(r["top_class_share"] >= STUCK_SHARE for r in results):
+        elif kinds <= {"one", "mostly one"}:
             words += (
                 f": it gives one answer to "
                 f"{_span([r['top_class_share'] for r in results], pct)} of the test images"
@@ -268,10 +292,10 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
             f"{pct(class_shares[majority])}"
         )
     losses = [r["test_loss"] for r in results]
-    uniform = math.log(k)
+    uniform = rules.uniform_loss(k)
     off = max(abs(v - uniform) for v in losses)
     loss = _span(losses, lambda v: f"{v:.3f}")
-    if off <= UNIFORM_LOSS_TOLERANCE:
+    if all(near_uniform(v, k) for v in losses):
         words += (
             f". Its test loss, {loss}, is within {max(off, 0.001):.3f} of ln {k} = "
             f"{uniform:.3f}, the loss of predicting 1/{k} for every class: it has learned "
@@ -285,21 +309,16 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     return words + "."
 
 
-def _kinds(network: dict, share: float) -> list[str]:
-    return [outcome(r, share) for r in network["results"]]
-
-
 def learning_sentences(
     networks: Sequence[dict], class_shares: Sequence[float], epochs: int
 ) -> list[str]:
-    """Which networks learn at some learning rate and which at none, from their test results.
+    """Which networks learn at some learning rate and which at none, from their test results
+    (rules.network_verdict of each), as sentences.
 
     networks: dicts with activation, depth, factors (`layer_factors`) and results: one dict per
     learning rate with learning_rate, diverged_epoch (None, or the epoch fit stopped it in),
     test_accuracy, test_loss, top_class and top_class_share. class_shares: the fraction of the
-    test set in each class. epochs: how long each network trained. A network learns at a rate if
-    its test accuracy there is above `learned_threshold`; it is at chance if at most
-    CHANCE_MARGIN above the share of the most common class.
+    test set in each class. epochs: how long each network trained.
 
     Returns: the definitions; one sentence per activation (which depths learn at some rate and
     which at none, why a stuck one's numbers are a guess's, which depths only a larger rate
@@ -308,33 +327,31 @@ def learning_sentences(
     majority = int(np.argmax(class_shares))
     share = float(class_shares[majority])
     rates = sorted({r["learning_rate"] for n in networks for r in n["results"]})
+    verdict = dict(
+        zip(map(id, networks), network_verdicts(networks, share), strict=True)
+    )  # fmt: skip
     out = [
         f"Below, a network *learns* at a rate if its test accuracy there is above "
-        f"{pct(learned_threshold(share))}, halfway from always answering the most common digit "
-        f"({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
-        f"within {100 * CHANCE_MARGIN:g} points of {pct(share)}."
+        f"{learned_threshold(100 * share):.2f} %, halfway from always answering the most common "
+        f"digit ({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
+        f"within {CHANCE_MARGIN:g} points of {pct(share)}."
     ]
     stuck_all, deep_learners = [], []
     for activation in dict.fromkeys(n["activation"] for n in networks):
         rows = sorted(
             (n for n in networks if n["activation"] == activation), key=lambda n: n["depth"]
         )
-        learners = [n for n in rows if "learns" in _kinds(n, share)]
-        above = [n for n in rows if n not in learners and "above" in _kinds(n, share)]
-        stuck = [n for n in rows if n not in learners and n not in above]
+        learners = [n for n in rows if verdict[id(n)].tier == LEARNS]
+        above = [n for n in rows if verdict[id(n)].tier == rules.ABOVE]
+        stuck = [n for n in rows if verdict[id(n)].tier in (CHANCE, DIVERGED)]
         stuck_all += [(activation, n) for n in stuck]
         deep_learners += [(activation, n) for n in learners]
         parts = []
         if learners:
             highest = "; ".join(
-                f"depth {n['depth']}: {pct(r['test_accuracy'])} at lr {r['learning_rate']:g}"
+                f"depth {n['depth']}: {verdict[id(n)].best_accuracy:.2f} % at lr "
+                f"{verdict[id(n)].best_rate:g}"
                 for n in learners
-                for r in [
-                    max(
-                        n["results"],
-                        key=lambda r: (outcome(r, share) == "learns", r["test_accuracy"]),
-                    )
-                ]  # fmt: skip
             )
             every = ", every depth tried" if len(learners) == len(rows) else ""
             parts.append(
@@ -343,8 +360,7 @@ def learning_sentences(
             )
         if above:
             highest = "; ".join(
-                f"depth {n['depth']}: {pct(max(r['test_accuracy'] for r in n['results']))}"
-                for n in above
+                f"depth {n['depth']}: {verdict[id(n)].best_accuracy:.2f} %" for n in above
             )
             parts.append(
                 f"gets above chance but learns at no rate at {_depths(above)} (highest: {highest})"
@@ -356,44 +372,45 @@ def learning_sentences(
             )
         text = f"**{activation}** " + "; ".join(parts) + "."
         for n in stuck:
-            chance = [r for r in n["results"] if outcome(r, share) == "chance"]
-            gone = [r for r in n["results"] if outcome(r, share) == "diverged"]
+            kinds = verdict[id(n)].outcomes
+            chance = [r for r in n["results"] if kinds[r["learning_rate"]] == CHANCE]
+            gone = [r for r in n["results"] if kinds[r["learning_rate"]] == DIVERGED]
             if chance:
                 where = "every rate" if len(chance) == len(n["results"]) else _rates(chance)
                 text += f" At depth {n['depth']}, at {where}, {chance_words(chance, class_shares)}"
             if gone:
                 text += f" At depth {n['depth']}, {_rates(gone)} diverged."
         for n in learners:
-            low = min(n["results"], key=lambda r: r["learning_rate"])
-            if outcome(low, share) in ("chance", "above"):
-                best = max(n["results"], key=lambda r: r["test_accuracy"])
-                state = "at chance" if outcome(low, share) == "chance" else "far from trained"
+            v = verdict[id(n)]
+            if v.slow_at_smallest:
+                low = min(n["results"], key=lambda r: r["learning_rate"])
+                state = (
+                    "at chance"
+                    if v.outcomes[low["learning_rate"]] == CHANCE
+                    else "far from trained"
+                )
                 text += (
                     f" At lr {low['learning_rate']:g} alone, depth {n['depth']} would look unable "
-                    f"to learn ({pct(low['test_accuracy'])}, {state}), yet lr "
-                    f"{best['learning_rate']:g} trains it to {pct(best['test_accuracy'])} in "
-                    f"{_epochs(epochs)}: that rate was too small, not the network too deep."
+                    f"to learn ({pct(low['test_accuracy'])}, {state}), yet lr {v.best_rate:g} "
+                    f"trains it to {v.best_accuracy:.2f} % in {_epochs(epochs)}: that rate was too "
+                    "small, not the network too deep."
                 )
         for lr in rates:
-            failed = {"diverged": [], "chance": []}
-            for n in learners:
-                kind = next(
-                    (outcome(r, share) for r in n["results"] if r["learning_rate"] == lr), None
-                )
-                smaller = [
-                    r
-                    for r in n["results"]
-                    if r["learning_rate"] < lr and outcome(r, share) == "learns"
+            failed = {
+                kind: [
+                    n
+                    for n in learners
+                    if lr in verdict[id(n)].too_large and verdict[id(n)].outcomes[lr] == kind
                 ]
-                if kind in failed and smaller:
-                    failed[kind].append(n)
+                for kind in (DIVERGED, CHANCE)
+            }
             said = [
                 f"{word} at {_depths(failed[kind])}"
-                for kind, word in (("diverged", "diverges"), ("chance", "sits at chance"))
+                for kind, word in ((DIVERGED, "diverges"), (CHANCE, "sits at chance"))
                 if failed[kind]
             ]
             if said:
-                many = len(failed["diverged"]) + len(failed["chance"]) > 1
+                many = len(failed[DIVERGED]) + len(failed[CHANCE]) > 1
                 text += (
                     f" At lr {lr:g} it {' and '.join(said)}, though a smaller rate trains "
                     f"{'them' if many else 'it'}: lr {lr:g} is too large a step for "
@@ -409,16 +426,17 @@ def learning_sentences(
     names = _and(f"{a} with {n['depth']} hidden layers" for a, n in stuck_all)
     one = len(stuck_all) == 1
     text = f"Only {names} learn{'s' * one} at none of the rates tried, in {_epochs(epochs)}."
-    means = {}
+    trends = {}
     for activation, n in stuck_all:
-        mean = means[(activation, n["depth"])] = geometric_mean(n["factors"])
+        mean = geometric_mean(n["factors"])
+        trend = trends[(activation, n["depth"])] = factor_trend(mean)
         subject = "Its" if one else f"{activation} at depth {n['depth']}: its"
-        if mean is None:
+        if trend is None:
             text += (
                 f" {subject} layer factors cannot be measured (fewer than 3 hidden layers), so "
                 "they cannot show whether a vanishing gradient is the cause."
             )
-        elif mean < 0.5:
+        elif trend == "vanishes":
             text += (
                 f" {subject} layer factor, {mean:.3f}, leaves the gradient "
                 f"{mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden layers "
@@ -435,8 +453,8 @@ def learning_sentences(
         for a, n in deep_learners
         if n["depth"] == deepest and geometric_mean(n["factors"]) is not None
     ]
-    if level and all(m is not None and m < 0.5 for m in means.values()):
-        if all(m >= 0.5 for *_, m in level):
+    if level and all(t == "vanishes" for t in trends.values()):
+        if all(factor_trend(m) != "vanishes" for *_, m in level):
             text += (
                 " At the same depth, "
                 + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
@@ -458,7 +476,7 @@ def learning_rate_sentences(
     mean training loss above 2 ln k), with the epochs it finished. initial_loss: the training
     loss before the first step (the same for every run).
     """
-    bound = loss_bound(n_classes)
+    bound = rules.divergence_bound(n_classes)
     diverged = [r for r in runs if r.get("diverged") or not r["loss"]]
     fine = [r for r in runs if r not in diverged]
     out = []
@@ -534,27 +552,42 @@ def top_class_share(predictions: np.ndarray) -> float:
     return float(np.bincount(np.asarray(predictions)).max() / len(predictions))
 
 
+ROUNDING_EPS = 10  # within this many machine epsilons: only rounding separates them
+GROWTH = 4  # the gap growing this many times from its first nonzero value: it accumulates
+
+
+def lockstep_verdict(dtype: str, diffs: Sequence[float]) -> str:
+    """ "identical" (never apart), "rounding" (below ROUNDING_EPS eps and not growing), "stays"
+    (further apart, not growing) or "grows" (GROWTH times or more since first apart)."""
+    nonzero = [d for d in diffs if d > 0]
+    if not nonzero:
+        return "identical"
+    if float(diffs[-1]) / nonzero[0] >= GROWTH:
+        return "grows"
+    return "rounding" if float(diffs[-1]) < ROUNDING_EPS * float(np.finfo(dtype).eps) else "stays"
+
+
 def lockstep_sentence(dtype: str, updates: Sequence[int], diffs: Sequence[float]) -> str:
     """How far apart the two implementations' weights are after lockstep training, measured
-    against the dtype's rounding step (its machine epsilon) and how it grew."""
+    against the dtype's rounding step (its machine epsilon) and how it grew (lockstep_verdict)."""
     eps = float(np.finfo(dtype).eps)
     last, n = float(diffs[-1]), int(updates[-1])
-    nonzero = [(u, d) for u, d in zip(updates, diffs, strict=True) if d > 0]
-    if not nonzero:
+    verdict = lockstep_verdict(dtype, diffs)
+    if verdict == "identical":
         return f"{dtype}: the weights are identical after {n} updates, bit for bit."
-    first_u, first = nonzero[0]
+    first_u, first = next((u, d) for u, d in zip(updates, diffs, strict=True) if d > 0)
     growth = last / first
     trend = (
-        f"it stays there (x{growth:.1f} from update {first_u} to {n})"
-        if growth < 4
-        else f"it grows x{growth:.0f} from update {first_u} to {n}: rounding accumulates"
+        f"it grows x{growth:.0f} from update {first_u} to {n}: rounding accumulates"
+        if verdict == "grows"
+        else f"it stays there (x{growth:.1f} from update {first_u} to {n})"
     )
     return (
         f"{dtype}: at most {last:.2g} apart after {n} updates, {last / eps:.2g} times "
         f"{dtype}'s rounding step (eps = {eps:.2g}), from the first updates on ({first:.2g} at "
         f"update {first_u}); {trend}. The two compute the same sums in different orders, and "
         "that is all that separates them."
-        if last < 10 * eps and growth < 4
+        if verdict == "rounding"
         else f"{dtype}: {last:.2g} apart after {n} updates, {last / eps:.2g} times {dtype}'s "
         f"rounding step (eps = {eps:.2g}); {trend}."
     )

@@ -16,7 +16,6 @@ sys.path.insert(0, str(ROOT / "notebooks"))
 import exercises  # noqa: E402
 import solutions  # noqa: E402
 
-
 SOURCE = ROOT / "notebooks" / "walkthrough.py"
 
 
@@ -79,9 +78,7 @@ def test_bias_row(untouched):
 
 
 def test_parameter_count(untouched):
-    assert not exercises.check_parameter_count(
-        untouched("parameters")["count_parameters"]
-    ).right
+    assert not exercises.check_parameter_count(untouched("parameters")["count_parameters"]).right
     without_bias = exercises.check_parameter_count(
         lambda s: sum(a * b for a, b in zip(s[:-1], s[1:], strict=False))
     )
@@ -90,9 +87,7 @@ def test_parameter_count(untouched):
 
 
 def test_logistic_derivative(untouched):
-    verdict = exercises.check_logistic_derivative(
-        untouched("logistic")["logistic_derivative"]
-    )
+    verdict = exercises.check_logistic_derivative(untouched("logistic")["logistic_derivative"])
     assert not verdict.right and "DISAGREES" in str(verdict)
     right = exercises.check_logistic_derivative(solutions.logistic_derivative)
     assert right.right and "check_grad agrees" in str(right)

@@ -13,11 +13,11 @@ from compare.studies.lessons import (
     at_chance,
     chance_sentence,
     decomposition_sentence,
-    geometric_mean,
-    init_verdict,
+    init_sentences,
     learning_verdict,
     rate_note,
 )
+from compare.studies.rules import geometric_mean
 from numpy_mlp.io.atomic import atomic_write_text
 
 VANISHING_TEXT = """\
@@ -344,7 +344,9 @@ def conclusions(study: dict) -> list[str]:
             accuracy
         )
     verdict = learning_verdict([(a, d, v) for (a, d), v in networks.items()], majority_percent)
-    verdict += init_verdict([(*k, v) for k, v in by_init.items()], majority_percent)
+    verdict += init_sentences(
+        [(*k, v) for k, v in by_init.items()], majority_percent, c.get("epochs")
+    )
     lines = [*"\n\n".join(verdict).split("\n"), ""]
     chance = [
         r

@@ -27,7 +27,7 @@ from pathlib import Path
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
 from compare.studies.cells import cached_data, train_cell
-from compare.studies.lessons import (
+from compare.studies.rules import (
     delta_factors,
     forward_factors,
     geometric_mean,
