@@ -183,16 +183,21 @@ def test_init_verdicts_name_what_trains_the_deepest_network_or_that_nothing_did(
         ("tanh", "glorot_uniform", 8, {0.1: 12.0}),
     ]
     logistic, tanh = rules.init_verdicts(nets, MAJORITY)
-    assert (logistic.depth, logistic.trains, logistic.fails) == (
-        8, (("glorot_uniform_x4", 0.1, 80.0),), ("glorot_uniform",)
-    )  # fmt: skip
-    assert tanh.trains == () and tanh.fails == ("glorot_uniform",)
+    assert (logistic.depth, logistic.trains) == (8, (("glorot_uniform_x4", 0.1, 80.0),))
+    assert [(i, v.tier) for i, v in logistic.fails] == [("glorot_uniform", "chance")]
+    assert tanh.trains == () and [i for i, _ in tanh.fails] == ["glorot_uniform"]
     alone = rules.init_verdicts(nets[:2], MAJORITY)[0]
     assert alone.trains == () and alone.rates == (0.1, 0.3)
     # rendered: what trains it, or that nothing tried did and what to try when not tried
     words = lessons.init_sentences(nets, MAJORITY, epochs=5)
     assert "trains in 5 epochs with glorot_uniform_x4 (80.00 % at lr 0.1)" in words[0]
     assert "nothing tried trains it" in words[1] and "--inits lecun_uniform" in words[1]
+    assert "glorot_uniform (at chance at every rate)" in words[1]
+    above = [("tanh", "glorot_uniform", 8, {0.1: 40.0})]
+    assert (
+        "glorot_uniform (best 40.00 % at lr 0.1, above chance)"
+        in lessons.init_sentences(above, MAJORITY)[0]
+    )
     said = lessons.init_sentences(nets[:2], MAJORITY)[0]
     assert "nothing tried trains it" in said and "--inits glorot_uniform_x4" in said
     assert "--inits" not in lessons.init_sentences(nets[:3], MAJORITY)[0]

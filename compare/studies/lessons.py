@@ -154,6 +154,13 @@ INIT_TO_TRY = {
 }
 
 
+def _how_far(v) -> str:
+    """A network verdict in a few words: at chance, or its best accuracy above chance."""
+    if v.tier == ABOVE:
+        return f"best {v.best_accuracy:.2f} % at lr {fmt(v.best_rate)}, above chance"
+    return "diverged at every rate" if v.tier == DIVERGED else "at chance at every rate"
+
+
 def init_sentences(
     networks: Sequence[tuple[str, str, int, Mapping[float, float | None]]],
     majority_percent: float,
@@ -169,15 +176,17 @@ def init_sentences(
             trains = ", ".join(f"{i} ({a:.2f} % at lr {fmt(lr)})" for i, lr, a in v.trains)
             text = f"{head} trains {when} with {trains}"
             if v.fails:
-                text += f", not with {', '.join(v.fails)}"
+                text += f", not with {', '.join(i for i, _ in v.fails)}"
             out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
             continue
+        tried = ", ".join(f"{i} ({_how_far(n)})" for i, n in v.fails)
         text = (
-            f"{head}: nothing tried trains it {when} (initializers {', '.join(v.fails)}; rates "
-            f"{', '.join(fmt(r) for r in v.rates)})"
+            f"{head}: nothing tried trains it {when} (test accuracy above "
+            f"{learned_threshold(majority_percent):.2f} %): {tried}; rates "
+            f"{', '.join(fmt(r) for r in v.rates)}"
         )
         name, why = INIT_TO_TRY.get(v.activation, (None, None))
-        if name is not None and name not in v.fails:
+        if name is not None and name not in [i for i, _ in v.fails]:
             text += f". To try: --inits {name} ({why})"
         out.append(text + ".")
     return out

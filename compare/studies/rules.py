@@ -336,12 +336,13 @@ def next_rate(lr: float) -> float:
 @dataclasses.dataclass(frozen=True)
 class InitVerdict:
     """One activation at the deepest depth studied: trains, the (init, best rate, accuracy) that
-    learn at some rate tried; fails, the inits that do not; rates, every rate tried there."""
+    learn at some rate tried; fails, the (init, network_verdict) of those that do not; rates,
+    every rate tried there."""
 
     activation: str
     depth: int
     trains: tuple[tuple[str, float, float], ...]
-    fails: tuple[str, ...]
+    fails: tuple[tuple[str, NetworkVerdict], ...]
     rates: tuple[float, ...]
 
 
@@ -363,7 +364,7 @@ def init_verdicts(
             if v.tier == LEARNS:
                 trains.append((init, v.best_rate, v.best_accuracy))
             else:
-                fails.append(init)
+                fails.append((init, v))
         rates = sorted({lr for _, _, d, by_rate in mine if d == deepest for lr in by_rate})
         out.append(InitVerdict(activation, deepest, tuple(trains), tuple(fails), tuple(rates)))
     return out
