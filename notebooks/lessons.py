@@ -11,6 +11,7 @@ sentence functions render verdicts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -103,6 +104,9 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     )
 
 
+LOSS_NEAR_ZERO = 0.1  # nats: the true class gets probability above e^-0.1 = 0.90 (geometric mean)
+
+
 def memorized_in(accuracies: Sequence[float]) -> int | None:
     """The epoch (from 1) in which training accuracy first reached 100 %, if it ends there;
     None when the last epoch is short of 100 %."""
@@ -111,21 +115,64 @@ def memorized_in(accuracies: Sequence[float]) -> int | None:
     return next(i + 1 for i, a in enumerate(accuracies) if a >= 1.0)
 
 
-def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
-    """Did training memorize a tiny subset (the proof that the loop works)?"""
-    final = accuracies[-1]
+def overfit_sentence(accuracies: Sequence[float], rows: int, losses: Sequence[float]) -> str:
+    """Did training memorize a tiny subset (the proof that the loop works)? accuracies: the
+    training accuracy per epoch; losses: the training loss (the first epoch's running mean, then
+    the loss on those rows after training, last)."""
+    final, loss = accuracies[-1], losses[-1]
     first = memorized_in(accuracies)
-    if first is not None:
+    near_zero = loss < LOSS_NEAR_ZERO
+    said_loss = f"the loss fell from {losses[0]:.3f} to {loss:.3f}, " + (
+        f"near zero (below {LOSS_NEAR_ZERO:g}: on average the right class gets probability "
+        f"e^-{loss:.3f} = {math.exp(-loss):.2f})"
+        if near_zero
+        else f"not near zero (above {LOSS_NEAR_ZERO:g})"
+    )
+    if first is not None and near_zero:
         return (
             f"Training accuracy on the {rows} examples: {pct(final)}, first reached in epoch "
-            f"{first} of {len(accuracies)}: the network can memorize a small set, so the forward "
-            "pass, backpropagation and the update work together."
+            f"{first} of {len(accuracies)}, and {said_loss}: the network can memorize a small "
+            "set, so the forward pass, backpropagation and the update work together."
         )
     return (
         f"Training accuracy on the {rows} examples: {pct(final)} after {len(accuracies)} epochs, "
-        "short of 100 %: a network this size should memorize them; look for a bug in the "
-        "training loop (or train longer)."
+        f"and {said_loss}: a network this size should memorize them with a loss near zero; look "
+        "for a bug in the training loop (or train longer)."
     )
+
+
+def memorization_verdict(train_accuracy: float, test_accuracy: float, majority_share: float) -> str:
+    """Random labels: "memorizes noise" (training accuracy at least 99 % and the test accuracy at
+    chance by rules.outcome), "did not memorize" (below 99 %) or "above chance on test" (which
+    random labels cannot explain: look for a leak)."""
+    if train_accuracy < 0.99:
+        return "did not memorize"
+    chance = rules.outcome(100 * test_accuracy, 100 * majority_share) == CHANCE
+    return "memorizes noise" if chance else "above chance on test"
+
+
+def random_labels_sentence(
+    rows: int, real: tuple[float, float], shuffled: tuple[float, float], majority_share: float
+) -> str:
+    """The same network and training on the same rows, with their labels and with the labels
+    shuffled: (training accuracy, test accuracy) of each, as fractions."""
+    verdict = memorization_verdict(*shuffled, majority_share)
+    text = (
+        f"With the real labels, the network fits the {rows} rows to {pct(real[0])} and scores "
+        f"{pct(real[1])} on the 10,000 test images. With the labels shuffled (no pattern left to "
+        f"learn), it fits the same rows to {pct(shuffled[0])} and scores {pct(shuffled[1])} on "
+        f"the test images, "
+    )
+    if verdict == "memorizes noise":
+        return text + (
+            f"at chance (always answering the most common digit scores {pct(majority_share)}). "
+            "It memorized noise: a network this size can fit any labels, so 100 % on the "
+            "training rows says nothing about what it learned; only rows it never trained on "
+            "tell a learned pattern from memorized answers."
+        )
+    if verdict == "did not memorize":
+        return text + "short of memorizing them: train longer to see it memorize noise."
+    return text + "above chance, which shuffled labels cannot explain: look for a leak."
 
 
 def factor_sentences(networks: Sequence[dict]) -> list[str]:
@@ -466,84 +513,238 @@ def learning_sentences(
     return out
 
 
-def learning_rate_sentences(
-    runs: Sequence[dict], initial_loss: float, n_classes: int = 10
-) -> list[str]:
-    """What the learning-rate study shows: the best rate, and what the others did.
+@dataclasses.dataclass(frozen=True)
+class RateVerdict:
+    """What one learning rate did over its seeds, next to the best rate.
 
-    runs: dicts with learning_rate, loss and val_loss (per-epoch lists) and val_accuracy (list);
-    diverged=True for a run that fit stopped (numpy_mlp's rule: a non-finite loss, or an epoch's
-    mean training loss above 2 ln k), with the epochs it finished. initial_loss: the training
-    loss before the first step (the same for every run).
+    kind: "best", "diverged" (every seed stopped by the rule), "some diverged", "no lower" (the
+    final training loss, mean over seeds, no lower than before training), or "trained".
+    side: "smaller" or "larger" than the best rate (None for the best). accuracy, train_loss,
+    val_loss: rules.SeedStats of the final validation accuracy (percent), the training loss on
+    the training rows after training and the last epoch's validation loss (the seeds that did not
+    diverge). accuracy_vs_best, train_vs_best, val_loss_vs_best: rules.compare_settings against
+    the best rate ("apart", "within noise", "too few seeds"). still_falling: the validation loss
+    (mean over seeds) fell in the last epoch. diverged: how many seeds diverged, of seeds;
+    diverged_accuracy: the validation accuracy (percent) of the diverged seeds' last epochs.
     """
-    bound = rules.divergence_bound(n_classes)
-    diverged = [r for r in runs if r.get("diverged") or not r["loss"]]
-    fine = [r for r in runs if r not in diverged]
-    out = []
-    if not fine:
-        return [f"Every learning rate tried diverged (a non-finite loss, or an epoch's training "
-                f"loss above 2 ln {n_classes} = {bound:.2f}). Try smaller ones."]  # fmt: skip
-    learning = [r for r in fine if r["loss"][-1] < initial_loss]
-    if not learning:
-        return [f"No learning rate tried lowered the training loss below the {initial_loss:.3f} "
-                "it started from (the rest were stopped as diverged). Try smaller ones."]  # fmt: skip
-    best = max(learning, key=lambda r: r["val_accuracy"][-1])
-    epochs = len(best["val_accuracy"])
-    rates = sorted(r["learning_rate"] for r in runs)
-    out.append(
-        f"Best: learning rate {best['learning_rate']:g}, {pct(best['val_accuracy'][-1])} "
-        f"validation accuracy after {epochs} epoch{'s' * (epochs != 1)}."
-        + (
-            " It is the smallest rate tried: smaller ones may do better."
-            if best["learning_rate"] == rates[0]
-            else " It is the largest rate tried: larger ones may do better."
-            if best["learning_rate"] == rates[-1]
-            else ""
-        )
-    )
-    for r in sorted(fine, key=lambda r: r["learning_rate"]):
-        if r is best:
+
+    learning_rate: float
+    kind: str
+    side: str | None
+    seeds: int
+    diverged: int
+    accuracy: rules.SeedStats | None
+    train_loss: rules.SeedStats | None
+    val_loss: rules.SeedStats | None
+    accuracy_vs_best: str | None = None
+    train_vs_best: str | None = None
+    val_loss_vs_best: str | None = None
+    still_falling: bool = False
+    diverged_accuracy: rules.SeedStats | None = None
+
+
+def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict]:
+    """The learning-rate study's verdicts, one per rate, in the order of the rates.
+
+    runs: one dict per rate: learning_rate and seeds, a list with one dict per seed: diverged
+    (bool), val_accuracy and val_loss (per-epoch lists, fractions and nats; what was recorded
+    before a divergence) and train_loss (the mean loss over the training rows after training,
+    evaluated at the end, not the running mean of an epoch; None when it diverged).
+    initial_loss: the training loss before the first step. Returns [] when no rate trained on
+    every seed and lowered the loss; the best rate (highest mean final validation accuracy among
+    those) is the one whose kind is "best".
+    """
+    out = {}
+    for run in runs:
+        ok = [s for s in run["seeds"] if not s["diverged"]]
+        gone = [s for s in run["seeds"] if s["diverged"]]
+        last_acc = [100 * s["val_accuracy"][-1] for s in gone if s["val_accuracy"]]
+        stats = {
+            "accuracy": rules.seed_stats([100 * s["val_accuracy"][-1] for s in ok]),
+            "train_loss": rules.seed_stats([s["train_loss"] for s in ok]),
+            "val_loss": rules.seed_stats([s["val_loss"][-1] for s in ok]),
+        }
+        if not ok:
+            kind = "diverged"
+        elif gone:
+            kind = "some diverged"
+        elif stats["train_loss"].mean >= initial_loss:
+            kind = "no lower"
+        else:
+            kind = "trained"
+        falling = bool(ok) and len(ok[0]["val_loss"]) > 1
+        if falling:
+            falling = float(np.mean([s["val_loss"][-1] for s in ok])) < float(
+                np.mean([s["val_loss"][-2] for s in ok])
+            )
+        out[run["learning_rate"]] = dict(
+            learning_rate=run["learning_rate"], kind=kind, seeds=len(run["seeds"]),
+            diverged=len(gone), still_falling=falling,
+            diverged_accuracy=rules.seed_stats(last_acc), **stats,
+        )  # fmt: skip
+    trained = [v for v in out.values() if v["kind"] == "trained"]
+    if not trained:
+        return []
+    best = max(trained, key=lambda v: v["accuracy"].mean)
+    verdicts = []
+    for lr, v in out.items():
+        if v is best:
+            verdicts.append(RateVerdict(side=None, **{**v, "kind": "best"}))
             continue
-        lr, val = r["learning_rate"], r["val_loss"]
+        compared = {}
+        if v["accuracy"] is not None:
+            compared = {
+                "accuracy_vs_best": rules.compare_settings(v["accuracy"], best["accuracy"]),
+                "train_vs_best": rules.compare_settings(v["train_loss"], best["train_loss"]),
+                "val_loss_vs_best": rules.compare_settings(v["val_loss"], best["val_loss"]),
+            }
         side = "smaller" if lr < best["learning_rate"] else "larger"
-        still = len(val) > 1 and val[-1] < val[-2]
-        words = f"{lr:g} ({side}): {pct(r['val_accuracy'][-1])} validation accuracy"
-        if r not in learning:  # not diverged by the rule, yet no better than at the start
-            words += (
-                f", yet its training loss ended at {r['loss'][-1]:.3g}, no lower than the "
-                f"{initial_loss:.3f} it started from: steps this large leave it confidently wrong "
-                f"on many rows (below the {bound:.2f} that counts as diverged, so not stopped)."
+        verdicts.append(RateVerdict(side=side, **v, **compared))
+    return verdicts
+
+
+def _stats(s: rules.SeedStats, unit: str = "", digits: int = 2) -> str:
+    """'94.74 % +- 0.25 [94.43, 95.05]', the bare mean for one seed."""
+    if s.sd is None:
+        return f"{s.mean:.{digits}f}{unit}"
+    text = f"{s.mean:.{digits}f}{unit} +- {s.sd:.{digits}f}"
+    return text + (f" [{s.low:.{digits}f}, {s.high:.{digits}f}]" if s.estimated else "")
+
+
+def learning_rate_sentences(
+    runs: Sequence[dict],
+    initial_loss: float,
+    n_classes: int = 10,
+    majority_percent: float | None = None,
+) -> list[str]:
+    """What the learning-rate study shows (rate_verdicts), as sentences: how the numbers are
+    given, the best rate, and what each other rate did next to it. runs, initial_loss: as
+    `rate_verdicts` takes them; majority_percent: the share of the most common class among the
+    validation rows, against which a diverged run's accuracy is judged (rules.outcome)."""
+    bound, uniform = rules.divergence_bound(n_classes), rules.uniform_loss(n_classes)
+    verdicts = rate_verdicts(runs, initial_loss)
+    seeds = max(len(r["seeds"]) for r in runs)
+    few = seeds < rules.MIN_SEEDS
+    out = [
+        f"Each rate trained {seeds} network{'s' * (seeds != 1)} (initial-weight seeds), on the "
+        "same batches; numbers are mean +- sample standard deviation over them"
+        + (
+            f"; with fewer than {rules.MIN_SEEDS} seeds the spread is not an estimate and no two "
+            "rates are compared below."
+            if few
+            else " [95 % t-interval of the mean]; two rates are told apart only when their "
+            "intervals do not overlap."
+        )
+        + " Training loss here is the loss on the training rows after training, measured like "
+        "the validation loss (not the running mean over the last epoch's batches)."
+    ]
+    if not verdicts:
+        out.append(
+            "No learning rate tried trained on every seed and lowered the training loss below the "
+            f"{initial_loss:.3f} it started from. Try smaller ones."
+        )
+        return out
+    rates = sorted(r["learning_rate"] for r in runs)
+    best = next(v for v in verdicts if v.kind == "best")
+    edge = (
+        " It is the smallest rate tried: smaller ones may do better."
+        if best.learning_rate == rates[0]
+        else " It is the largest rate tried: larger ones may do better."
+        if best.learning_rate == rates[-1]
+        else ""
+    )
+    out.append(
+        f"Best: learning rate {best.learning_rate:g}, validation accuracy "
+        f"{_stats(best.accuracy, ' %')}, validation loss {_stats(best.val_loss, '', 3)}, "
+        f"training loss {_stats(best.train_loss, '', 3)}.{edge}"
+    )
+    for v in sorted(verdicts, key=lambda v: v.learning_rate):
+        if v is best:
+            continue
+        head = f"{v.learning_rate:g} ({v.side})"
+        if v.kind == "diverged":
+            accuracy = ""
+            if v.diverged_accuracy is not None:
+                accuracy = (
+                    " Its validation accuracy in the last epoch it finished was "
+                    f"{_stats(v.diverged_accuracy, ' %')}"
+                )
+                kind = (
+                    None
+                    if majority_percent is None
+                    else rules.outcome(v.diverged_accuracy.mean, majority_percent)
+                )
+                accuracy += {
+                    None: ".",
+                    CHANCE: ": no better than a guess in accuracy either.",
+                }.get(
+                    kind,
+                    ": better than a guess in accuracy (always answering the most common class "
+                    f"scores {majority_percent:.2f} %), yet its loss says it is confidently wrong "
+                    "on many rows.",
+                )
+            out.append(
+                f"{head}: diverged on {v.diverged} of {v.seeds} seeds: the training loss went "
+                f"above 2 ln {n_classes} = {bound:.2f}, worse than a uniform guess in cross-entropy "
+                f"(predicting 1/{n_classes} for every class scores ln {n_classes} = {uniform:.2f}),"
+                f" or stopped being finite, and fit stopped it.{accuracy}"
             )
-        elif side == "smaller" and still:
+            continue
+        words = f"{head}: validation accuracy {_stats(v.accuracy, ' %')}"
+        if v.kind == "some diverged":
             words += (
-                f", validation loss still falling in the last epoch ({val[-2]:.3f} -> "
-                f"{val[-1]:.3f}): steps this small learn slowly."
+                f" on the {v.seeds - v.diverged} seeds that trained; {v.diverged} of {v.seeds} "
+                f"diverged (training loss above 2 ln {n_classes} = {bound:.2f}, worse than a "
+                "uniform guess in cross-entropy): at this rate training is a gamble."
             )
-        elif side == "larger" and r["loss"][-1] > best["loss"][-1]:
+        elif v.kind == "no lower":
             words += (
-                f", training loss {r['loss'][-1]:.3f} and validation loss {val[-1]:.3f} against "
-                f"the best's {best['loss'][-1]:.3f} and {best['val_loss'][-1]:.3f}: worse on "
-                "both, steps this large overshoot."
+                f", yet its training loss ended at {_stats(v.train_loss, '', 3)}, no lower than "
+                f"the {initial_loss:.3f} it started from: steps this large leave it confidently "
+                f"wrong on many rows (below the {bound:.2f} that counts as diverged, so not "
+                "stopped)."
             )
-        elif side == "larger":
+        elif v.accuracy_vs_best == "too few seeds":
             words += (
-                f"; its training loss is no higher than the best's ({r['loss'][-1]:.3f} vs "
-                f"{best['loss'][-1]:.3f}) but its validation loss is higher ({val[-1]:.3f} vs "
-                f"{best['val_loss'][-1]:.3f}): it fits the training rows as well and does worse "
-                "on held-out rows."
+                f", validation loss {_stats(v.val_loss, '', 3)}, training loss "
+                f"{_stats(v.train_loss, '', 3)}; too few seeds to say whether it differs from "
+                "the best."
             )
         else:
-            words += f", validation loss {val[-1]:.3f}."
+            apart = v.accuracy_vs_best == "apart"
+            words += (
+                ": below the best, and their intervals do not overlap"
+                if apart
+                else ": within noise of the best (the intervals overlap)"
+            )
+            if v.side == "smaller" and v.still_falling:
+                words += (
+                    "; its validation loss was still falling in the last epoch: steps this small "
+                    "learn slowly."
+                )
+            elif (
+                v.side == "larger"
+                and v.train_vs_best == "apart"
+                and (v.train_loss.mean > best.train_loss.mean)
+            ):
+                words += (
+                    f"; its training loss, {_stats(v.train_loss, '', 3)}, is above the best's as "
+                    "well: steps this large overshoot, on the training rows too."
+                )
+            elif (
+                v.side == "larger"
+                and v.val_loss_vs_best == "apart"
+                and (v.val_loss.mean > best.val_loss.mean)
+            ):
+                words += (
+                    f"; its training loss is within noise of the best's or lower "
+                    f"({_stats(v.train_loss, '', 3)}) while its validation loss is higher "
+                    f"({_stats(v.val_loss, '', 3)} vs {_stats(best.val_loss, '', 3)}): it fits "
+                    "the training rows as well and does worse on held-out rows."
+                )
+            else:
+                words += f"; validation loss {_stats(v.val_loss, '', 3)}."
         out.append(words)
-    for r in sorted(diverged, key=lambda r: r["learning_rate"]):
-        loss = r["loss"][-1] if r["loss"] else float("nan")
-        how = (
-            "became non-finite within the first epoch"
-            if not math.isfinite(loss)
-            else f"reached {loss:.3g} in epoch {len(r['loss'])}, above 2 ln {n_classes} = "
-            f"{bound:.2f} (worse than a uniform guess), and training stopped"
-        )
-        out.append(f"{r['learning_rate']:g}: diverged, the training loss {how}.")
     return out
 
 

@@ -23,7 +23,7 @@
 # what the hidden units learned; the two studies the tutorial names as what to learn next; and a
 # 2-D problem where you can see what hidden units do.
 #
-# Six **exercises** are spread through it, each a task cell followed by a checker cell that says
+# Eleven **exercises** are spread through it, each a task cell followed by a checker cell that says
 # right or wrong, with a hint. Their solutions are in `notebooks/solutions.py`; try first.
 #
 # `EPOCHS` below is small so that the whole notebook runs in a minute or two on two cores; set it
@@ -181,6 +181,73 @@ my_bias_row = None
 display(exercises.check_bias_row(my_bias_row, delta_out, grads[1]))
 
 # %% [markdown]
+# ### Backprop by hand, node by node
+#
+# Backpropagation is the chain rule applied one node at a time: each operation of the forward
+# pass gets a small backward rule that turns the gradient of the loss with respect to its output
+# into the gradient with respect to its inputs. The five exercises below write those rules as
+# functions, one node each, then put them together into the whole gradient of the 3-4-3
+# network. Each checker runs your function on several other 3-4-3 networks and inputs and
+# compares it with what numpy_mlp's own backward pass (`backward_pass`) computes, to float64
+# rounding.
+
+
+# %% tags=["task:delta_out"]
+# Exercise 2. The first node, softmax followed by the mean cross-entropy: given A_out =
+# softmax(Z_out) (n, k) and the one-hot Y (n, k), return dL/dZ_out (n, k). Replace None.
+def softmax_ce_delta(A_out, Y):
+    return None
+
+
+# %%
+display(exercises.check_delta_out(softmax_ce_delta))
+
+
+# %% tags=["task:tanh_gradient"]
+# Exercise 3. tanh's local gradient: given A = tanh(Z) (without the bias column), return
+# dA/dZ elementwise, written with A alone. Replace None.
+def tanh_local_gradient(A):
+    return None
+
+
+# %%
+display(exercises.check_tanh_gradient(tanh_local_gradient))
+
+
+# %% tags=["task:matmul"]
+# Exercise 4. The matrix product Z = A W has two inputs, so two gradients: given the upstream
+# gradient G = dL/dZ, return (dL/dA, dL/dW), shaped like A and like W. Replace the Nones.
+def matmul_backward(A, W, G):
+    return None, None
+
+
+# %%
+display(exercises.check_matmul_backward(matmul_backward))
+
+
+# %% tags=["task:hidden_delta"]
+# Exercise 5. One layer down: from delta_out, W_out and A_h (bias column included), return
+# delta_h = dL/dZ_h (n, hidden units). The bias unit is a constant, so no error flows into it.
+def hidden_delta(delta_out, W_out, A_h):
+    return None
+
+
+# %%
+display(exercises.check_hidden_delta(hidden_delta))
+
+
+# %% tags=["task:full_gradient"]
+# Exercise 6. Put the nodes together: for weights = [W_h, W_out] of a 3-4-3 tanh network, inputs
+# X (n, 3) and one-hot Y (n, 3), return [dL/dW_h, dL/dW_out], using your functions above (the
+# bias rows come out of the products by themselves, as in exercise 1). Replace None.
+def gradients_by_hand(weights, X, Y):
+    return None
+
+
+# %%
+display(exercises.check_full_gradient(gradients_by_hand))
+
+# %% [markdown]
 # ## 3. Sanity checks before training
 #
 # Three checks that take a second and catch most broken setups before a long run:
@@ -190,7 +257,7 @@ display(exercises.check_bias_row(my_bias_row, delta_out, grads[1]))
 #   labels or the initialization are off;
 # * **the number of parameters**, from the model itself;
 # * **overfitting a tiny subset.** 100 training examples are few enough to memorize: if training
-#   cannot reach 100 % accuracy on them, the training loop is broken.
+#   cannot reach 100 % accuracy on them with a loss near zero, the training loop is broken.
 
 # %%
 untrained = MLP((784, 50, 50, 10), seed=123)
@@ -224,12 +291,46 @@ tiny_history = tiny.fit(
     optimizer=SGD(learning_rate=0.001, momentum=0.9, decay=1e-7),
 )
 tiny_accuracy = tiny.accuracy(X_train_std[:100], y_train[:100])
-print(f"Training accuracy on 100 examples after 60 epochs: {100 * tiny_accuracy:.2f} %")
-display(Markdown(lessons.overfit_sentence(tiny_history.history["accuracy"], 100)))
+tiny_loss = tiny.loss(X_train_std[:100], y_train[:100])
+print(
+    f"Training accuracy on 100 examples after 60 epochs: {100 * tiny_accuracy:.2f} %; training "
+    f"loss {tiny_history.history['loss'][0]:.3f} in the first epoch, {tiny_loss:.4f} at the end"
+)
+display(
+    Markdown(
+        lessons.overfit_sentence(
+            tiny_history.history["accuracy"], 100, [tiny_history.history["loss"][0], tiny_loss]
+        )
+    )
+)
+
+# %% [markdown]
+# Memorizing is not learning. The same network, trained the same way on 1,000 rows, once with
+# their labels and once with the labels shuffled among the rows (so that no pattern connects an
+# image to its label), then tested on the 10,000 test images:
+
+# %%
+shuffled_labels = np.random.default_rng(0).permutation(y_train[:1000])
+memorized = {}
+for name, labels in (("real", y_train[:1000]), ("shuffled", shuffled_labels)):
+    net = MLP((784, 50, 50, 10), seed=123)
+    net.fit(X_train_std[:1000], labels, epochs=100, batch_size=32, validation_split=0.0, seed=1,
+            verbose=0, optimizer=SGD(learning_rate=0.01, momentum=0.9, decay=1e-7))  # fmt: skip
+    memorized[name] = (net.accuracy(X_train_std[:1000], labels), net.accuracy(X_test_std, y_test))
+    print(f"{name} labels: training accuracy {100 * memorized[name][0]:.2f} %, test accuracy "
+          f"{100 * memorized[name][1]:.2f} %")  # fmt: skip
+test_shares = np.bincount(y_test, minlength=10) / len(y_test)
+display(
+    Markdown(
+        lessons.random_labels_sentence(
+            1000, memorized["real"], memorized["shuffled"], float(test_shares.max())
+        )
+    )
+)
 
 
 # %% tags=["task:parameters"]
-# Exercise 2. The number of weights of any network: replace the body with a formula in
+# Exercise 7. The number of weights of any network: replace the body with a formula in
 # layer_sizes (bias rows included), so that (784, 50, 50, 10) gives the count printed above.
 def count_parameters(layer_sizes):
     return None
@@ -305,7 +406,7 @@ for r in check_gradients(small, x, y, gradients=broken_gradients):
 
 
 # %% tags=["task:logistic"]
-# Exercise 3. The logistic function sigma(z) = 1 / (1 + exp(-z)) is the other classic
+# Exercise 8. The logistic function sigma(z) = 1 / (1 + exp(-z)) is the other classic
 # activation. Write its derivative using only A = sigma(z), as tanh's is 1 - A**2 (the line below
 # is tanh's: replace it). The checker runs check_grad on a function built from it.
 def logistic_derivative(A):
@@ -709,9 +810,10 @@ axes[2, 0].set_ylabel(f"test accuracy (%) after {STUDY_EPOCHS} epochs")
 plt.tight_layout()
 
 # %% tags=["task:normal_init"]
-# Exercise 4. Predict, then measure. Draw every connection weight of a 784-50-50-10 tanh
-# network from N(0, 1) instead of Glorot's uniform (bias rows stay 0). Will the first layer's
-# gradient relative to its weights, exercises.relative_gradient = ||dL/dW_h1|| / ||W_h1||, be
+# Exercise 9. Predict, then measure. Draw every connection weight of a 784-50-50-10 tanh
+# network, in all three matrices, from N(0, 1) instead of Glorot's uniform (bias rows stay 0).
+# Will the first layer's gradient relative to its weights,
+# exercises.relative_gradient = ||dL/dW_h1|| / ||W_h1||, be
 # "larger", "smaller" or "about the same" as with Glorot? Write the prediction first.
 prediction = "..."
 glorot = MLP((784, 50, 50, 10), seed=123)
@@ -728,75 +830,96 @@ display(exercises.check_normal_init(prediction, big, ratio, glorot, X_probe, y_p
 # ## 9. What to learn next: the learning rate
 #
 # Five learning rates a factor of ten apart, everything else the tutorial's (momentum 0.9, batch
-# 64), 3 epochs on the same 20,000 rows. `GradientFlow` records how far each update moves the first
-# layer's weights relative to their size (about $10^{-3}$ per step is the usual rule of thumb). A
-# run has diverged by the rule every trainer in this project applies: a non-finite loss, or an
-# epoch whose mean training loss is above $2 \ln 10 = 4.61$, twice the loss of a uniform guess;
-# `fit` then stops with a `TrainingDivergedError` that keeps the epochs it finished.
+# 64), 3 epochs on 18,000 training rows, validated on the next 2,000. One run per rate would
+# compare one draw of the initial weights with another, so each rate trains **five networks**
+# from five initial-weight seeds; `fit_many` trains all 25 together on the same batches, in one
+# pass. Each number below is the mean over the five, with the sample standard deviation and the
+# 95 % t-interval of the mean; two rates are called different only when their intervals do not
+# overlap. The training loss is measured on the training rows after training, like the
+# validation loss, so the two can be compared (the loss `fit` reports per epoch is the running
+# mean over that epoch's batches, taken while the weights move).
+#
+# `GradientFlow` records how far each update moves the first layer's weights relative to their
+# size (about $10^{-3}$ per step is the usual rule of thumb). A run has diverged by the rule every
+# trainer in this project applies: a non-finite loss, or an epoch whose mean training loss is
+# above $2 \ln 10 = 4.61$, worse than a uniform guess in cross-entropy (which scores
+# $\ln 10 = 2.30$); `fit_many` then stops that network and keeps the epochs it finished.
 
 # %%
-from numpy_mlp import TrainingDivergedError
+from numpy_mlp import fit_many
 
-rates = (0.001, 0.01, 0.1, 1.0, 10.0)
-start_loss = MLP((784, 50, 50, 10), seed=123).loss(X_train_std[:ROWS], y_train[:ROWS])
+rates, lr_seeds = (0.001, 0.01, 0.1, 1.0, 10.0), (0, 1, 2, 3, 4)
+X_fit, y_fit = X_train_std[:18_000], y_train[:18_000]
+X_val, y_val = X_train_std[18_000:20_000], y_train[18_000:20_000]
+start_loss = MLP((784, 50, 50, 10), seed=lr_seeds[0]).loss(X_fit, y_fit)
+pairs = [(lr, seed) for lr in rates for seed in lr_seeds]
+lr_nets = [MLP((784, 50, 50, 10), seed=seed) for _, seed in pairs]
+lr_histories = fit_many(
+    lr_nets,
+    [SGD(learning_rate=lr, momentum=0.9, decay=1e-7) for lr, _ in pairs],
+    X_fit,
+    y_fit,
+    epochs=3,
+    batch_size=64,
+    validation_data=(X_val, y_val),
+    seed=1,
+    gradient_flow=GradientFlow(every=10),
+)
 lr_runs = []
 for lr in rates:
-    net = MLP((784, 50, 50, 10), seed=123)
-    try:
-        h = net.fit(
-            X_train_std[:ROWS],
-            y_train[:ROWS],
-            epochs=STUDY_EPOCHS,
-            batch_size=64,
-            validation_split=0.1,
-            optimizer=SGD(learning_rate=lr, momentum=0.9, decay=1e-7),
-            seed=1,
-            verbose=0,
-            gradient_flow=GradientFlow(every=10),
-        ).history
-    except TrainingDivergedError as error:  # fit stopped it: the history so far is kept
-        print(f"learning rate {lr:<6g} stopped as diverged: {error}")
-        h = error.history.history if error.history is not None else {}
-        lr_runs.append(
-            {
-                "learning_rate": lr,
-                "diverged": True,
-                "loss": h.get("loss", []),
-                "val_loss": h.get("val_loss", []),
-                "val_accuracy": h.get("val_accuracy", []),
-            }
+    seeds = []
+    for (rate, _), net, h in zip(pairs, lr_nets, lr_histories, strict=True):
+        if rate == lr:
+            seeds.append(
+                {
+                    "diverged": h.diverged is not None,
+                    "val_accuracy": h.history.get("val_accuracy", []),
+                    "val_loss": h.history.get("val_loss", []),
+                    "train_loss": None if h.diverged else net.loss(X_fit, y_fit),
+                    "update_ratio": h.history["update_ratio"][-1][0]
+                    if h.history.get("update_ratio")
+                    else np.nan,
+                }
+            )
+    lr_runs.append({"learning_rate": lr, "seeds": seeds})
+    ok = [s for s in seeds if not s["diverged"]]
+    line = f"learning rate {lr:<6g}"
+    if ok:
+        line += (
+            f" training loss {np.mean([s['train_loss'] for s in ok]):8.3f}, validation loss "
+            f"{np.mean([s['val_loss'][-1] for s in ok]):8.3f}, validation accuracy "
+            f"{100 * np.mean([s['val_accuracy'][-1] for s in ok]):5.2f} %, update/weight (first "
+            f"layer) {np.mean([s['update_ratio'] for s in ok]):.1e}"
         )
-        continue
-    lr_runs.append({"learning_rate": lr, **h})
-    print(
-        f"learning rate {lr:<6g} training loss {h['loss'][-1]:8.3f}, validation loss "
-        f"{h['val_loss'][-1]:8.3f}, validation accuracy {100 * h['val_accuracy'][-1]:5.2f} %, "
-        f"update/weight (first layer) {h['update_ratio'][-1][0]:.1e}"
-    )
-print(f"untrained network's loss on these rows: {start_loss:.3f}")
-for sentence in lessons.learning_rate_sentences(lr_runs, start_loss):
+    gone = len(seeds) - len(ok)
+    print(line + (f"; diverged on {gone} of {len(seeds)} seeds" if gone else ""))
+print(
+    f"(means over {len(lr_seeds)} seeds) untrained network's loss on these rows: {start_loss:.3f}"
+)
+val_majority = 100 * np.bincount(y_val).max() / len(y_val)
+for sentence in lessons.learning_rate_sentences(lr_runs, start_loss, 10, val_majority):
     display(Markdown(sentence))
 
 # %%
 plt.figure(figsize=(6, 3.5))
-for r in lr_runs:
-    if r["val_loss"]:
-        plt.plot(
-            np.arange(1, len(r["val_loss"]) + 1),
-            r["val_loss"],
-            "o-",
-            label=f"learning rate {r['learning_rate']:g}",
-        )
+for i, r in enumerate(lr_runs):
+    curves = [s["val_loss"] for s in r["seeds"] if not s["diverged"]]
+    if curves:
+        epochs_run = np.arange(1, len(curves[0]) + 1)
+        plt.plot(epochs_run, np.mean(curves, axis=0), "o-", color=f"C{i}",
+                 label=f"learning rate {r['learning_rate']:g}")  # fmt: skip
+        plt.fill_between(epochs_run, np.min(curves, axis=0), np.max(curves, axis=0),
+                         color=f"C{i}", alpha=0.2)  # fmt: skip
 plt.axhline(start_loss, color="grey", linestyle=":", label="untrained network")
 plt.yscale("log")
-plt.xticks(np.arange(1, STUDY_EPOCHS + 1))
+plt.xticks(np.arange(1, 4))
 plt.xlabel("epoch")
-plt.ylabel("validation loss")
+plt.ylabel("validation loss (mean; band: min to max)")
 plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
 plt.grid(alpha=0.3, which="both")
 
 # %% tags=["task:diverging"]
-# Exercise 5. Find the smallest learning rate in exercises.CANDIDATE_RATES for which fit
+# Exercise 10. Find the smallest learning rate in exercises.CANDIDATE_RATES for which fit
 # stops one epoch on 5,000 rows as diverged (momentum 0.9, batch 64; the rule of section 9: a
 # non-finite loss, or a training loss above 2 ln 10 = 4.61). exercises.diverges(lr, X, y) trains
 # that epoch and says. Replace None.
@@ -828,9 +951,11 @@ for ax, units in zip(axes, (2, 16), strict=True):
 plt.tight_layout()
 
 # %% tags=["task:spiral"]
-# Exercise 6. What is the smallest number of hidden units with which a 2-H-3 tanh network
-# (exercises.train_spiral) separates the three arms, 95 % training accuracy? Change the number
-# and run the checker: it draws the regions your network gives each class.
+# Exercise 11. What is the smallest number of hidden units with which a 2-H-3 tanh network
+# (exercises.train_spiral) separates the three arms, 95 % training accuracy, on every one of
+# the 5 seeds exercises.SPIRAL_SEEDS (one lucky draw of the initial weights is not enough)?
+# exercises.spiral_accuracies(units, X_spiral, y_spiral) gives the 5 accuracies. Change the
+# number and run the checker: it draws the regions the first seed's network gives each class.
 hidden_units = 2
 
 # %%
@@ -848,7 +973,8 @@ if net is not None:
 #   activation per layer; backpropagation is two products per layer with the same matrices
 #   (one of them transposed), and every number of a small example can be checked by hand.
 # * Before a long run: the initial loss against $\ln 10$, the parameter count, and a tiny subset
-#   memorized to 100 %.
+#   memorized to 100 % with a loss near zero. A network that size memorizes shuffled labels too,
+#   so only held-out rows tell learning from memorizing.
 # * A gradient check (`check_grad` for any function, `check_gradients` for the network) finds the
 #   mistakes that still let training run.
 # * Depth needs activations and initializations that keep the gradient's size from one hidden
@@ -859,10 +985,15 @@ if net is not None:
 # **Exercises**
 #
 # 1. The bias row of $\partial L/\partial W_{out}$ from $\delta_{out}$ alone (section 2).
-# 2. A formula for the number of parameters of any layer sizes (section 3).
-# 3. The logistic's derivative, passing `check_grad` (section 4).
-# 4. Predict, then measure, what $N(0, 1)$ weights do to the first layer's gradient (section 8).
-# 5. The smallest learning rate that diverges (section 9).
-# 6. The fewest hidden units that separate a spiral, drawn as decision regions (section 10).
+# 2. $\partial L/\partial Z_{out}$ for softmax with cross-entropy (section 2, node by node).
+# 3. tanh's local gradient, written with its output.
+# 4. The two gradients of a matrix product.
+# 5. $\delta_h$: one layer down, past the bias unit.
+# 6. The 3-4-3 network's whole gradient, assembled from those nodes.
+# 7. A formula for the number of parameters of any layer sizes (section 3).
+# 8. The logistic's derivative, passing `check_grad` (section 4).
+# 9. Predict, then measure, what $N(0, 1)$ weights do to the first layer's gradient (section 8).
+# 10. The smallest learning rate that diverges (section 9).
+# 11. The fewest hidden units that separate a spiral on five seeds of five (section 10).
 #
 # Solutions: `notebooks/solutions.py`.

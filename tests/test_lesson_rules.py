@@ -68,6 +68,8 @@ def test_network_verdict_tiers_best_rate_slow_start_and_too_large():
     assert rules.network_verdict({0.001: 12.0, 0.1: 16.35}, MAJORITY).tier == CHANCE
     v = rules.network_verdict({0.1: None, 1.0: None}, MAJORITY)
     assert (v.tier, v.best_rate, v.best_accuracy) == (DIVERGED, None, None)
+    # far from trained (above chance) at the smallest rate is a slow start too
+    assert rules.network_verdict({0.001: 30.0, 0.1: 90.0}, MAJORITY).slow_at_smallest
     # a diverged smallest rate is not a slow start
     assert not rules.network_verdict({0.001: None, 0.1: 90.0}, MAJORITY).slow_at_smallest
 
@@ -174,6 +176,7 @@ def test_compare_settings_by_the_intervals():
     # the boundary: b's interval starts exactly where a's ends
     touching = rules.SeedStats(3, 95.0, 1.0, a.high, a.high + 2)
     assert rules.compare_settings(a, touching) == "within noise"
+    assert rules.compare_settings(touching, a) == "within noise"  # the same, either order
     apart = rules.SeedStats(3, 95.0, 1.0, a.high + EPS, a.high + 2)
     assert rules.compare_settings(a, apart) == "apart"
 
@@ -247,10 +250,12 @@ def test_divergence_onset_moves_and_vanishes():
     assert rules.divergence(calm, False).largest is None  # a grid has no largest value
 
 
-def _grid(accuracy):
-    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives its validation accuracy."""
+def _grid(accuracy, seeds=3):
+    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives a cell's mean validation
+    accuracy, its seeds spread by +-0.1."""
+    spread = [-0.1, 0.1, 0.0][:seeds] if seeds > 1 else [0.0]
     return [
-        _group(f"({lr:g}, {m:g})", [accuracy(lr, m)], lr=lr, momentum=m)
+        _group(f"({lr:g}, {m:g})", [accuracy(lr, m) + d for d in spread], lr=lr, momentum=m)
         for lr in (0.001, 0.01, 0.1)
         for m in (0.0, 0.9)
     ]
@@ -259,11 +264,28 @@ def _grid(accuracy):
 def test_effective_step_verdict_flips_with_the_data():
     follows = rules.effective_step(_grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m))))
     assert follows.rises and follows.same and follows.rho == pytest.approx(1.0)
-    assert len(follows.pairs) == 2  # (0.001, 0.9) ~ (0.01, 0); (0.01, 0.9) ~ (0.1, 0)
+    assert [verdict for *_, verdict in follows.pairs] == ["within noise"] * 2
+    assert follows.seeds == 3
     ignores = rules.effective_step(_grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr)))
     assert ignores.rises is False and ignores.same is False
     assert ignores.rho == pytest.approx(0.0) and ignores.upto == 3
     assert rules.effective_step(_grid(lambda lr, m: 90.0)[:2]) is None
+
+
+def test_effective_step_with_fewer_than_three_seeds_decides_nothing():
+    for seeds in (1, 2):
+        v = rules.effective_step(_grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)), seeds))
+        assert v.rho == pytest.approx(1.0) and v.rises is None and v.same is None
+        assert [verdict for *_, verdict in v.pairs] == ["too few seeds"] * 2
+
+
+def test_effective_step_pairs_apart_by_their_intervals():
+    """Equal steps 0.3 points apart: within noise at a 0.1 spread, apart at 0.01."""
+    grid = _grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)) + (0.3 if m else 0.0))
+    assert rules.effective_step(grid).same is True  # intervals +-0.25 around each mean overlap
+    for g in grid:
+        g["val"] = [np.mean(g["val"]) + d for d in (-0.01, 0.01, 0.0)]
+    assert rules.effective_step(grid).same is False
 
 
 def test_spearman_ranks_and_ties():

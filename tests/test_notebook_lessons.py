@@ -43,10 +43,38 @@ def test_memorized_in_and_its_sentence():
     assert lessons.memorized_in([0.5, 0.9, 1.0, 1.0]) == 3
     assert lessons.memorized_in([0.5, 1.0, 0.99]) is None  # it must end at 100 %
     assert lessons.memorized_in([0.2, 0.4]) is None
-    assert "100.00 %, first reached in epoch 3 of 4" in lessons.overfit_sentence(
-        [0.5, 0.9, 1.0, 1.0], 100
+    done = lessons.overfit_sentence([0.5, 0.9, 1.0, 1.0], 100, [2.34, 0.0674])
+    assert "100.00 %, first reached in epoch 3 of 4, and the loss fell from 2.340 to 0.067" in done
+    assert "near zero (below 0.1" in done and "= 0.93)" in done and "work together" in done
+    # the loss decides too: 100 % with a loss of 0.1 or more is not the sanity check passed
+    assert "look for a bug" in lessons.overfit_sentence([1.0], 100, [2.3, 0.1])
+    assert "work together" in lessons.overfit_sentence([1.0], 100, [2.3, 0.0999])
+    short = lessons.overfit_sentence([0.5, 1, 0.99], 100, [2.3, 0.05])
+    assert "99.00 % after 3 epochs" in short and "look for a bug" in short
+
+
+@pytest.mark.parametrize(
+    ("train", "test", "verdict"),
+    [
+        (1.0, 0.1135 + 0.05, "memorizes noise"),
+        (0.99, 0.09, "memorizes noise"),
+        (1.0, 0.1135 + 0.0501, "above chance on test"),
+        (0.9899, 0.09, "did not memorize"),
+    ],
+)
+def test_memorization_verdict_flips(train, test, verdict):
+    assert lessons.memorization_verdict(train, test, 0.1135) == verdict
+
+
+def test_random_labels_sentence_renders_the_lesson():
+    text = lessons.random_labels_sentence(1000, (1.0, 0.85), (1.0, 0.0892), 0.1135)
+    assert (
+        "With the real labels, the network fits the 1000 rows to 100.00 % and scores 85.00 %"
+        in (text)
     )
-    assert "99.00 % after 3 epochs, short of 100 %" in lessons.overfit_sentence([0.5, 1, 0.99], 100)
+    assert "fits the same rows to 100.00 % and scores 8.92 % on the test images, at chance" in text
+    assert "It memorized noise" in text and "only rows it never trained on" in text
+    assert "leak" in lessons.random_labels_sentence(1000, (1, 0.85), (1, 0.5), 0.1135)
 
 
 def test_reference_is_compared_only_at_fifty_epochs():
@@ -200,55 +228,84 @@ def test_a_stuck_network_is_blamed_on_vanishing_only_when_its_factor_says_so():
     assert "At the same depth" not in closing
 
 
-def _lr(rate, loss, val_loss, val_acc, diverged=False):
-    return {"learning_rate": rate, "loss": loss, "val_loss": val_loss,
-            "val_accuracy": val_acc, "diverged": diverged}  # fmt: skip
+def _seed(val_acc, val_loss, train_loss, diverged=False):
+    return {"diverged": diverged, "val_accuracy": val_acc, "val_loss": val_loss,
+            "train_loss": None if diverged else train_loss}  # fmt: skip
 
 
-def test_learning_rate_sentences_name_the_best_and_say_what_the_others_did():
+def _rate(lr, accs, train=0.2, val=0.2, falling=False, diverged=0):
+    """One rate over len(accs) seeds: final validation accuracies `accs` (fractions), training
+    and validation losses around `train` and `val` (spread 0.001 per seed)."""
+    seeds = [
+        _seed([a - 0.01, a], [val + 0.05 if falling else val - 0.05, val + i * 1e-3],
+              train + i * 1e-3)
+        for i, a in enumerate(accs)
+    ] + [_seed([0.5], [9.0], None, diverged=True) for _ in range(diverged)]  # fmt: skip
+    return {"learning_rate": lr, "seeds": seeds}
+
+
+def test_rate_verdicts_compare_each_rate_with_the_best_by_intervals():
     runs = [
-        _lr(0.001, [0.6, 0.45], [0.45, 0.37], [0.89, 0.91]),
-        _lr(0.01, [0.2, 0.18], [0.21, 0.19], [0.94, 0.946]),
-        _lr(0.1, [0.2, 0.17], [0.23, 0.22], [0.93, 0.937]),
-        _lr(1.0, [2.9, 2.73], [2.4, 2.35], [0.6, 0.69]),
-        _lr(10.0, [9.5], [9.0], [0.5], diverged=True),
-        _lr(100.0, [], [], [], diverged=True),
+        _rate(0.001, [0.90, 0.905, 0.91], train=0.4, val=0.38, falling=True),
+        _rate(0.01, [0.946, 0.948, 0.950], train=0.14, val=0.19),
+        _rate(0.1, [0.940, 0.945, 0.950], train=0.13, val=0.21),
+        _rate(1.0, [0.68, 0.70, 0.72], train=2.5, val=2.4),
+        _rate(10.0, [], diverged=3),
     ]
-    best, small, large, one, ten, hundred = lessons.learning_rate_sentences(runs, 2.512)
-    assert best == "Best: learning rate 0.01, 94.60 % validation accuracy after 2 epochs."
-    assert "0.001 (smaller)" in small and "still falling" in small and "learn slowly" in small
-    assert "0.1 (larger)" in large and "overshoot" not in large  # it fits the training rows better
-    assert "no higher than the best's (0.170 vs 0.180)" in large and "held-out rows" in large
-    assert "1 (larger)" in one and "ended at 2.73, no lower than the 2.512" in one
-    assert "below the 4.61 that counts as diverged" in one
-    assert ten == ("10: diverged, the training loss reached 9.5 in epoch 1, above 2 ln 10 = 4.61 "
-                   "(worse than a uniform guess), and training stopped.")  # fmt: skip
-    assert hundred == "100: diverged, the training loss became non-finite within the first epoch."
-    runs[3]["loss"] = [2.9, 2.4]  # below where it started: learning, just overshooting
-    assert (
-        "worse on both, steps this large overshoot"
-        in lessons.learning_rate_sentences(runs, 2.512)[3]
+    small, best, large, huge, gone = lessons.rate_verdicts(runs, initial_loss=2.418)
+    assert (best.kind, best.learning_rate) == ("best", 0.01)
+    assert (small.kind, small.side, small.accuracy_vs_best, small.still_falling) == (
+        "trained",
+        "smaller",
+        "apart",
+        True,
     )
+    assert (large.side, large.accuracy_vs_best) == ("larger", "within noise")
+    assert large.val_loss_vs_best == "apart" and large.train_vs_best == "apart"
+    assert huge.kind == "no lower" and gone.kind == "diverged" and gone.diverged == 3
+    assert gone.diverged_accuracy.mean == pytest.approx(50.0)
+    assert best.accuracy.sd == pytest.approx(0.2)  # percent, ddof=1
+    # the best moves with the data
+    runs[2] = _rate(0.1, [0.96, 0.962, 0.964], train=0.13, val=0.21)
+    assert [v.kind for v in lessons.rate_verdicts(runs, 2.418)][1:3] == ["trained", "best"]
+    # one seed of a rate diverging keeps it from being the best
+    runs[2] = _rate(0.1, [0.96, 0.962], diverged=1)
+    verdicts = lessons.rate_verdicts(runs, 2.418)
+    assert verdicts[2].kind == "some diverged" and verdicts[1].kind == "best"
+    # below 3 seeds: no comparison
+    two = [_rate(0.01, [0.946, 0.95]), _rate(0.1, [0.90, 0.91])]
+    assert lessons.rate_verdicts(two, 2.418)[1].accuracy_vs_best == "too few seeds"
+    assert lessons.rate_verdicts([_rate(10.0, [], diverged=2)], 2.418) == []
 
 
-def test_learning_rate_sentences_flip_at_the_edges():
+def test_learning_rate_sentences_render_the_verdicts():
     runs = [
-        _lr(0.001, [0.6, 0.5], [0.45, 0.46], [0.89, 0.90]),
-        _lr(0.01, [0.2, 0.18], [0.21, 0.19], [0.94, 0.95]),
+        _rate(0.001, [0.90, 0.905, 0.91], train=0.4, val=0.38, falling=True),
+        _rate(0.01, [0.946, 0.948, 0.950], train=0.14, val=0.19),
+        _rate(0.1, [0.940, 0.945, 0.950], train=0.13, val=0.21),
+        _rate(1.0, [0.68, 0.70, 0.72], train=2.5, val=2.4),
+        _rate(10.0, [], diverged=3),
     ]
-    best, small = lessons.learning_rate_sentences(runs, initial_loss=2.5)
-    assert "It is the largest rate tried: larger ones may do better." in best
-    assert "still falling" not in small and "validation loss 0.460" in small
-    runs[0]["val_accuracy"][-1] = 0.99
-    assert "It is the smallest rate tried" in lessons.learning_rate_sentences(runs, 2.5)[0]
-    stuck = [_lr(1.0, [3.0], [3.0], [0.5]), _lr(10.0, [], [], [], diverged=True)]
-    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
-        "No learning rate tried lowered the training loss below the 2.500"
+    rule, best, small, large, huge, gone = lessons.learning_rate_sentences(runs, 2.418, 10, 11.35)
+    assert "mean +- sample standard deviation" in rule and "95 % t-interval" in rule
+    assert "not the running mean" in rule
+    assert best == (
+        "Best: learning rate 0.01, validation accuracy 94.80 % +- 0.20 [94.30, 95.30], "
+        "validation loss 0.191 +- 0.001 [0.189, 0.193], training loss 0.141 +- 0.001 "
+        "[0.139, 0.143]."
     )
-    stuck[0]["diverged"] = True
-    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
-        "Every learning rate tried diverged"
-    )
+    assert "intervals do not overlap; its validation loss was still falling" in small
+    assert "within noise of the best" in large and "does worse on held-out rows" in large
+    assert "no lower than the 2.418 it started from" in huge
+    assert gone.startswith("10 (larger): diverged on 3 of 3 seeds: the training loss went above")
+    assert "worse than a uniform guess in cross-entropy" in gone and "50.00 %" in gone
+    assert "50.00 % +- 0.00 [50.00, 50.00]: better than a guess in accuracy (always" in gone
+    chance = lessons.learning_rate_sentences(runs, 2.418, 10, 45.0)[-1]  # 50 % is 'chance' here
+    assert "no better than a guess in accuracy either" in chance and "yet its loss" not in chance
+    few = lessons.learning_rate_sentences([_rate(0.01, [0.95, 0.96]), _rate(0.1, [0.9, 0.91])], 2.4)
+    assert "no two rates are compared" in few[0] and "too few seeds to say" in few[-1]
+    stuck = lessons.learning_rate_sentences([_rate(10.0, [], diverged=3)], 2.4)
+    assert stuck[-1].startswith("No learning rate tried trained on every seed")
 
 
 def test_top_class_share():

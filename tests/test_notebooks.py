@@ -49,6 +49,16 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
     printed, said = _texts(_cell(notebook, "tiny = MLP("))
     assert "Training accuracy on 100 examples after 60 epochs: 100.00 %" in printed
     assert "100.00 %, first reached in epoch" in said[0]
+    final_loss = float(re.search(r"([\d.]+) at the end", printed)[1])
+    assert ("near zero" in said[0]) == (final_loss < 0.1), said[0]
+    printed, said = _texts(_cell(notebook, "shuffled_labels = "))
+    real, shuffled = (
+        tuple(map(float, re.search(rf"{kind} labels: training accuracy ([\d.]+) %, test accuracy "
+                                   r"([\d.]+) %", printed).groups()))
+        for kind in ("real", "shuffled")
+    )  # fmt: skip
+    assert real[1] > 50 and shuffled[0] >= 99  # real labels generalize; shuffled ones memorized
+    assert ("It memorized noise" in said[0]) == (shuffled[1] <= 11.35 + 5), said[0]
 
     check_vanishing_cell(
         *_texts(_cell(notebook, "from compare.studies.lessons import decomposition"))
@@ -57,21 +67,33 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
         *_texts(_cell(notebook, "from compare.studies.lessons import learning_v"))
     )
 
-    printed, said = _texts(_cell(notebook, "from numpy_mlp import TrainingDivergedError"))
+    check_learning_rate_cell(*_texts(_cell(notebook, "from numpy_mlp import fit_many\n\nrates")))
+
+
+def check_learning_rate_cell(printed: str, said: list[str]) -> None:
+    """Section 9: the best rate and each rate's verdict against the printed means."""
     start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
     runs = re.findall(r"learning rate (\S+) +training loss +([\d.]+), .* validation accuracy +"
-                      r"([\d.]+) %", printed)  # fmt: skip
-    stopped = re.findall(r"learning rate (\S+) +stopped as diverged", printed)
+                      r"([\d.]+) %.*$", printed, re.M)  # fmt: skip
+    stopped = re.findall(r"learning rate (\S+) *; diverged on (\d+) of (\d+) seeds", printed)
     assert len(runs) + len(stopped) == 5
-    learned = [(lr, float(acc)) for lr, loss, acc in runs if float(loss) < start]
+    assert said[0].startswith("Each rate trained 5 networks") and "95 % t-interval" in said[0]
+    lines = dict(re.findall(r"learning rate (\S+) +(.*)$", printed, re.M))
+    learned = [
+        (lr, float(acc))
+        for lr, loss, acc in runs
+        if float(loss) < start and "diverged" not in lines[lr]
+    ]
     best = max(learned, key=lambda r: r[1])
-    assert said[0].startswith(f"Best: learning rate {best[0]}, {best[1]:.2f} %")
-    for lr in stopped:
-        assert any(s.startswith(f"{lr}: diverged") for s in said), lr
+    assert said[1].startswith(f"Best: learning rate {best[0]}, validation accuracy {best[1]:.2f} %")
+    for lr, *_ in stopped:
+        assert any(re.match(rf"{re.escape(lr)} \(\w+\): diverged on", s) for s in said), lr
     for lr, loss, _ in runs:
-        assert not any(s.startswith(f"{lr}: diverged") for s in said), lr
         mine = next((s for s in said if s.startswith(f"{lr} (")), "")
+        assert (lr == best[0]) == (mine == ""), (lr, mine)
         assert ("no lower than the" in mine) == (float(loss) >= start), (lr, mine)
+        if mine and "diverged" not in mine and "no lower" not in mine:
+            assert ("intervals do not overlap" in mine) != ("within noise" in mine), mine
 
 
 def _depths(depths: list[int]) -> str:

@@ -288,27 +288,33 @@ def test_divergence_renders_the_uniform_guess_bound_and_the_onset():
     )
 
 
-def _grid(accuracy):
-    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives its validation accuracy."""
+def _grid(accuracy, seeds=3):
+    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives a cell's mean validation
+    accuracy over `seeds` seeds."""
+    spread = [-0.1, 0.1, 0.0][:seeds] if seeds > 1 else [0.0]
     return [
-        _group(f"({lr:g}, {m:g})", [accuracy(lr, m)], lr=lr, momentum=m)
+        _group(f"({lr:g}, {m:g})", [accuracy(lr, m) + d for d in spread], lr=lr, momentum=m)
         for lr in (0.001, 0.01, 0.1)
         for m in (0.0, 0.9)
     ]
 
 
 def test_effective_step_renders_rho_as_an_approximation():
-    rises, same = sweep_lessons.effective_step(
-        _grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)))
-    )
+    follows = lambda lr, m: 80 + 5 * math.log10(lr / (1 - m))  # noqa: E731
+    rises, same = sweep_lessons.effective_step(_grid(follows))
     assert "accuracy rises with it (Spearman rank correlation rho = 1.00 over 6 cells" in rises
     assert "small-step approximation" in rises and "not a law" in rises
     assert same.startswith("Cells with the same effective step: (0.001, 0.9) and (0.01, 0)")
-    assert "here accuracy follows lr / (1 - m) (approximately)" in same
+    assert "70.00 vs 70.00 %, within noise" in same
+    assert "Every pair is within noise (95 % intervals overlap): here accuracy follows" in same
     text = " ".join(
         sweep_lessons.effective_step(_grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr)))
     )
     assert "does not rise steadily with it" in text and "step alone does not set" in text
+    rho, pairs = sweep_lessons.effective_step(_grid(follows, seeds=2))
+    assert "rank correlation of validation accuracy with it is (Spearman" in rho
+    assert "with 2 seed(s) per cell this is a measurement, not a conclusion" in rho
+    assert "Whether they differ is not decided" in pairs and "follows" not in pairs
 
 
 @pytest.mark.parametrize(
@@ -418,6 +424,9 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     )
     assert "Every cell from learning_rate = 5 on diverged, none below." in text
     assert ("(in epochs 2, 2)" in text) == (epoch is not None)
+    # a diverged cell's accuracy is said beside its loss, where its history recorded one
+    said = "(2 of 2; validation accuracy 40.00 % +- 0.00 in the last epoch they finished)"
+    assert (said in text) == (epoch is not None)
     assert "![Learning curves" in text
     # two seeds: the sample sd is shown, said not to be an estimate, and nothing is compared
     assert "+- is the sample standard deviation over seeds (ddof=1)" in text

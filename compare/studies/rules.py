@@ -525,9 +525,6 @@ def divergence(groups: Sequence[Mapping], single_parameter: bool) -> Divergence:
 
 # Spearman's rho at or above this counts as "rises with" (below: "does not rise steadily").
 RISES_RHO = 0.8
-# Cells with the same effective step "reach the same accuracy" when they differ by at most this
-# fraction of the range of accuracies across the grid.
-SAME_STEP_FRACTION = 0.2
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -561,15 +558,18 @@ def step_size(lr: float, momentum: float) -> float:
 class EffectiveStep:
     """Does a learning_rate x momentum grid's accuracy follow lr / (1 - m)?
 
-    rows: (step, mean validation accuracy, group) of the cells that trained; best_step; rho
-    (Spearman, step against accuracy up to best_step; None with too few cells) and rho_lr (the
-    learning rate alone); rises: rho >= RISES_RHO; pairs: cells with equal steps; worst: their
-    largest accuracy difference; span: the grid's accuracy range; same: worst <= SAME_STEP_FRACTION
-    of span (None without pairs); beyond / diverged_beyond: cells past the best step that trained
-    lower / diverged. None of this is a test: the step is a small-step approximation.
+    rows: (step, mean validation accuracy, group) of the cells that trained; seeds: the fewest
+    seeds a trained cell has; best_step; rho (Spearman, step against mean accuracy up to
+    best_step; None with too few cells) and rho_lr (the learning rate alone); rises: rho >=
+    RISES_RHO; pairs: cells with equal steps, each with rules.compare_settings of their
+    accuracies; worst: their largest difference of means; span: the grid's range of means;
+    same: every pair within noise (None without pairs). rises and same are None below MIN_SEEDS
+    seeds: a measurement, not a conclusion. beyond / diverged_beyond: cells past the best step
+    that trained lower / diverged. The step itself is a small-step approximation.
     """
 
     rows: tuple
+    seeds: int
     best_step: float
     upto: int
     rho: float | None
@@ -593,29 +593,35 @@ def effective_step(groups: Sequence[Mapping]) -> EffectiveStep | None:
     )
     if len(rows) < 3:
         return None
+    seeds = min(len(r[2]["val"]) for r in rows)
+    decided = seeds >= MIN_SEEDS
     best_step = max(rows, key=lambda r: r[1])[0]
     upto = [r for r in rows if r[0] <= best_step]
     rho = spearman([r[0] for r in upto], [r[1] for r in upto])
     rho_lr = spearman([r[2]["lr"] for r in upto], [r[1] for r in upto])
     span = max(r[1] for r in rows) - min(r[1] for r in rows)
     pairs = tuple(
-        (a, b)
+        (a, b, compare_settings(seed_stats(a[2]["val"]), seed_stats(b[2]["val"])))
         for i, a in enumerate(rows)
         for b in rows[i + 1 :]
         if math.isclose(a[0], b[0], rel_tol=1e-6)
     )
-    worst = max(abs(a[1] - b[1]) for a, b in pairs) if pairs else None
+    worst = max(abs(a[1] - b[1]) for a, b, _ in pairs) if pairs else None
+    same = None
+    if pairs and decided:
+        same = all(verdict == "within noise" for *_, verdict in pairs)
     return EffectiveStep(
         rows=rows,
+        seeds=seeds,
         best_step=best_step,
         upto=len(upto),
         rho=rho,
         rho_lr=rho_lr,
-        rises=None if rho is None else rho >= RISES_RHO,
+        rises=None if rho is None or not decided else rho >= RISES_RHO,
         pairs=pairs,
         worst=worst,
         span=span,
-        same=None if worst is None else worst <= SAME_STEP_FRACTION * span,
+        same=same,
         beyond=sum(r[0] > best_step for r in rows),
         diverged_beyond=sum(
             1 for g in groups if g["diverged"] and step_size(g["lr"], g["momentum"]) > best_step

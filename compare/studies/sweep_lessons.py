@@ -54,6 +54,11 @@ def seed_summary(stats: SeedStats | None, unit: str = " %") -> str:
     )
 
 
+def _compact(stats: SeedStats) -> str:
+    """'57.48 % +- 3.28' (sample sd), or the bare value of one seed."""
+    return f"{stats.mean:.2f} %" + ("" if stats.sd is None else f" +- {stats.sd:.2f}")
+
+
 def best_value(groups: Sequence[Mapping]) -> str:
     """The best value by mean validation accuracy (rules.best_value), its spread, its test
     accuracy, and whether the runner-up is told apart from it.
@@ -147,7 +152,17 @@ def divergence(groups: Sequence[Mapping], param: str | None, n_classes: int = 10
             else ""
         )
         return f"No cell diverged (of {v.total}){largest}{hint}."
-    where = ", ".join(f"{g['label']} ({g['diverged']} of {g['cells']})" for g in v.groups)
+    where = ", ".join(
+        f"{g['label']} ({g['diverged']} of {g['cells']}"
+        + (
+            f"; validation accuracy {_compact(seed_stats(g['diverged_val']))} in the last epoch "
+            "they finished"
+            if g.get("diverged_val")
+            else ""
+        )
+        + ")"
+        for g in v.groups
+    )
     bound, uniform = rules.divergence_bound(n_classes), rules.uniform_loss(n_classes)
     text = (
         f"{v.diverged} of {v.total} cells diverged: their training loss went above 2 ln "
@@ -183,33 +198,48 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
     lr_words = (
         "" if v.rho_lr is None else f"; against the learning rate alone, rho = {v.rho_lr:.2f}"
     )
+    undecided = (
+        f"with {v.seeds} seed(s) per cell this is a measurement, not a conclusion: "
+        f"{MIN_SEEDS} or more are needed"
+    )
     if v.rho is None:
         out.append(
             f"The best cell has effective step lr / (1 - m) = {v.best_step:.3g}; too few cells "
             "below it to say how accuracy rises with the step."
         )
     else:
+        trend = (
+            "the Spearman rank correlation of validation accuracy with it is"
+            if v.rises is None
+            else "validation accuracy rises with it"
+            if v.rises
+            else "validation accuracy does not rise steadily with it"
+        )
         out.append(
-            f"Up to the best cell's effective step lr / (1 - m) = {v.best_step:.3g}, validation "
-            + ("accuracy rises with it" if v.rises else "accuracy does not rise steadily with it")
-            + f" (Spearman rank correlation rho = {v.rho:.2f} over {v.upto} cells{lr_words}; "
-            f"{approx})."
+            f"Up to the best cell's effective step lr / (1 - m) = {v.best_step:.3g}, {trend} "
+            f"(Spearman rank correlation rho = {v.rho:.2f} over {v.upto} cells{lr_words}; "
+            f"{approx}" + (f"; {undecided}" if v.rises is None else "") + ")."
         )
     if v.pairs:
         listed = "; ".join(
             f"{a[2]['label']} and {b[2]['label']} (step {a[0]:.3g}): {a[1]:.2f} vs {b[1]:.2f} %"
-            for a, b in v.pairs
+            + ("" if verdict == "too few seeds" else f", {verdict}")
+            for a, b, verdict in v.pairs
         )
-        out.append(
-            f"Cells with the same effective step: {listed}. They differ by at most {v.worst:.2f} "
-            f"points, against {v.span:.2f} across the grid: "
-            + (
-                "here accuracy follows lr / (1 - m) (approximately), not the learning rate or "
-                "momentum alone."
-                if v.same
-                else "here the step alone does not set the accuracy."
+        text = f"Cells with the same effective step: {listed}."
+        if v.same is None:
+            text += f" Whether they differ is not decided: {undecided}."
+        elif v.same:
+            text += (
+                " Every pair is within noise (95 % intervals overlap): here accuracy follows "
+                "lr / (1 - m) (approximately), not the learning rate or momentum alone."
             )
-        )
+        else:
+            text += (
+                " At least one pair is told apart by its intervals: here the step alone does not "
+                "set the accuracy."
+            )
+        out.append(text)
     if v.beyond or v.diverged_beyond:
         parts = []
         if v.beyond:

@@ -53,6 +53,12 @@ def sweep_groups(study: dict) -> tuple[list[str], list[dict]]:
                 "diverged": sum(s["status"] == "diverged" for s in cells),
                 "val": [s["val_accuracy"] for s in done if s.get("val_accuracy") is not None],
                 "test": [s["test_accuracy"] for s in done if s.get("test_accuracy") is not None],
+                # the validation accuracy of a diverged cell's last finished epoch, in percent
+                "diverged_val": [
+                    100 * s["history"]["val_accuracy"][-1]
+                    for s in cells
+                    if s["status"] == "diverged" and (s.get("history") or {}).get("val_accuracy")
+                ],
                 **dict(zip(names, key, strict=True)),
             }
         )
