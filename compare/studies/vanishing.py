@@ -41,10 +41,10 @@ PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_u
 # The study's default (activation, init) pairs: each activation with its partner, and the
 # logistic also with Glorot's range times 4, the gain that makes up for its slope of at most 1/4.
 DEFAULT_PAIRS = (
-    ("logistic", "glorot_uniform"),
+    ("logistic", PARTNER["logistic"]),
     ("logistic", "glorot_uniform_x4"),
-    ("tanh", "glorot_uniform"),
-    ("relu", "he_uniform"),
+    ("tanh", PARTNER["tanh"]),
+    ("relu", PARTNER["relu"]),
 )
 MAX_ADDED_RATES = 2  # larger rates the study adds per network when its best is the largest
 PROBE_ROWS = 256  # the fixed batch the norms are measured on
