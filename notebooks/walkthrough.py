@@ -980,7 +980,8 @@ if net is not None:
 # * Depth needs activations and initializations that keep the gradient's size from one hidden
 #   layer to the next (a layer factor near 1; the logistic's is about its slope bound, 1/4). A
 #   network at chance at one learning rate may learn at another: try several before blaming depth.
-# * The learning rate has a best value between learning too slowly and overshooting.
+# * The learning rate has a best value between learning too slowly and overshooting; telling two
+#   rates apart takes several seeds and intervals, not one run each.
 #
 # **Exercises**
 #
