@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from compare.folders import output_folder
+from compare.folders import claim_folder, output_folder
 from compare.options import add_data_args, add_out_arg
 
 HELP = "benchmark NumPy against Keras; sweep batch and width"
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         tensorflow()
     with output_folder(args.out) as out:
+        claim_folder(out, "bench")  # its own earlier bench, or nothing
         run_bench(
             out,
             quick=args.quick,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -227,6 +226,7 @@ def _line(i: int, total: int, r: dict) -> str:
 def _write(
     plan, out: Path, cells, done: dict, status: str, elapsed: float, trained, error=None
 ) -> None:
+    from compare.folders import read_record
     from compare.studies import figures
     from compare.studies.report import write_report
 
@@ -237,12 +237,9 @@ def _write(
         "wall_seconds": elapsed,
         "model_epochs_per_second": epochs / elapsed if elapsed > 0 and epochs else None,
     }
-    earlier = out / "sweep.json"
-    if not trained and earlier.is_file() and earlier.stat().st_size < 2**26:  # nothing left to do
-        try:
-            throughput = dict(json.loads(earlier.read_text())["throughput"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    earlier = read_record(out / "sweep.json") if not trained else None  # nothing left to do
+    if earlier is not None and isinstance(earlier.get("throughput"), dict):
+        throughput = dict(earlier["throughput"])
     study = {
         "study": "sweep",
         "status": status,
