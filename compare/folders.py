@@ -121,17 +121,17 @@ _RUN_NAMES = (
     r"|model_[a-z0-9-]+\.(npz|keras)"
 )
 OWNERS = {
-    "run": Owner("run", "metrics.json", ("phases_done", "artifacts"), _RUN_NAMES),
-    "bench": Owner("bench", "bench.json", ("environment", "machine", "matmul_peak"),
+    "run": Owner("run of mlp-compare", "metrics.json", ("phases_done", "artifacts"), _RUN_NAMES),
+    "bench": Owner("`bench`", "bench.json", ("environment", "machine", "matmul_peak"),
                    r"bench\.json|report\.(md|html)|bench(_[a-z0-9_]+)?\.png"),
-    "train": Owner("train", "history.json", ("impl", "settings"),
+    "train": Owner("`train`", "history.json", ("impl", "settings"),
                    r"history\.json|learning_curves\.png|model\.(npz|keras)"),
-    "data": Owner("data", "data.json", ("source", "checksums"), r"data\.json|digits\.png"),
-    "lockstep": Owner("lockstep", "lockstep.json", ("settings", "epochs", "trace"),
+    "data": Owner("`data`", "data.json", ("source", "checksums"), r"data\.json|digits\.png"),
+    "lockstep": Owner("`lockstep`", "lockstep.json", ("settings", "epochs", "trace"),
                       r"lockstep\.(json|png)"),
-    "sweep": Owner("study sweep", "sweep.json", ("study",),
+    "sweep": Owner("`study sweep`", "sweep.json", ("study",),
                    r"sweep\.json|report\.(md|html)|sweep_[a-z0-9_]+\.png", r"cells"),
-    "vanishing": Owner("study vanishing", "study.json", ("study",),
+    "vanishing": Owner("`study vanishing`", "study.json", ("study",),
                        r"study\.json|report\.(md|html)|vanishing_[a-z0-9_]+\.png"),
 }  # fmt: skip
 
@@ -192,14 +192,14 @@ def claim_folder(out: Path, command: str, flag: str = "--out") -> dict | None:
         or ("study" in owner.keys and record.get("study") != command)
     ):
         raise UsageError(
-            f"{flag} {out}: not empty and not an earlier `{owner.command}` (holds "
+            f"{flag} {out}: not empty and not an earlier {owner.command} (holds "
             f"{_names([n for n, _, _ in entries])}); choose an empty or a new folder"
         )
     strangers = [name for name, _, ours in entries if not ours]
     if strangers:
         raise UsageError(
-            f"{flag} {out}: holds an earlier `{owner.command}` and other files "
-            f"({_names(strangers)}); choose an empty or a new folder"
+            f"{flag} {out}: not an earlier {owner.command} alone: it also holds "
+            f"{_names(strangers)}; choose an empty or a new folder"
         )
     return record
 

@@ -17,6 +17,7 @@ import os
 from compare.errors import UsageError
 from compare.options import (
     INT_MAX,
+    MAX_LIST_ITEMS,
     MAX_PARAMETERS,
     add_data_args,
     add_network_args,
@@ -25,7 +26,9 @@ from compare.options import (
     check_network,
     check_training_rows,
     layers_arg,
+    list_items,
     nonnegative_int,
+    plain_float,
     positive_int,
     setting_arg,
 )
@@ -64,14 +67,17 @@ one file per finished cell (a rerun with the same --out skips them), sweep.json,
 report.md. Cells run in parallel worker processes (--jobs)."""
 
 
-def _csv(kind):
+MAX_RATES = 16  # --learning-rates: each one trains every network of the study again
+
+
+def _csv(kind, max_items: int = MAX_LIST_ITEMS):
     def parse(text: str) -> tuple:
         try:
-            values = tuple(kind(v) for v in text.split(",") if v.strip())
+            values = tuple(kind(v) for v in list_items(text, max_items))
         except (argparse.ArgumentTypeError, ValueError) as exc:
             raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"{text!r}: give at least one value")
+        if len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(f"{text!r}: a value is given twice")
         return values
 
     return parse
@@ -136,7 +142,7 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--learning-rates",
-        type=_csv(setting_arg("learning_rate")),
+        type=_csv(setting_arg("learning_rate"), MAX_RATES),
         default=(0.001, 0.01, 0.1),
         metavar="0.001,0.01,0.1",
         help="every network is trained at each of these learning rates (default: 0.001,0.01,0.1)",
@@ -309,11 +315,13 @@ def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
     if text is None:
         return defaults
     values: list = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    try:
+        parts = list_items(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text}: {exc}") from None
+    for part in parts:
         try:
-            number = float(part)
+            number = plain_float(part)
         except ValueError:
             raise UsageError(f"{flag} {text}: {part!r} is not a number") from None
         try:
@@ -370,6 +378,8 @@ def sweep_plan(args: argparse.Namespace):
         **fixed,
     )
     check_mnist_layers(base.layers)
+    if args.hidden is not None and args.layers is not None:
+        raise UsageError("--hidden and --layers both set the hidden layers; give one of them")
     if args.hidden is not None:
         base = apply_values(base, [("hidden", args.hidden)], args.seed)
         try:

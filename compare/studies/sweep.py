@@ -167,6 +167,8 @@ def run_sweep(
     if todo and plan.scheduler:  # before anything is written: a wrong address leaves nothing
         executor, close = dask_executor(plan.scheduler)
     try:
+        if todo:  # sweep.json (running, its plan) before the first cell: a killed sweep resumes
+            _write(plan, out, cells, done, "running", 0.0, [])
         if todo and not plan.scheduler:
             cached_data(data_dir, plan.base.dtype, plan.limit)  # load once, before forking
             if plan.jobs > 1 and len(work) > 1:
@@ -226,6 +228,7 @@ def _line(i: int, total: int, r: dict) -> str:
 def _write(
     plan, out: Path, cells, done: dict, status: str, elapsed: float, trained, error=None
 ) -> None:
+    from compare.finals import REPORTS, failed, settle
     from compare.folders import read_record
     from compare.studies import figures
     from compare.studies.report import write_report
@@ -249,7 +252,18 @@ def _write(
         "throughput": throughput,
         "cells": [done[c.id] for c in cells if c.id in done],
     }
-    write_json(out / "sweep.json", study)
-    if study["cells"]:
-        figures.sweep_figures(study, out)
-        write_report(study, out)
+    if status == "running":  # the record a resume recognizes, before the first cell
+        for name in REPORTS:  # an earlier report would go on stating its status
+            (out / name).unlink(missing_ok=True)
+        write_json(out / "sweep.json", study)
+        return
+    try:  # figures and reports first, the record last: no file says complete unless all are
+        if study["cells"]:
+            figures.sweep_figures(study, out)
+            write_report(study, out)
+        write_json(out / "sweep.json", study)
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt) or status == "complete":
+            failed(study, exc, "writing the sweep's outputs")
+        settle(out, "sweep.json", study, lambda: write_report(study, out))
+        raise
