@@ -20,19 +20,22 @@ from numpy_mlp.training.optimizers import SETTING_RULES
 
 # A number on the command line: ASCII digits only (int() and float() would also take "1_0" as 10
 # and full-width or other Unicode digits), an optional sign, point and exponent.
-PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+# inf and nan pass here, for each setting's rule to refuse in its own words.
+PLAIN_NUMBER = re.compile(
+    r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.I
+)
 MAX_LIST_ITEMS = 1000  # items in any comma-separated flag (a sweep's cells are capped at 1,000 too)
 
 
-def list_items(text: str, max_items: int = MAX_LIST_ITEMS) -> list[str]:
+def list_items(text: str, max_items: int = MAX_LIST_ITEMS, *, unique: bool = True) -> list[str]:
     """'a,b,c' -> ['a', 'b', 'c'] (stripped); ValueError for an empty item, more than `max_items`
-    items, or an item given twice."""
+    items, or (`unique`) an item given twice."""
     items = [part.strip() for part in text.split(",")]
     if "" in items:
         raise ValueError("an empty item (two commas in a row, or one at an end)")
     if len(items) > max_items:
         raise ValueError(f"{len(items):,} items; at most {max_items:,}")
-    twice = sorted({item for item in items if items.count(item) > 1})
+    twice = sorted({item for item in items if items.count(item) > 1}) if unique else []
     if twice:
         raise ValueError(f"{twice[0]} is given twice (each value once, please)")
     return items
@@ -57,7 +60,7 @@ def plain_float(text: str) -> float:
 def layers_arg(text: str) -> tuple[int, ...]:
     """'784,50,50,10' -> (784, 50, 50, 10); every size a positive integer, at least two."""
     try:
-        sizes = tuple(plain_int(part) for part in list_items(text))
+        sizes = tuple(plain_int(part) for part in list_items(text, unique=False))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of integers such as 784,50,50,10"

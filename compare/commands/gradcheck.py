@@ -124,6 +124,23 @@ def format_table(results, *, tolerance: float) -> str:
     return "\n".join(lines)
 
 
+MAX_CHECK_BYTES = 2**30  # what a gradient check may allocate for its weight-sized arrays
+CHECK_COPIES = 4  # weight-sized float64 arrays held: weights, two gradients, one more
+
+
+def check_memory(layers) -> None:
+    """UsageError, before anything is allocated, for a network whose check needs more than
+    MAX_CHECK_BYTES: it holds CHECK_COPIES float64 arrays the size of the weights."""
+    count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
+    need = count * 8 * CHECK_COPIES
+    if need > MAX_CHECK_BYTES:
+        raise UsageError(
+            f"--layers {','.join(map(str, layers))}: {count:,} weights; checking them needs about "
+            f"{need / 2**30:.1f} GiB, at most {MAX_CHECK_BYTES / 2**30:.0f} GiB (a gradient check "
+            "needs only a small network)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -133,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from numpy_mlp.training.fast import fast_gradients
 
     check_network(args.layers)
+    check_memory(args.layers)
     if args.samples > MAX_SAMPLES:
         raise UsageError(
             f"--samples {args.samples}: at most {MAX_SAMPLES:,} rows (the MNIST training set; "
