@@ -164,3 +164,34 @@ def test_keras_optimizer_values_are_checked():
 
     with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         build_model((3, 4, 3), learning_rate=-1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["study", "sweep", "--grid", "learning_rate=1e-3,,1e-2", "momentum=0,0.9"],
+         "an empty item"),
+        (["study", "sweep", "--param", "batch_size", "--values", "1_0"], "'1_0' is not a number"),
+        (["study", "sweep", "--param", "batch_size", "--values", "\uff11\uff10"], "is not a number"),
+        (["study", "sweep", "--param", "momentum", "--hidden", "5", "--layers", "784,7,10"],
+         "--hidden and --layers"),
+        (["study", "vanishing", "--learning-rates", "0.1,0.1"], "given twice"),
+        (["study", "vanishing", "--learning-rates", ",".join(["0.1"] * 2000)], "at most 16"),
+        (["run", "--epochs", "1_0"], "'1_0' is not an integer"),
+        (["run", "--layers", "784,,10"], "--layers"),
+        (["bench", "--batches", "16,,64"], "an empty item"),
+        (["bench", "--batches", "10000000000"], "at most 60,000"),
+        (["bench", "--widths", "300000"], "weights"),
+        (["bench", "--widths", "12000"], "weights"),
+        (["bench", "--widths", "50,50"], "given twice"),
+        (["gradcheck", "--layers", "784,100000,10"], "GiB"),
+        (["explain", "--lr", "1e308"], "would overflow float64"),
+    ],
+)  # fmt: skip
+def test_list_flags_and_sizes_are_refused_in_one_line(tmp_path, cli, argv, needle):
+    out = tmp_path / "out"
+    result = cli(*argv, *(["--out", str(out)] if argv[0] in ("study", "bench") else []))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Warning" not in result.stderr, lines
+    assert not out.exists()

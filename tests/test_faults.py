@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,3 +180,136 @@ def test_a_data_error_mid_run_is_status_failed(tmp_path, mnist_dir, cli):
     assert "t10k-labels-idx1-ubyte" in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "MnistFormatError" in metrics["error"]
+
+
+# -- folders stay their owner's ---------------------------------------------------------------------
+
+
+def _listing(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None)
+                  for p in folder.rglob("*"))  # fmt: skip
+
+
+def _earlier_run(folder, **metrics):
+    folder.mkdir()
+    record = {"status": "complete", "phases_done": ["data"], "artifacts": [], **metrics}
+    (folder / "metrics.json").write_text(json.dumps(record))
+    (folder / "report.md").write_text("# an earlier run")
+
+
+@pytest.mark.parametrize(
+    ("command", "setup", "needle"),
+    [
+        (["bench", "--no-keras", "--quick"], "run", "not empty and not an earlier `bench`"),
+        (["train", "--impl", "numpy"], "run", "not empty and not an earlier `train`"),
+        (["train", "--impl", "numpy"], "user_png", "not empty and not an earlier `train`"),
+        (["data"], "run", "not empty and not an earlier `data`"),
+        (["run", "--impl", "numpy"], "dot_files", "not empty and not an earlier run"),
+        (["run", "--impl", "numpy"], "crafted", "also holds notes.txt"),
+        (["run", "--impl", "numpy"], "metrics_to_device", "not empty and not an earlier run"),
+        (["study", "sweep", "--param", "momentum", "--values", "0"], "dot_files",
+         "not empty and not an earlier `study sweep`"),
+    ],
+)  # fmt: skip
+def test_no_command_writes_into_a_folder_it_does_not_own(tmp_path, mnist_dir, cli, command,
+                                                         setup, needle):  # fmt: skip
+    out = tmp_path / "out"
+    if setup == "run":
+        _earlier_run(out)
+    elif setup == "user_png":
+        out.mkdir()
+        (out / "learning_curves.png").write_bytes(b"my own figure")
+    elif setup == "dot_files":
+        out.mkdir()
+        (out / ".env").write_text("SECRET=1")
+        (out / ".git").mkdir()
+        (out / ".git" / "HEAD").write_text("ref: refs/heads/main")
+    elif setup == "crafted":
+        _earlier_run(out, artifacts=["notes.txt", "sub"])
+        (out / "notes.txt").write_text("my notes")
+        (out / "sub").mkdir()
+    else:
+        out.mkdir()
+        (out / "metrics.json").symlink_to("/dev/zero")  # read whole, 2.7 GB before the change
+    before = _listing(out) if setup != "metrics_to_device" else None
+    result = cli(*command, "--epochs", "1", "--limit", "600", "--data-dir", str(mnist_dir),
+                 "--out", str(out)) if command[0] in ("train", "run", "study") else cli(
+                 *command, "--data-dir", str(mnist_dir), "--out", str(out))  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines
+    if before is not None:
+        assert _listing(out) == before  # nothing changed, nothing removed
+    else:
+        assert (out / "metrics.json").is_symlink()
+
+
+def test_bench_train_data_and_lockstep_recognize_their_own_records():
+    from compare.folders import OWNERS
+
+    assert OWNERS["train"].owns("history.json", False) and not OWNERS["train"].owns(
+        "notes.txt", False
+    )
+    assert not OWNERS["run"].owns("cells", True) and OWNERS["sweep"].owns("cells", True)
+    assert not OWNERS["run"].owns(".env", False)
+
+
+def test_a_train_replaces_its_own_earlier_training(tmp_path, mnist_dir, cli):
+    out = tmp_path / "train"
+    args = ("train", "--impl", "numpy", "--epochs", "1", "--limit", "600", "--verbose", "0",
+            "--data-dir", str(mnist_dir), "--out", str(out))  # fmt: skip
+    assert cli(*args).returncode == 0
+    assert cli(*args).returncode == 0  # its own: replaced
+    (out / "notes.txt").write_text("mine")
+    again = cli(*args)
+    assert again.returncode == 2 and "also holds notes.txt" in again.stderr
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+# -- statuses true to the end ----------------------------------------------------------------------
+
+
+def _with_fsize(limit: int, argv: list[str]) -> subprocess.CompletedProcess:
+    """`mlp-compare ARGV` in a child whose files may not grow past `limit` bytes (as prlimit
+    --fsize): every larger write fails with EFBIG."""
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "from compare.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)  # fmt: skip
+
+
+def _statuses(out):
+    """{file: the status it states} for every record and report in `out`."""
+    found = {}
+    for name in ("metrics.json", "sweep.json", "study.json"):
+        if (out / name).is_file():
+            found[name] = json.loads((out / name).read_text())["status"]
+    for name in ("report.md", "report.html"):
+        if (out / name).is_file():
+            text = (out / name).read_text()
+            match = re.search(r"Status:\s*(?:\*\*|<span [^>]*><strong>|<strong>)(\w+)", text)
+            found[name] = match.group(1) if match else text[:200]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("argv", "limit"),
+    [
+        (["run", "--impl", "numpy", "--epochs", "1", "--limit", "600"], 40_000),
+        (["study", "sweep", "--param", "momentum", "--values", "0", "--epochs", "1",
+          "--limit", "600", "--jobs", "1"], 40_000),
+        (["study", "vanishing", "--quick", "--depths", "1,2", "--activations", "tanh"], 40_000),
+    ],
+)  # fmt: skip
+def test_a_full_disk_never_leaves_a_status_saying_complete(tmp_path, mnist_dir, argv, limit):
+    out = tmp_path / "out"
+    result = _with_fsize(limit, [*argv, "--data-dir", str(mnist_dir), "--out", str(out)])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "File too large" in lines[-1] and str(out) in lines[-1], lines
+    statuses = _statuses(out)
+    assert statuses and all(s == "failed" for s in statuses.values()), statuses
