@@ -3,6 +3,7 @@ foreign output folder, an interrupted Keras save; and the library's edges."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -313,3 +314,57 @@ def test_a_full_disk_never_leaves_a_status_saying_complete(tmp_path, mnist_dir, 
     assert "File too large" in lines[-1] and str(out) in lines[-1], lines
     statuses = _statuses(out)
     assert statuses and all(s == "failed" for s in statuses.values()), statuses
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("watched", [True, False])
+def test_a_child_started_with_die_with_parent_never_outlives_a_killed_parent(watched):
+    """bench's Keras measurement child is started so: SIGKILL of the command takes it along.
+    (Without die_with_parent, the control case, the child outlives its parent.)"""
+    code = (
+        "import subprocess, sys, time\n"
+        "from numpy_mlp.io.children import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        f" preexec_fn={'die_with_parent' if watched else 'None'})\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    child = int(parent.stdout.readline())
+    try:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(child):
+            time.sleep(0.05)
+        assert _alive(child) is not watched
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_bench_starts_its_measurement_children_with_die_with_parent(monkeypatch):
+    from compare.speed import measure
+    from numpy_mlp.io.children import die_with_parent
+
+    seen = []
+
+    def run(args, **kwargs):
+        seen.append(kwargs.get("preexec_fn"))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(measure.subprocess, "run", run)
+    for call in (lambda: measure.keras_epoch_in_fresh_process(1, 1, None, 1),
+                 lambda: measure.peak_rss_of_numpy_training(None)):  # fmt: skip
+        with pytest.raises(RuntimeError, match="stop here"):
+            call()
+    assert seen == [die_with_parent, die_with_parent]

@@ -365,3 +365,34 @@ def test_a_sweep_that_fails_ends_failed_with_the_error(tmp_path, mnist_dir, monk
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["status"] == "failed" and "RuntimeError: worker lost" in sweep["error"]
     assert len(sweep["cells"]) == 1  # the finished cell is kept for a rerun
+
+
+def test_a_sweep_killed_after_some_cells_resumes_with_the_same_command(tmp_path, mnist_dir, cli):
+    """SIGKILL once two of four cells are finished (method separate, one job): sweep.json, written
+    (running, with the plan) before the first cell, makes the same command resume; the finished
+    cells are reused, not trained again, and the sweep ends complete."""
+    out = tmp_path / "sweep"
+    argv = _sweep_args(mnist_dir, out, "--param", "momentum", "--values", "0,0.3,0.6,0.9",
+                       "--method", "separate", "--jobs", "1", epochs="3", limit="3000")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "compare", *argv], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list((out / "cells").glob("*.json"))) < 2:
+            assert proc.poll() is None, "the sweep ended before it was killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["status"] == "running" and record["config"]["axes"]
+    finished = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert 2 <= len(finished) < 4
+    resumed = cli(*argv)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({len(finished)} already finished" in resumed.stdout
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["status"] == "complete" and len(record["cells"]) == 4
+    assert record["throughput"]["cells_trained_now"] == 4 - len(finished)
