@@ -16,6 +16,7 @@ from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
 from compare.errors import UsageError
 from numpy_mlp.model.activations import ACTIVATIONS
 from numpy_mlp.model.initializers import INITIALIZERS
+from numpy_mlp.model.mlp import check_layer_sizes
 from numpy_mlp.training.optimizers import SETTING_RULES
 
 # A number on the command line: ASCII digits only (int() and float() would also take "1_0" as 10
@@ -25,6 +26,11 @@ PLAIN_NUMBER = re.compile(
     r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.I
 )
 MAX_LIST_ITEMS = 1000  # items in any comma-separated flag (a sweep's cells are capped at 1,000 too)
+
+
+def shown(text: str, width: int = 60) -> str:
+    """`text` as an error message quotes it: cut to `width` characters (a flag may be long)."""
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def list_items(text: str, max_items: int = MAX_LIST_ITEMS, *, unique: bool = True) -> list[str]:
@@ -63,10 +69,12 @@ def layers_arg(text: str) -> tuple[int, ...]:
         sizes = tuple(plain_int(part) for part in list_items(text, unique=False))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers such as 784,50,50,10"
+            f"{shown(text)!r} is not a comma-separated list of integers such as 784,50,50,10"
         ) from None
     if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"{text!r}: need at least two layer sizes, all positive")
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)!r}: need at least two layer sizes, all positive"
+        )
     return sizes
 
 
@@ -276,7 +284,7 @@ def add_training_args(
 
 def check_network(layers: tuple[int, ...]) -> None:
     """UsageError for a network that cannot be built: one class, or more weights than fit."""
-    flag = f"--layers {','.join(map(str, layers))}"
+    flag = f"--layers {shown(','.join(map(str, layers)))}"
     if layers[-1] < 2:
         raise UsageError(f"{flag}: a classifier needs at least two output classes")
     count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
@@ -285,6 +293,10 @@ def check_network(layers: tuple[int, ...]) -> None:
             f"{flag}: {count:,} weights; at most {MAX_PARAMETERS:,} fit in memory with their "
             "gradients and velocities"
         )
+    try:  # the library's own limits (hidden layers, units): what it builds, it saves and loads
+        check_layer_sizes(layers)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
 
 
 def check_training_rows(args) -> None:

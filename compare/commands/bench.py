@@ -25,6 +25,7 @@ from compare.options import (
     check_network,
     list_items,
     plain_int,
+    shown,
 )
 
 HELP = "benchmark NumPy against Keras; sweep batch and width"
@@ -63,10 +64,10 @@ def sizes_arg(text: str) -> list[int]:
         values = [plain_int(v) for v in list_items(text, MAX_SIZES)]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers ({exc})"
+            f"{shown(text)!r} is not a comma-separated list of integers ({exc})"
         ) from None
     if min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+        raise argparse.ArgumentTypeError(f"{shown(text)!r}: sizes must be positive")
     return values
 
 
@@ -75,7 +76,7 @@ def batches_arg(text: str) -> list[int]:
     values = sizes_arg(text)
     if max(values) > MAX_BATCH:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: a batch of {max(values):,} rows; at most {MAX_BATCH:,} (the training rows)"
+            f"{shown(text)!r}: a batch of {max(values):,} rows; at most {MAX_BATCH:,} (the training rows)"
         )
     return values
 
@@ -88,7 +89,7 @@ def widths_arg(text: str) -> list[int]:
     try:
         check_network(widest)
     except UsageError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {str(exc).split(': ', 1)[1]}") from None
+        raise argparse.ArgumentTypeError(f"{shown(text)!r}: {str(exc).split(': ', 1)[1]}") from None
     return values
 
 

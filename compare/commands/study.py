@@ -31,6 +31,7 @@ from compare.options import (
     plain_float,
     positive_int,
     setting_arg,
+    shown,
 )
 
 HELP = "studies: the vanishing gradient across depths, and hyperparameter sweeps"
@@ -75,9 +76,9 @@ def _csv(kind, max_items: int = MAX_LIST_ITEMS):
         try:
             values = tuple(kind(v) for v in list_items(text, max_items))
         except (argparse.ArgumentTypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+            raise argparse.ArgumentTypeError(f"{shown(text)!r}: {exc}") from None
         if len(set(values)) < len(values):
-            raise argparse.ArgumentTypeError(f"{text!r}: a value is given twice")
+            raise argparse.ArgumentTypeError(f"{shown(text)!r}: a value is given twice")
         return values
 
     return parse
@@ -318,12 +319,12 @@ def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
     try:
         parts = list_items(text)
     except ValueError as exc:
-        raise UsageError(f"{flag} {text}: {exc}") from None
+        raise UsageError(f"{flag} {shown(text)}: {exc}") from None
     for part in parts:
         try:
             number = plain_float(part)
         except ValueError:
-            raise UsageError(f"{flag} {text}: {part!r} is not a number") from None
+            raise UsageError(f"{flag} {shown(text)}: {part!r} is not a number") from None
         try:
             if name in SETTING_RULES:
                 value = check_setting(name, number)
@@ -332,12 +333,14 @@ def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
             else:
                 value = int(number)
         except ValueError as exc:
-            raise UsageError(f"{flag} {text}: {exc}") from None
+            raise UsageError(f"{flag} {shown(text)}: {exc}") from None
         if value in values:
-            raise UsageError(f"{flag} {text}: {part} is given twice (each value once, please)")
+            raise UsageError(
+                f"{flag} {shown(text)}: {part} is given twice (each value once, please)"
+            )
         values.append(value)
     if not values:
-        raise UsageError(f"{flag} {text}: give at least one value")
+        raise UsageError(f"{flag} {shown(text)}: give at least one value")
     return tuple(values)
 
 
