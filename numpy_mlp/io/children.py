@@ -12,6 +12,15 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
+_forking_parent = os.getpid()  # the process that forks, noted just before each fork
+
+
+def _note_parent() -> None:
+    global _forking_parent
+    _forking_parent = os.getpid()
+
+
+os.register_at_fork(before=_note_parent)  # subprocess runs it when a preexec_fn is given
 
 
 def die_with_parent() -> None:
@@ -20,8 +29,7 @@ def die_with_parent() -> None:
         return
     import ctypes
 
-    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the request took effect
+    if os.getppid() != _forking_parent:  # the parent died before the request took effect
         os._exit(1)
