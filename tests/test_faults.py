@@ -368,3 +368,27 @@ def test_bench_starts_its_measurement_children_with_die_with_parent(monkeypatch)
         with pytest.raises(RuntimeError, match="stop here"):
             call()
     assert seen == [die_with_parent, die_with_parent]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_parent_killed_during_the_fork_still_takes_its_child_along(tmp_path):
+    """The parent dies between fork and the child's prctl: the child must notice and never run."""
+    marker = tmp_path / "ran"
+    code = (
+        "import subprocess, sys, time\n"
+        "from numpy_mlp.io.children import die_with_parent\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        "    die_with_parent()\n"
+        "print('forking', flush=True)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import sys; open(sys.argv[1], \"w\")',"
+        f" {str(marker)!r}], preexec_fn=late)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    assert parent.stdout.readline().strip() == "forking"
+    time.sleep(0.1)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    time.sleep(2.0)  # the child's late preexec ends at 0.5 s; it would run at once after it
+    assert not marker.exists()
