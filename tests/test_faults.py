@@ -392,3 +392,26 @@ def test_a_parent_killed_during_the_fork_still_takes_its_child_along(tmp_path):
     parent.wait(timeout=10)
     time.sleep(2.0)  # the child's late preexec ends at 0.5 s; it would run at once after it
     assert not marker.exists()
+
+
+def test_settle_removes_every_status_file_it_cannot_rewrite(tmp_path, monkeypatch):
+    """compare.finals.settle: reports that cannot be rewritten are removed (an earlier one would
+    go on saying complete); a record that cannot be written is removed too."""
+    from compare import finals
+
+    for name in ("sweep.json", "report.md", "report.html"):
+        (tmp_path / name).write_text('{"status": "complete"} Status: **complete**')
+
+    def reports():
+        raise OSError(27, "File too large", str(tmp_path / "report.html"))
+
+    finals.settle(tmp_path, "sweep.json", {"status": "failed"}, reports)
+    assert json.loads((tmp_path / "sweep.json").read_text()) == {"status": "failed"}
+    assert not (tmp_path / "report.md").exists() and not (tmp_path / "report.html").exists()
+
+    def full(path, value):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(finals, "write_json", full)
+    finals.settle(tmp_path, "sweep.json", {"status": "failed"}, None)
+    assert not (tmp_path / "sweep.json").exists()

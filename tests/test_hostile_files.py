@@ -259,6 +259,8 @@ def test_a_network_past_the_layer_limit_is_refused_when_built():
     MLP((4, *([2] * MAX_HIDDEN), 3), seed=0)  # the deepest allowed builds (and so saves, loads)
     with pytest.raises(ValueError, match=f"at most {MAX_HIDDEN} hidden layers, got 70"):
         MLP((4, *([2] * 70), 3), seed=0)
+    with pytest.raises(ValueError, match=f"got {MAX_HIDDEN + 1}"):
+        MLP((4, *([2] * (MAX_HIDDEN + 1)), 3), seed=0)
     with pytest.raises(ValueError, match="weights, more than 100,000,000"):
         MLP((784, 200_000, 10), seed=0)
 
