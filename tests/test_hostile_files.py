@@ -319,3 +319,17 @@ def test_a_write_error_names_the_file(tmp_path):
     _, line = _peak_mb(code)
     assert "File too large" in line and line.endswith(f"| {target}"), line
     assert target.read_bytes() == b"earlier"
+
+
+def test_an_idx_path_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    import os
+
+    from numpy_mlp.data.idx import MnistError
+    from numpy_mlp.data.sources import verify_file
+
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    with pytest.raises(MnistError, match="not a regular file"):
+        read_idx(fifo)
+    with pytest.raises(MnistError, match="not a regular file"):
+        verify_file(fifo, "train-images-idx3-ubyte")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from numpy_mlp.data.idx import MnistError
+from numpy_mlp.data.idx import MnistError, check_regular_file
 from numpy_mlp.io.atomic import atomic_open
 from numpy_mlp.io.children import die_with_parent
 from numpy_mlp.io.progress import progress_bar
@@ -132,6 +132,7 @@ def verify_file(
     path = Path(path)
     if name not in checksums:
         raise MnistError(f"{path}: {name!r} is not one of the MNIST files")
+    check_regular_file(path)  # a device or FIFO would never finish hashing
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if _verified.get(key):
