@@ -52,8 +52,7 @@ def _run(args: argparse.Namespace, out) -> int:
     print(f"Class counts, train: {_counts(y_train)}")
     print(f"Class counts, test:  {_counts(y_test)}")
     figure = out / "digits.png"
-    plots.digit_grid(X_train, y_train, figure)
-    record = {  # what was read and checked; also what marks the folder as this command's
+    record = {  # what was read and checked; written first: it marks the folder as this command's
         "source": {"channel": source.channel, "folder": str(source.folder)},
         "checksums": f"all {len(CHECKSUMS)} files match the published SHA-256 checksums",
         "rows": {"train": int(X_train.shape[0]), "test": int(X_test.shape[0])},
@@ -62,5 +61,6 @@ def _run(args: argparse.Namespace, out) -> int:
         "figures": ["digits.png"],
     }  # fmt: skip
     write_json(out / "data.json", record)
+    plots.digit_grid(X_train, y_train, figure)
     print(f"Saved one example of each digit: {figure}, and {out / 'data.json'}")
     return 0
