@@ -415,3 +415,39 @@ def test_settle_removes_every_status_file_it_cannot_rewrite(tmp_path, monkeypatc
     monkeypatch.setattr(finals, "write_json", full)
     finals.settle(tmp_path, "sweep.json", {"status": "failed"}, None)
     assert not (tmp_path / "sweep.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "record", "files"),
+    [
+        ("bench", {"environment": {}, "machine": {}, "matmul_peak": {}},
+         ["report.md", "report.html", "bench.png", "bench_epochs.png"]),
+        ("train", {"impl": "numpy", "settings": {}}, ["model.npz", "learning_curves.png"]),
+        ("data", {"source": {}, "checksums": "all match"}, ["digits.png"]),
+        ("lockstep", {"settings": {}, "epochs": [], "trace": {}}, ["lockstep.png"]),
+    ],
+)  # fmt: skip
+def test_each_command_claims_only_its_own_earlier_output(tmp_path, command, record, files):
+    from compare.errors import UsageError
+    from compare.folders import OWNERS, claim_folder
+
+    assert claim_folder(tmp_path, command) is None  # empty: nothing to claim
+    name = OWNERS[command].record
+    (tmp_path / name).write_text(json.dumps(record))
+    for f in files:
+        (tmp_path / f).write_bytes(b"earlier output")
+    (tmp_path / f".{name}.x1y2.part").write_bytes(b"")  # left by an atomic write cut short
+    assert claim_folder(tmp_path, command) == record
+    for other, content in ((".env", "A=1"), ("notes.txt", "mine")):
+        (tmp_path / other).write_text(content)
+        with pytest.raises(UsageError, match=f"also holds {other}"):
+            claim_folder(tmp_path, command)
+        (tmp_path / other).unlink()
+    (tmp_path / files[0]).unlink()
+    (tmp_path / files[0]).symlink_to(tmp_path / name)  # one of its names, but not a file of ours
+    with pytest.raises(UsageError, match=f"also holds {files[0]}"):
+        claim_folder(tmp_path, command)
+    (tmp_path / files[0]).unlink()
+    (tmp_path / name).write_text(json.dumps({"something": "else"}))
+    with pytest.raises(UsageError, match="not empty and not an earlier"):
+        claim_folder(tmp_path, command)
