@@ -323,13 +323,23 @@ def test_a_write_error_names_the_file(tmp_path):
 
 def test_an_idx_path_that_is_a_fifo_is_refused_without_waiting(tmp_path):
     import os
+    import threading
 
     from numpy_mlp.data.idx import MnistError
     from numpy_mlp.data.sources import verify_file
 
     fifo = tmp_path / "train-images-idx3-ubyte"
     os.mkfifo(fifo)  # opening it would wait for a writer forever
+
+    def writer():  # should a reader open it after all, this ends its wait (and the test fails)
+        for _ in range(2):
+            with open(fifo, "wb"):
+                pass
+
+    threading.Thread(target=writer, daemon=True).start()
     with pytest.raises(MnistError, match="not a regular file"):
         read_idx(fifo)
     with pytest.raises(MnistError, match="not a regular file"):
         verify_file(fifo, "train-images-idx3-ubyte")
+    for _ in range(2):  # release the writer
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
