@@ -396,3 +396,25 @@ def test_a_sweep_killed_after_some_cells_resumes_with_the_same_command(tmp_path,
     record = json.loads((out / "sweep.json").read_text())
     assert record["status"] == "complete" and len(record["cells"]) == 4
     assert record["throughput"]["cells_trained_now"] == 4 - len(finished)
+
+
+def test_networks_trained_together_are_checked_against_the_memory_before_work(cli, tmp_path):
+    from compare.cli import build_parser
+    from compare.commands import study
+    from compare.errors import UsageError
+
+    argv = ["study", "sweep", "--param", "learning_rate", "--values", "0.1,0.2,0.3,0.4",
+            "--layers", "784,1000,10", "--jobs", "1", "--out", str(tmp_path / "s")]  # fmt: skip
+    plan = study.sweep_plan(build_parser().parse_args(argv))
+    # 4 stacked networks of 795,010 weights, 5 float32 copies each: 63,600,800 bytes
+    study.check_sweep_memory(plan, memory=2 * 63_600_800)
+    with pytest.raises(UsageError, match="need about 0.1 GiB"):
+        study.check_sweep_memory(plan, memory=2 * 63_600_800 - 2)
+    separate = study.sweep_plan(build_parser().parse_args([*argv, "--method", "separate"]))
+    study.check_sweep_memory(separate, memory=2 * 63_600_800 // 4)  # one network at a time
+    # 1,000 stacked networks of 78.5 million weights: 1.4 TiB, more than any machine here
+    result = cli("study", "sweep", "--param", "learning_rate", "--values",
+                 ",".join(f"{i / 1000:g}" for i in range(1, 101)), "--seeds", "10", "--jobs", "1",
+                 "--layers", "784,100000,10", "--out", str(tmp_path / "big"))  # fmt: skip
+    assert result.returncode == 2 and "GiB for their weights" in result.stderr
+    assert not (tmp_path / "big").exists()

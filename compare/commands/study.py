@@ -414,6 +414,7 @@ def sweep_plan(args: argparse.Namespace):
             check_network(cell.settings.layers)
         except UsageError as exc:
             raise UsageError(f"{cell.id.rsplit(',seed=', 1)[0]}: {exc}") from None
+    check_sweep_memory(plan)
     check_training_rows(
         argparse.Namespace(limit=args.limit, validation_split=base.validation_split)
     )
@@ -422,3 +423,38 @@ def sweep_plan(args: argparse.Namespace):
 
         check_scheduler_address(args.scheduler)
     return plan
+
+
+WEIGHT_COPIES = 5  # weight-sized arrays per network while training: W, velocity, gradient, and
+# the stacked trainer's own parameters and velocities
+
+
+def check_sweep_memory(plan, memory: int | None = None) -> None:
+    """UsageError, before anything is allocated, when the networks trained at the same time
+    (the `jobs` largest groups of work) need more than half of this machine's memory (`memory`)
+    for their weights alone."""
+    import numpy as np
+
+    from compare.studies.sweep import batches_of_work
+
+    if memory is None:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    needs = sorted(
+        (
+            len(group)
+            * sum((m + 1) * d for m, d in zip(group[0].settings.layers[:-1],
+                                               group[0].settings.layers[1:], strict=False))
+            * WEIGHT_COPIES
+            * np.dtype(group[0].settings.dtype).itemsize
+            for group in batches_of_work(plan.cells(), plan.method, plan.jobs)
+        ),
+        reverse=True,
+    )  # fmt: skip
+    need = sum(needs[: plan.jobs])
+    if need > memory // 2:
+        raise UsageError(
+            f"the networks trained at the same time ({plan.jobs} job(s), method {plan.method}) "
+            f"need about {need / 2**30:.1f} GiB for their weights; at most half of this "
+            f"machine's {memory / 2**30:.1f} GiB (use fewer --jobs, --method separate, or "
+            "smaller networks)"
+        )
