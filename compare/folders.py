@@ -144,8 +144,10 @@ def _entries(out: Path, owner: Owner) -> list[tuple[str, bool, bool]]:
         name = path.name
         if name == LOCK_NAME:
             continue
-        temp = re.fullmatch(r"\.(.+)\.[^.]+\.part", name)
-        if temp and owner.owns(temp.group(1), False) and _is_regular(path):
+        temp = re.fullmatch(r"\.(.+)\.[^.]+\.part", name)  # numpy_mlp.io.atomic's
+        keras = re.fullmatch(r"\.(.+)\.part(\.keras)", name)  # keras_mlp.save_model's
+        original = temp.group(1) if temp else "".join(keras.groups()) if keras else None
+        if original and owner.owns(original, False) and _is_regular(path):
             continue
         is_dir = path.is_dir() and not path.is_symlink()
         ours = owner.owns(name, is_dir) and (is_dir or _is_regular(path))

@@ -184,10 +184,14 @@ def save_model(model, path) -> None:
     import os
     from pathlib import Path
 
+    from numpy_mlp.io.atomic import refuse_non_regular
+
     path = Path(path)
+    refuse_non_regular(path)  # never replace a device, a FIFO or a link
     tmp = path.with_name(f".{path.stem}.part{path.suffix or '.keras'}")
     try:
         model.save(tmp)
+        refuse_non_regular(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

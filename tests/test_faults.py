@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -451,3 +452,24 @@ def test_each_command_claims_only_its_own_earlier_output(tmp_path, command, reco
     (tmp_path / name).write_text(json.dumps({"something": "else"}))
     with pytest.raises(UsageError, match="not empty and not an earlier"):
         claim_folder(tmp_path, command)
+
+
+def test_a_keras_save_cut_short_leaves_a_temporary_file_a_rerun_accepts(tmp_path):
+    from compare.folders import claim_folder
+
+    record = {"impl": "keras", "settings": {}}
+    (tmp_path / "history.json").write_text(json.dumps(record))
+    (tmp_path / ".model.part.keras").write_bytes(b"half a model")  # keras_mlp.save_model's
+    assert claim_folder(tmp_path, "train") == record
+
+
+@pytest.mark.keras
+def test_a_keras_save_never_replaces_what_is_not_a_regular_file(tmp_path):
+    from keras_mlp import build_model, save_model
+
+    target = tmp_path / "model.keras"
+    os.mkfifo(target)
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        save_model(build_model((3, 4, 3)), target)
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]

@@ -26,7 +26,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     symbolic link) is never replaced: FileExistsError. A write error names `path`.
     """
     path = Path(path)
-    _refuse_non_regular(path)
+    refuse_non_regular(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except FileNotFoundError:
@@ -37,7 +37,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        _refuse_non_regular(path)  # checked again: it may have appeared meanwhile
+        refuse_non_regular(path)  # checked again: it may have appeared meanwhile
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -51,7 +51,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-def _refuse_non_regular(path: Path) -> None:
+def refuse_non_regular(path: str | os.PathLike) -> None:
+    """FileExistsError if `path` exists and is not a regular file (a device, a FIFO, a folder, a
+    symbolic link): a rename onto it would replace it."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
