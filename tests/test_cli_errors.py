@@ -184,7 +184,8 @@ def test_keras_optimizer_values_are_checked():
         (["bench", "--widths", "300000"], "weights"),
         (["bench", "--widths", "12000"], "weights"),
         (["bench", "--widths", "50,50"], "given twice"),
-        (["gradcheck", "--layers", "784,100000,10"], "GiB"),
+        (["gradcheck", "--layers", "784,100000,10"], "MiB"),
+        (["gradcheck", "--layers", "784,30000,10"], "at most 512 MiB"),
         (["explain", "--lr", "1e308"], "would overflow float64"),
     ],
 )  # fmt: skip
