@@ -55,12 +55,20 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
+MAX_FIGURE_BYTES = 32 * 2**20  # the largest figure embedded in report.html
+
+
 def figure(alt: str, src: str, folder: Path) -> str:
     """An image of `folder` embedded as a data: URI in a <figure> with its caption."""
+    from numpy_mlp.io.reading import UnreadableFileError, read_bounded
+
     path = folder / src
-    if "/" in src or not path.is_file():
+    try:  # a regular file of the folder, of a figure's size at most
+        data = None if "/" in src else read_bounded(path, MAX_FIGURE_BYTES)
+    except UnreadableFileError:
+        data = None
+    if data is None:
         return f"<p>[{html.escape(alt)}: {html.escape(src)} is not available]</p>"
-    data = path.read_bytes()
     size = png_size(data)
     wide = size is not None and size[0] > PHONE_WIDTH
     dims = f' width="{size[0]}" height="{size[1]}"' if size else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 
 from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
@@ -18,27 +19,72 @@ from numpy_mlp.model.initializers import INITIALIZERS
 from numpy_mlp.model.parameters import check_layer_sizes, parameter_count
 from numpy_mlp.training.optimizers import SETTING_RULES
 
+# A number on the command line: ASCII digits only (int() and float() would also take "1_0" as 10
+# and full-width or other Unicode digits), an optional sign, point and exponent.
+# inf and nan pass here, for each setting's rule to refuse in its own words.
+PLAIN_NUMBER = re.compile(
+    r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.I
+)
+MAX_LIST_ITEMS = 1000  # items in any comma-separated flag (a sweep's cells are capped at 1,000 too)
+
+
+def shown(text: str, width: int = 60) -> str:
+    """`text` as an error message quotes it: cut to `width` characters (a flag may be long)."""
+    return text if len(text) <= width else f"{text[: width - 3]}..."
+
+
+def list_items(text: str, max_items: int = MAX_LIST_ITEMS, *, unique: bool = True) -> list[str]:
+    """'a,b,c' -> ['a', 'b', 'c'] (stripped); ValueError for an empty item, more than `max_items`
+    items, or (`unique`) an item given twice."""
+    items = [part.strip() for part in text.split(",")]
+    if "" in items:
+        raise ValueError("an empty item (two commas in a row, or one at an end)")
+    if len(items) > max_items:
+        raise ValueError(f"{len(items):,} items; at most {max_items:,}")
+    twice = sorted({item for item in items if items.count(item) > 1}) if unique else []
+    if twice:
+        raise ValueError(f"{twice[0]} is given twice (each value once, please)")
+    return items
+
+
+def plain_int(text: str) -> int:
+    """int(text) for plain ASCII digits (no underscores, no other scripts), else ValueError."""
+    text = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", text, re.ASCII):
+        raise ValueError(f"{text!r} is not an integer")
+    return int(text)
+
+
+def plain_float(text: str) -> float:
+    """float(text) for a plain ASCII number (see PLAIN_NUMBER), else ValueError."""
+    text = text.strip()
+    if not PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    return float(text)
+
 
 def layers_arg(text: str) -> tuple[int, ...]:
     """'784,50,50,10' -> (784, 50, 50, 10), checked by numpy_mlp's `check_layer_sizes`."""
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        sizes = tuple(plain_int(part) for part in list_items(text, unique=False))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers such as 784,50,50,10"
+            f"{shown(text)!r} is not a comma-separated list of integers such as 784,50,50,10"
         ) from None
     try:
         return check_layer_sizes(sizes)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+        raise argparse.ArgumentTypeError(f"{shown(text)!r}: {exc}") from None
 
 
 def _number(parse: Callable[[str], float], ok: Callable[[float], bool], rule: str):
     """An argparse type: parse the text, then require `ok(value)`, else say `rule`."""
 
+    plain = {int: plain_int, float: plain_float}.get(parse, parse)
+
     def convert(text: str):
         try:
-            value = parse(text)
+            value = plain(text)
         except ValueError:
             kind = "an integer" if parse is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
@@ -119,7 +165,7 @@ def threads_pair(text: str) -> tuple[int, int]:
     """'2,1' -> (2, 1): TensorFlow's intra-op and inter-op threads, 0 meaning all cores."""
     parts = text.split(",")
     try:
-        values = tuple(int(p) for p in parts)
+        values = tuple(plain_int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r}: write INTRA,INTER, e.g. 2,1 (0 = all)"
@@ -236,16 +282,21 @@ def add_training_args(
 
 
 def check_network(layers: tuple[int, ...], flag: str | None = None) -> None:
-    """UsageError for a network with more weights than fit (`flag`: what to name; default --layers).
+    """UsageError for a network that cannot be built: more weights than fit in memory, or outside
+    the library's own limits (`flag`: what to name; default --layers).
 
     Layer lists from --layers are checked as numpy_mlp checks them when parsed (`layers_arg`)."""
-    flag = flag or f"--layers {','.join(map(str, layers))}"
+    flag = flag or f"--layers {shown(','.join(map(str, layers)))}"
     count = parameter_count(layers)
     if count > MAX_PARAMETERS:
         raise UsageError(
             f"{flag}: {count:,} weights; at most {MAX_PARAMETERS:,} fit in memory with their "
             "gradients and velocities"
         )
+    try:  # the library's own limits (hidden layers, units): what it builds, it saves and loads
+        check_layer_sizes(layers)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
 
 
 def check_training_rows(limit: int | None, validation_split: float) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 from compare import plots
 from compare.config import REFERENCE, Settings
 from compare.data import MnistData, load_data
-from compare.errors import Terminated, ignore_interrupts, interrupts_deferred
+from compare.errors import Terminated, ignore_interrupts
+from compare.finals import failed, settle
 from compare.html import write_html
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
@@ -73,6 +74,9 @@ class Run:
         ]
         self.metrics["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         write_json(self.out / "metrics.json", self.metrics)
+        self._reports()
+
+    def _reports(self) -> None:
         report = render_report(self.metrics)
         atomic_write_text(self.out / "report.md", report)
         write_html(report, self.out, title="NumPy MLP vs Keras MLP on MNIST")
@@ -242,14 +246,10 @@ class Run:
             }
 
     # -- how a run ends ---------------------------------------------------------------------------------
-    def _save_status(self) -> bool:
-        """Write metrics.json (only: the essential) with interrupts held; False if it cannot."""
-        with interrupts_deferred():
-            try:
-                write_json(self.out / "metrics.json", self.metrics)
-                return True
-            except OSError:
-                return False
+    def _save_status(self) -> None:
+        """Write metrics.json and the reports with interrupts held; any of them that cannot be
+        written (a full disk) is removed, so none is left saying `running` (compare.finals)."""
+        settle(self.out, "metrics.json", self.metrics, self._reports)
 
     def _interrupted(self, exc: KeyboardInterrupt, started: float) -> int:
         """Status first, then whatever else can still be written (a second interrupt stops that
@@ -267,8 +267,7 @@ class Run:
         return 143 if terminated else 130
 
     def _record_failure(self, exc: BaseException, started: float) -> None:
-        self.metrics["status"] = "failed"
-        self.metrics["error"] = f"{type(exc).__name__}: {exc}"
+        failed(self.metrics, exc)
         self.metrics["seconds"] = time.perf_counter() - started
         self._save_status()  # where it can still be written (not on a full disk)
 
@@ -292,7 +291,11 @@ class Run:
         self.metrics["seconds"] = time.perf_counter() - started
         self.metrics["machine"]["load_after"] = load_average()
         self.metrics["machine"]["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
-        self.save()
+        try:
+            self.save()
+        except BaseException as exc:  # the final write failed: no file may say complete
+            self._record_failure(exc, started)
+            raise
         print("\n" + render_summary(self.metrics))
         print(f"\nArtifacts in {self.out}/: {', '.join(self.files())}")
         return 1 if self.failed else 0

@@ -18,7 +18,7 @@ import numpy as np
 from keras_mlp.tf import keras
 from numpy_mlp.model.activations import get_activation
 from numpy_mlp.model.initializers import get_initializer
-from numpy_mlp.model.mlp import check_dtype, check_layer_sizes
+from numpy_mlp.model.parameters import check_dtype, check_layer_sizes
 from numpy_mlp.training.optimizers import DECAY, LEARNING_RATE, MOMENTUM, SGD
 
 
@@ -188,10 +188,14 @@ def save_model(model, path) -> None:
     import os
     from pathlib import Path
 
+    from numpy_mlp.io.atomic import refuse_non_regular
+
     path = Path(path)
+    refuse_non_regular(path)  # never replace a device, a FIFO or a link
     tmp = path.with_name(f".{path.stem}.part{path.suffix or '.keras'}")
     try:
         model.save(tmp)
+        refuse_non_regular(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -20,7 +20,8 @@ CASES = [
     (["run", "--layers", "784"], 2, "needs at least an input and an output size"),
     (["study", "sweep", "--param", "momentum", "--layers", "784,50,1"], 2, "two output classes"),
     (["run", "--layers", "3,4,3"], 2, "an MNIST network must start with 784"),
-    (["run", "--layers", "784,10000000,10"], 2, "fit in memory"),
+    (["run", "--layers", "784,10000000,10"], 2, "at most 1,000,000 units in a layer"),
+    (["run", "--layers", "784,200000,10"], 2, "159,000,010 weights, more than 100,000,000"),
     (["run", "--seed", "1180591620717411303424"], 2, "--seed"),
     (["run", "--batch-size", BIG], 2, "--batch-size"),
     (["run", "--limit", "1", "--validation-split", "0.5"], 2, "leaves no training rows"),
@@ -30,7 +31,7 @@ CASES = [
     (["run", "--tf-threads", "1"], 2, "--tf-threads"),
     (["run", "--numpy-threads", "0"], 2, "--numpy-threads"),
     (["train", "--impl", "keras", "--batch-size", BIG], 2, "--batch-size"),
-    (["train", "--layers", "784,10000000,10"], 2, "fit in memory"),
+    (["train", "--layers", "784,200000,10"], 2, "more than 100,000,000"),
     (["train", "--limit", "1", "--validation-split", "0.5"], 2, "leaves no training rows"),
     (["train", "--init", "zeros"], 2, "--init"),
     (["train", "--verbose", "3"], 2, "--verbose"),
@@ -166,3 +167,35 @@ def test_keras_optimizer_values_are_checked():
 
     with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         build_model((3, 4, 3), learning_rate=-1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["study", "sweep", "--grid", "learning_rate=1e-3,,1e-2", "momentum=0,0.9"],
+         "an empty item"),
+        (["study", "sweep", "--param", "batch_size", "--values", "1_0"], "'1_0' is not a number"),
+        (["study", "sweep", "--param", "batch_size", "--values", "\uff11\uff10"], "is not a number"),
+        (["study", "sweep", "--param", "momentum", "--hidden", "5", "--layers", "784,7,10"],
+         "--hidden and --layers"),
+        (["study", "vanishing", "--learning-rates", "0.1,0.1"], "given twice"),
+        (["study", "vanishing", "--learning-rates", ",".join(["0.1"] * 2000)], "at most 16"),
+        (["run", "--epochs", "1_0"], "'1_0' is not an integer"),
+        (["run", "--layers", "784,,10"], "--layers"),
+        (["bench", "--batches", "16,,64"], "an empty item"),
+        (["bench", "--batches", "10000000000"], "at most 60,000"),
+        (["bench", "--widths", "300000"], "weights"),
+        (["bench", "--widths", "12000"], "weights"),
+        (["bench", "--widths", "50,50"], "given twice"),
+        (["gradcheck", "--layers", "784,100000,10"], "MiB"),
+        (["gradcheck", "--layers", "784,30000,10"], "at most 512 MiB"),
+        (["explain", "--lr", "1e308"], "would overflow float64"),
+    ],
+)  # fmt: skip
+def test_list_flags_and_sizes_are_refused_in_one_line(tmp_path, cli, argv, needle):
+    out = tmp_path / "out"
+    result = cli(*argv, *(["--out", str(out)] if argv[0] in ("study", "bench") else []))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Warning" not in result.stderr, lines
+    assert not out.exists()

@@ -3,9 +3,12 @@ foreign output folder, an interrupted Keras save; and the library's edges."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -179,3 +182,294 @@ def test_a_data_error_mid_run_is_status_failed(tmp_path, mnist_dir, cli):
     assert "t10k-labels-idx1-ubyte" in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "MnistFormatError" in metrics["error"]
+
+
+# -- folders stay their owner's ---------------------------------------------------------------------
+
+
+def _listing(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None)
+                  for p in folder.rglob("*"))  # fmt: skip
+
+
+def _earlier_run(folder, **metrics):
+    folder.mkdir()
+    record = {"status": "complete", "phases_done": ["data"], "artifacts": [], **metrics}
+    (folder / "metrics.json").write_text(json.dumps(record))
+    (folder / "report.md").write_text("# an earlier run")
+
+
+@pytest.mark.parametrize(
+    ("command", "setup", "needle"),
+    [
+        (["bench", "--no-keras", "--quick"], "run", "not empty and not an earlier `bench`"),
+        (["train", "--impl", "numpy"], "run", "not empty and not an earlier `train`"),
+        (["train", "--impl", "numpy"], "user_png", "not empty and not an earlier `train`"),
+        (["data"], "run", "not empty and not an earlier `data`"),
+        (["run", "--impl", "numpy"], "dot_files", "not empty and not an earlier run"),
+        (["run", "--impl", "numpy"], "crafted", "also holds notes.txt"),
+        (["run", "--impl", "numpy"], "metrics_to_device", "not empty and not an earlier run"),
+        (["study", "sweep", "--param", "momentum", "--values", "0"], "dot_files",
+         "not empty and not an earlier `study sweep`"),
+    ],
+)  # fmt: skip
+def test_no_command_writes_into_a_folder_it_does_not_own(tmp_path, mnist_dir, cli, command,
+                                                         setup, needle):  # fmt: skip
+    out = tmp_path / "out"
+    if setup == "run":
+        _earlier_run(out)
+    elif setup == "user_png":
+        out.mkdir()
+        (out / "learning_curves.png").write_bytes(b"my own figure")
+    elif setup == "dot_files":
+        out.mkdir()
+        (out / ".env").write_text("SECRET=1")
+        (out / ".git").mkdir()
+        (out / ".git" / "HEAD").write_text("ref: refs/heads/main")
+    elif setup == "crafted":
+        _earlier_run(out, artifacts=["notes.txt", "sub"])
+        (out / "notes.txt").write_text("my notes")
+        (out / "sub").mkdir()
+    else:
+        out.mkdir()
+        (out / "metrics.json").symlink_to("/dev/zero")  # read whole, 2.7 GB before the change
+    before = _listing(out) if setup != "metrics_to_device" else None
+    result = cli(*command, "--epochs", "1", "--limit", "600", "--data-dir", str(mnist_dir),
+                 "--out", str(out)) if command[0] in ("train", "run", "study") else cli(
+                 *command, "--data-dir", str(mnist_dir), "--out", str(out))  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines
+    if before is not None:
+        assert _listing(out) == before  # nothing changed, nothing removed
+    else:
+        assert (out / "metrics.json").is_symlink()
+
+
+def test_bench_train_data_and_lockstep_recognize_their_own_records():
+    from compare.folders import OWNERS
+
+    assert OWNERS["train"].owns("history.json", False) and not OWNERS["train"].owns(
+        "notes.txt", False
+    )
+    assert not OWNERS["run"].owns("cells", True) and OWNERS["sweep"].owns("cells", True)
+    assert not OWNERS["run"].owns(".env", False)
+
+
+def test_a_train_replaces_its_own_earlier_training(tmp_path, mnist_dir, cli):
+    out = tmp_path / "train"
+    args = ("train", "--impl", "numpy", "--epochs", "1", "--limit", "600", "--verbose", "0",
+            "--data-dir", str(mnist_dir), "--out", str(out))  # fmt: skip
+    assert cli(*args).returncode == 0
+    assert cli(*args).returncode == 0  # its own: replaced
+    (out / "notes.txt").write_text("mine")
+    again = cli(*args)
+    assert again.returncode == 2 and "also holds notes.txt" in again.stderr
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+# -- statuses true to the end ----------------------------------------------------------------------
+
+
+def _with_fsize(limit: int, argv: list[str]) -> subprocess.CompletedProcess:
+    """`mlp-compare ARGV` in a child whose files may not grow past `limit` bytes (as prlimit
+    --fsize): every larger write fails with EFBIG."""
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "from compare.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)  # fmt: skip
+
+
+def _statuses(out):
+    """{file: the status it states} for every record and report in `out`."""
+    found = {}
+    for name in ("metrics.json", "sweep.json", "study.json"):
+        if (out / name).is_file():
+            found[name] = json.loads((out / name).read_text())["status"]
+    for name in ("report.md", "report.html"):
+        if (out / name).is_file():
+            text = (out / name).read_text()
+            match = re.search(r"Status:\s*(?:\*\*|<span [^>]*><strong>|<strong>)(\w+)", text)
+            found[name] = match.group(1) if match else text[:200]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("argv", "limit"),
+    [
+        (["run", "--impl", "numpy", "--epochs", "1", "--limit", "600"], 40_000),
+        (["study", "sweep", "--param", "momentum", "--values", "0", "--epochs", "1",
+          "--limit", "600", "--jobs", "1"], 40_000),
+        (["study", "vanishing", "--quick", "--depths", "1,2", "--activations", "tanh"], 40_000),
+    ],
+)  # fmt: skip
+def test_a_full_disk_never_leaves_a_status_saying_complete(tmp_path, mnist_dir, argv, limit):
+    out = tmp_path / "out"
+    result = _with_fsize(limit, [*argv, "--data-dir", str(mnist_dir), "--out", str(out)])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "File too large" in lines[-1] and str(out) in lines[-1], lines
+    statuses = _statuses(out)
+    assert statuses and all(s == "failed" for s in statuses.values()), statuses
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("watched", [True, False])
+def test_a_child_started_with_die_with_parent_never_outlives_a_killed_parent(watched):
+    """bench's Keras measurement child is started so: SIGKILL of the command takes it along.
+    (Without die_with_parent, the control case, the child outlives its parent.)"""
+    code = (
+        "import subprocess, sys, time\n"
+        "from numpy_mlp.io.children import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        f" preexec_fn={'die_with_parent' if watched else 'None'})\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    child = int(parent.stdout.readline())
+    try:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(child):
+            time.sleep(0.05)
+        assert _alive(child) is not watched
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_bench_starts_its_measurement_children_with_die_with_parent(monkeypatch):
+    from compare.speed import measure
+    from numpy_mlp.io.children import die_with_parent
+
+    seen = []
+
+    def run(args, **kwargs):
+        seen.append(kwargs.get("preexec_fn"))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(measure.subprocess, "run", run)
+    for call in (lambda: measure.keras_epoch_in_fresh_process(1, 1, None, 1),
+                 lambda: measure.peak_rss_of_numpy_training(None)):  # fmt: skip
+        with pytest.raises(RuntimeError, match="stop here"):
+            call()
+    assert seen == [die_with_parent, die_with_parent]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_parent_killed_during_the_fork_still_takes_its_child_along(tmp_path):
+    """The parent dies between fork and the child's prctl: the child must notice and never run."""
+    marker = tmp_path / "ran"
+    code = (
+        "import subprocess, sys, time\n"
+        "from numpy_mlp.io.children import die_with_parent\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        "    die_with_parent()\n"
+        "print('forking', flush=True)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import sys; open(sys.argv[1], \"w\")',"
+        f" {str(marker)!r}], preexec_fn=late)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    assert parent.stdout.readline().strip() == "forking"
+    time.sleep(0.1)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    time.sleep(2.0)  # the child's late preexec ends at 0.5 s; it would run at once after it
+    assert not marker.exists()
+
+
+def test_settle_removes_every_status_file_it_cannot_rewrite(tmp_path, monkeypatch):
+    """compare.finals.settle: reports that cannot be rewritten are removed (an earlier one would
+    go on saying complete); a record that cannot be written is removed too."""
+    from compare import finals
+
+    for name in ("sweep.json", "report.md", "report.html"):
+        (tmp_path / name).write_text('{"status": "complete"} Status: **complete**')
+
+    def reports():
+        raise OSError(27, "File too large", str(tmp_path / "report.html"))
+
+    finals.settle(tmp_path, "sweep.json", {"status": "failed"}, reports)
+    assert json.loads((tmp_path / "sweep.json").read_text()) == {"status": "failed"}
+    assert not (tmp_path / "report.md").exists() and not (tmp_path / "report.html").exists()
+
+    def full(path, value):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(finals, "write_json", full)
+    finals.settle(tmp_path, "sweep.json", {"status": "failed"}, None)
+    assert not (tmp_path / "sweep.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "record", "files"),
+    [
+        ("bench", {"environment": {}, "machine": {}, "matmul_peak": {}},
+         ["report.md", "report.html", "bench.png", "bench_epochs.png"]),
+        ("train", {"impl": "numpy", "settings": {}}, ["model.npz", "learning_curves.png"]),
+        ("data", {"source": {}, "checksums": "all match"}, ["digits.png"]),
+        ("lockstep", {"settings": {}, "epochs": [], "trace": {}}, ["lockstep.png"]),
+    ],
+)  # fmt: skip
+def test_each_command_claims_only_its_own_earlier_output(tmp_path, command, record, files):
+    from compare.errors import UsageError
+    from compare.folders import OWNERS, claim_folder
+
+    assert claim_folder(tmp_path, command) is None  # empty: nothing to claim
+    name = OWNERS[command].record
+    (tmp_path / name).write_text(json.dumps(record))
+    for f in files:
+        (tmp_path / f).write_bytes(b"earlier output")
+    (tmp_path / f".{name}.x1y2.part").write_bytes(b"")  # left by an atomic write cut short
+    assert claim_folder(tmp_path, command) == record
+    for other, content in ((".env", "A=1"), ("notes.txt", "mine")):
+        (tmp_path / other).write_text(content)
+        with pytest.raises(UsageError, match=f"also holds {other}"):
+            claim_folder(tmp_path, command)
+        (tmp_path / other).unlink()
+    (tmp_path / files[0]).unlink()
+    (tmp_path / files[0]).symlink_to(tmp_path / name)  # one of its names, but not a file of ours
+    with pytest.raises(UsageError, match=f"also holds {files[0]}"):
+        claim_folder(tmp_path, command)
+    (tmp_path / files[0]).unlink()
+    (tmp_path / name).write_text(json.dumps({"something": "else"}))
+    with pytest.raises(UsageError, match="not empty and not an earlier"):
+        claim_folder(tmp_path, command)
+
+
+def test_a_keras_save_cut_short_leaves_a_temporary_file_a_rerun_accepts(tmp_path):
+    from compare.folders import claim_folder
+
+    record = {"impl": "keras", "settings": {}}
+    (tmp_path / "history.json").write_text(json.dumps(record))
+    (tmp_path / ".model.part.keras").write_bytes(b"half a model")  # keras_mlp.save_model's
+    assert claim_folder(tmp_path, "train") == record
+
+
+@pytest.mark.keras
+def test_a_keras_save_never_replaces_what_is_not_a_regular_file(tmp_path):
+    from keras_mlp import build_model, save_model
+
+    target = tmp_path / "model.keras"
+    os.mkfifo(target)
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        save_model(build_model((3, 4, 3)), target)
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]

@@ -112,3 +112,84 @@ def test_fit_many_refuses_networks_it_cannot_stack(make, message):
     X, y = _data(20, 4, 2, 0)
     with pytest.raises(ValueError, match=message):
         fit_many(mlps, opts, X, y, epochs=1)
+
+
+class _Raises:
+    """A callback whose on_train_end raises; counts the calls it sees."""
+
+    def __init__(self, fail_at_end: bool = False, interrupt_at_batch: int | None = None) -> None:
+        self.ended = 0
+        self.fail_at_end = fail_at_end
+
+    def on_train_begin(self, mlp) -> None:
+        pass
+
+    def on_epoch_end(self, epoch, logs) -> bool:
+        return False
+
+    def on_train_end(self) -> None:
+        self.ended += 1
+        if self.fail_at_end:
+            raise RuntimeError("callback failed")
+
+
+def test_every_on_train_end_runs_when_one_raises():
+    X, y = _data(40, 5, 3, 0)
+    mlps = [MLP((5, 4, 3), seed=k, dtype=np.float64) for k in range(3)]
+    callbacks = [[_Raises()], [_Raises(fail_at_end=True)], [_Raises()]]
+    with pytest.raises(RuntimeError, match="callback failed"):
+        fit_many(mlps, [SGD() for _ in mlps], X, y, epochs=1, batch_size=8, callbacks=callbacks)
+    assert [cbs[0].ended for cbs in callbacks] == [1, 1, 1]
+
+
+def test_an_interrupt_mid_epoch_leaves_weights_velocities_and_iterations_consistent(monkeypatch):
+    """Ctrl-C after 3 updates of the second epoch: each network holds the weights and velocities
+    of exactly its optimizer's `iterations` updates, as fit leaves it, and on_train_end ran."""
+    from numpy_mlp.training import stacked
+
+    X, y = _data(64, 5, 3, 1)
+    kwargs = dict(epochs=3, batch_size=8, validation_split=0.0, seed=4, verbose=0)
+    steps_per_epoch = 8
+    stop_after = steps_per_epoch + 3
+    calls = {"n": 0}
+    real_update = stacked.StackedStep.update
+
+    def update(self):
+        real_update(self)
+        calls["n"] += 1
+        if calls["n"] == stop_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(stacked.StackedStep, "update", update)
+    mlps = [MLP((5, 4, 3), seed=k, dtype=np.float64) for k in range(2)]
+    opts = [SGD(learning_rate=0.05), SGD(learning_rate=0.1, nesterov=True)]
+    callbacks = [[_Raises()], [_Raises()]]
+    with pytest.raises(KeyboardInterrupt):
+        fit_many(mlps, opts, X, y, callbacks=callbacks, **kwargs)
+    monkeypatch.undo()
+    assert [cbs[0].ended for cbs in callbacks] == [1, 1]
+    for k, (mlp, opt) in enumerate(zip(mlps, opts, strict=True)):
+        assert opt.iterations == stop_after
+        # the same network trained by fit, interrupted after the same update
+        alone = MLP((5, 4, 3), seed=k, dtype=np.float64)
+        alone_opt = SGD(**opt.get_config())
+        real_step = SGD.step
+        count = {"n": 0}
+
+        def step(self, weights, grads, real_step=real_step, count=count):
+            real_step(self, weights, grads)
+            count["n"] += 1
+            if count["n"] == stop_after:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(SGD, "step", step)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                fit(alone, X, y, optimizer=alone_opt, engine="reference", **kwargs)
+        finally:
+            monkeypatch.undo()
+        assert alone_opt.iterations == stop_after
+        for W, W_alone in zip(mlp.weights, alone.weights, strict=True):
+            np.testing.assert_allclose(W, W_alone, rtol=1e-12, atol=1e-15)
+        for v, v_alone in zip(opt.velocities, alone_opt.velocities, strict=True):
+            np.testing.assert_allclose(v, v_alone, rtol=1e-12, atol=1e-15)

@@ -170,3 +170,176 @@ def test_corrupt_deflate_data_and_crc_errors_are_model_file_errors(tmp_path):
         MLP.load(path)
     with pytest.raises(ModelFileError, match="file not found"):
         MLP.load(tmp_path / "missing.npz")
+
+
+# -- paths that are not regular files, and model files with impossible optimizer state -----------
+
+
+def _trained(tmp_path):
+    """A saved (6, 5, 3) model with its optimizer state (iterations, velocities)."""
+    rng = np.random.default_rng(0)
+    mlp = MLP((6, 5, 3), seed=0, dtype=np.float64)
+    mlp.fit(rng.normal(size=(40, 6)), rng.integers(0, 3, 40), epochs=1, verbose=0)
+    path = tmp_path / "trained.npz"
+    mlp.save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "link_out", "folder"])
+def test_a_model_path_that_is_not_a_regular_file_is_refused_unread(tmp_path, kind):
+    import os
+
+    path = tmp_path / "m.npz"
+    if kind == "device":
+        path.symlink_to("/dev/zero")  # a link to a device (the device itself is never touched)
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    elif kind == "link_out":
+        outside = tmp_path / "elsewhere"
+        outside.mkdir()
+        MLP((6, 5, 3), seed=0).save(outside / "real.npz")
+        (tmp_path / "models").mkdir()
+        path = tmp_path / "models" / "m.npz"
+        path.symlink_to(outside / "real.npz")
+    else:
+        path.mkdir()
+    peak, line = _peak_mb(f"from numpy_mlp import MLP\n{_try(f'MLP.load({str(path)!r})')}")
+    assert line.startswith("ModelFileError") and str(path) in line, line
+    expected = {
+        "device": "symbolic link out of its folder (to /dev/zero)",
+        "fifo": "not a regular file",
+        "link_out": "symbolic link out of its folder",
+        "folder": "not a regular file",
+    }
+    assert expected[kind] in line, line  # fmt: skip
+    assert peak < PEAK_LIMIT_MB
+
+
+def test_a_link_inside_the_folder_loads(tmp_path):
+    MLP((6, 5, 3), seed=0).save(tmp_path / "real.npz")
+    (tmp_path / "alias.npz").symlink_to("real.npz")
+    assert MLP.load(tmp_path / "alias.npz").layer_sizes == (6, 5, 3)
+
+
+def test_a_model_file_past_its_size_bound_is_refused_before_reading(tmp_path):
+    from numpy_mlp.saving.model_file import MAX_MODEL_BYTES
+
+    path = tmp_path / "big.npz"
+    with open(path, "wb") as handle:  # sparse: no disk used
+        handle.truncate(MAX_MODEL_BYTES + 1)
+    peak, line = _peak_mb(f"from numpy_mlp import MLP\n{_try(f'MLP.load({str(path)!r})')}")
+    assert line.startswith("ModelFileError") and "bytes, more than" in line, line
+    assert peak < PEAK_LIMIT_MB
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"optimizer_iterations": np.array(-1)}, "optimizer_iterations is -1, must be >= 0"),
+        ({"V0": np.full((7, 5), np.nan)}, "V0 holds non-finite velocities"),
+        ({"V1": np.full((6, 3), 1e300)}, "V1 holds non-finite velocities"),
+        ({"optimizer_config": np.array(json.dumps({"learning_rate": 10**400}))},
+         "optimizer_config: learning_rate must be"),
+        ({"optimizer_config": np.array('{"learning_rate": NaN}')}, "NaN is not strict JSON"),
+        ({"optimizer_config": np.array('{"momentum": 1.5}')}, "momentum must be"),
+        ({"optimizer_config": np.array('{"colour": 1}')}, "optimizer_config"),
+    ],
+)  # fmt: skip
+def test_impossible_optimizer_state_is_a_model_file_error(tmp_path, arrays, message):
+    path = _trained(tmp_path)
+    MLP.load(path)  # the untouched file loads
+    _rewrite(path, **arrays)
+    with pytest.raises(ModelFileError, match=message):
+        MLP.load(path)
+
+
+def test_a_network_past_the_layer_limit_is_refused_when_built():
+    from numpy_mlp.model.parameters import MAX_HIDDEN
+
+    MLP((4, *([2] * MAX_HIDDEN), 3), seed=0)  # the deepest allowed builds (and so saves, loads)
+    with pytest.raises(ValueError, match=f"at most {MAX_HIDDEN} hidden layers, got 70"):
+        MLP((4, *([2] * 70), 3), seed=0)
+    with pytest.raises(ValueError, match=f"got {MAX_HIDDEN + 1}"):
+        MLP((4, *([2] * (MAX_HIDDEN + 1)), 3), seed=0)
+    with pytest.raises(ValueError, match="weights, more than 100,000,000"):
+        MLP((784, 200_000, 10), seed=0)
+
+
+def test_the_deepest_network_saves_and_loads(tmp_path):
+    from numpy_mlp.model.parameters import MAX_HIDDEN
+
+    mlp = MLP((4, *([2] * MAX_HIDDEN), 3), seed=0)
+    mlp.save(tmp_path / "deep.npz")
+    assert MLP.load(tmp_path / "deep.npz").layer_sizes == mlp.layer_sizes
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link_to_device", "folder", "link_to_file"])
+def test_saving_never_replaces_what_is_not_a_regular_file(tmp_path, kind):
+    import os
+    import stat
+
+    path = tmp_path / "model.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "link_to_device":
+        path.symlink_to("/dev/null")  # the link is the test's; /dev/null itself is never written
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        (tmp_path / "real.npz").write_bytes(b"mine")
+        path.symlink_to(tmp_path / "real.npz")
+    before = os.lstat(path)
+    with pytest.raises(FileExistsError, match="not a regular file") as info:
+        MLP((4, 3, 2), seed=0).save(path)
+    assert info.value.filename == str(path)
+    after = os.lstat(path)
+    assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode)
+    assert after.st_ino == before.st_ino
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []
+    if kind == "link_to_file":
+        assert (tmp_path / "real.npz").read_bytes() == b"mine"
+
+
+def test_a_write_error_names_the_file(tmp_path):
+    """RLIMIT_FSIZE (as `prlimit --fsize`): the write fails with EFBIG; the error names the file
+    being written, and the earlier file stays."""
+    target = tmp_path / "model.npz"
+    target.write_bytes(b"earlier")
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))\n"
+        "from numpy_mlp import MLP\n"
+        f"{_try(f'MLP((50, 40, 10), seed=0).save({str(target)!r})')}"
+        "import sys, traceback\n"
+    )
+    code = code.replace(
+        "print(type(exc).__name__ + ': ' + str(exc))",
+        "print(type(exc).__name__ + ': ' + str(exc) + ' | ' + str(exc.filename))",
+    )
+    _, line = _peak_mb(code)
+    assert "File too large" in line and line.endswith(f"| {target}"), line
+    assert target.read_bytes() == b"earlier"
+
+
+def test_an_idx_path_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    import os
+    import threading
+
+    from numpy_mlp.data.idx import MnistError
+    from numpy_mlp.data.sources import verify_file
+
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+
+    def writer():  # should a reader open it after all, this ends its wait (and the test fails)
+        for _ in range(2):
+            with open(fifo, "wb"):
+                pass
+
+    threading.Thread(target=writer, daemon=True).start()
+    with pytest.raises(MnistError, match="not a regular file"):
+        read_idx(fifo)
+    with pytest.raises(MnistError, match="not a regular file"):
+        verify_file(fifo, "train-images-idx3-ubyte")
+    for _ in range(2):  # release the writer
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))

@@ -423,3 +423,57 @@ def test_sweep_axes_and_plan_from_values():
     with pytest.raises(UsageError, match="at most 1,000"):
         sweep_plan(grid, base, seeds=251, limit=None, jobs=1, method="stacked", scheduler=None)
     sweep_plan(grid, base, seeds=250, limit=None, jobs=1, method="stacked", scheduler=None)
+
+
+def test_a_sweep_killed_after_some_cells_resumes_with_the_same_command(tmp_path, mnist_dir, cli):
+    """SIGKILL once two of four cells are finished (method separate, one job): sweep.json, written
+    (running, with the plan) before the first cell, makes the same command resume; the finished
+    cells are reused, not trained again, and the sweep ends complete."""
+    out = tmp_path / "sweep"
+    argv = _sweep_args(mnist_dir, out, "--param", "momentum", "--values", "0,0.3,0.6,0.9",
+                       "--method", "separate", "--jobs", "1", epochs="3", limit="3000")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "compare", *argv], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list((out / "cells").glob("*.json"))) < 2:
+            assert proc.poll() is None, "the sweep ended before it was killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["status"] == "running" and record["config"]["axes"]
+    finished = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert 2 <= len(finished) < 4
+    resumed = cli(*argv)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({len(finished)} already finished" in resumed.stdout
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["status"] == "complete" and len(record["cells"]) == 4
+    assert record["throughput"]["cells_trained_now"] == 4 - len(finished)
+
+
+def test_networks_trained_together_are_checked_against_the_memory_before_work(cli, tmp_path):
+    from compare.cli import build_parser
+    from compare.commands import study
+    from compare.errors import UsageError
+    from compare.studies.plans import check_sweep_memory
+
+    argv = ["study", "sweep", "--param", "learning_rate", "--values", "0.1,0.2,0.3,0.4",
+            "--layers", "784,1000,10", "--jobs", "1", "--out", str(tmp_path / "s")]  # fmt: skip
+    plan = study.sweep_plan_of(build_parser().parse_args(argv))
+    # 4 stacked networks of 795,010 weights, 5 float32 copies each: 63,600,800 bytes
+    check_sweep_memory(plan, memory=2 * 63_600_800)
+    with pytest.raises(UsageError, match="need about 0.1 GiB"):
+        check_sweep_memory(plan, memory=2 * 63_600_800 - 2)
+    separate = study.sweep_plan_of(build_parser().parse_args([*argv, "--method", "separate"]))
+    check_sweep_memory(separate, memory=2 * 63_600_800 // 4)  # one network at a time
+    # 1,000 stacked networks of 78.5 million weights: 1.4 TiB, more than any machine here
+    result = cli("study", "sweep", "--param", "learning_rate", "--values",
+                 ",".join(f"{i / 1000:g}" for i in range(1, 101)), "--seeds", "10", "--jobs", "1",
+                 "--layers", "784,100000,10", "--out", str(tmp_path / "big"))  # fmt: skip
+    assert result.returncode == 2 and "GiB for their weights" in result.stderr
+    assert not (tmp_path / "big").exists()

@@ -16,8 +16,17 @@ from __future__ import annotations
 
 import argparse
 
-from compare.folders import output_folder
-from compare.options import add_data_args, add_out_arg
+from compare.config import MNIST_CLASSES, MNIST_INPUTS
+from compare.errors import UsageError
+from compare.folders import claim_folder, output_folder
+from compare.options import (
+    add_data_args,
+    add_out_arg,
+    check_network,
+    list_items,
+    plain_int,
+    shown,
+)
 
 HELP = "benchmark NumPy against Keras; sweep batch and width"
 
@@ -29,14 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-keras", action="store_true", help="NumPy only")
     parser.add_argument(
         "--batches",
-        type=sizes_arg,
+        type=batches_arg,
         default=None,
         metavar="16,64,...",
         help="batch sizes to sweep (default: 16..1024 by powers of 2; quick: 16,64,256,1024)",
     )
     parser.add_argument(
         "--widths",
-        type=sizes_arg,
+        type=widths_arg,
         default=None,
         metavar="50,128,...",
         help="hidden widths to sweep (default: 50,128,256,512,1024,2048; quick: 50,256,1024,2048)",
@@ -45,16 +54,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_arg(parser, "runs/bench", "bench.json, report.md, report.html and figures")
 
 
+MAX_SIZES = 32  # points in one sweep: each is measured for several rounds
+MAX_BATCH = 60_000  # MNIST's training rows: a larger batch is never one update
+
+
 def sizes_arg(text: str) -> list[int]:
-    """'16,64,256' -> [16, 64, 256]: positive integers."""
+    """'16,64,256' -> [16, 64, 256]: positive integers, each once, at most MAX_SIZES."""
     try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
+        values = [plain_int(v) for v in list_items(text, MAX_SIZES)]
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers"
+            f"{shown(text)!r} is not a comma-separated list of integers ({exc})"
         ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{shown(text)!r}: sizes must be positive")
+    return values
+
+
+def batches_arg(text: str) -> list[int]:
+    """--batches: sizes_arg, each at most MAX_BATCH rows."""
+    values = sizes_arg(text)
+    if max(values) > MAX_BATCH:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)!r}: a batch of {max(values):,} rows; at most {MAX_BATCH:,} (the training rows)"
+        )
+    return values
+
+
+def widths_arg(text: str) -> list[int]:
+    """--widths: sizes_arg, each 784-w-w-10 network within the weight limit (checked before any
+    measurement allocates it)."""
+    values = sizes_arg(text)
+    widest = (MNIST_INPUTS, max(values), max(values), MNIST_CLASSES)
+    try:
+        check_network(widest)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(f"{shown(text)!r}: {str(exc).split(': ', 1)[1]}") from None
     return values
 
 
@@ -67,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
         tensorflow()
     with output_folder(args.out) as out:
+        claim_folder(out, "bench")  # its own earlier bench, or nothing
         run_bench(
             out,
             quick=args.quick,

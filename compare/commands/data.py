@@ -6,7 +6,8 @@ import argparse
 
 import numpy as np
 
-from compare.folders import output_folder
+from compare.folders import claim_folder, output_folder
+from compare.jsonio import write_json
 from compare.options import add_data_args, add_out_arg
 
 HELP = "fetch and verify MNIST; print its shape; draw one of each digit"
@@ -14,7 +15,7 @@ HELP = "fetch and verify MNIST; print its shape; draw one of each digit"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_args(parser)
-    add_out_arg(parser, "runs/data", "digits.png")
+    add_out_arg(parser, "runs/data", "data.json and digits.png")
 
 
 def _counts(y: np.ndarray) -> str:
@@ -23,6 +24,7 @@ def _counts(y: np.ndarray) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with output_folder(args.out) as out:
+        claim_folder(out, "data")  # its own earlier output, or nothing
         return _run(args, out)
 
 
@@ -50,6 +52,15 @@ def _run(args: argparse.Namespace, out) -> int:
     print(f"Class counts, train: {_counts(y_train)}")
     print(f"Class counts, test:  {_counts(y_test)}")
     figure = out / "digits.png"
+    record = {  # what was read and checked; written first: it marks the folder as this command's
+        "source": {"channel": source.channel, "folder": str(source.folder)},
+        "checksums": f"all {len(CHECKSUMS)} files match the published SHA-256 checksums",
+        "rows": {"train": int(X_train.shape[0]), "test": int(X_test.shape[0])},
+        "class_counts": {"train": np.bincount(y_train, minlength=10).tolist(),
+                         "test": np.bincount(y_test, minlength=10).tolist()},
+        "figures": ["digits.png"],
+    }  # fmt: skip
+    write_json(out / "data.json", record)
     plots.digit_grid(X_train, y_train, figure)
-    print(f"Saved one example of each digit: {figure}")
+    print(f"Saved one example of each digit: {figure}, and {out / 'data.json'}")
     return 0

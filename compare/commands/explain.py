@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     x = np.round(rng.normal(size=(n, args.layers[0])), 2)
     labels = np.full(n, args.label) if args.label is not None else rng.integers(0, k, n)
     Y = one_hot(labels, k, dtype=np.float64)
+    _check_steps(args, mlp, x, Y)
     out = Printer(args.format, args.precision)
     names = matrix_names(len(mlp.weights))
     hidden = ["h"] if len(mlp.weights) == 2 else [f"h{i + 1}" for i in range(len(mlp.W_h))]
@@ -199,6 +200,31 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"network": layers, "activation": f, "values": out.values}, indent=1))
     return 0
+
+
+def _check_steps(args, mlp, x, Y) -> None:
+    """UsageError, before anything is printed, when the two steps shown would overflow float64
+    (e.g. --lr 1e308): taken on a copy with every floating-point error raised."""
+    import copy
+
+    from numpy_mlp.training.optimizers import SGD
+
+    trial, opt = copy.deepcopy(mlp), SGD(args.lr, args.momentum, args.decay)
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            for _ in range(2):
+                opt.step(trial.weights, trial.gradients(x, Y))
+                finite = np.isfinite(trial.loss(x, Y))
+    except FloatingPointError as exc:
+        finite = False
+        detail = str(exc)
+    else:
+        detail = "the loss is not finite"
+    if not finite:
+        raise UsageError(
+            f"--lr {args.lr:g} --momentum {args.momentum:g}: the steps shown would overflow "
+            f"float64 ({detail}); use a smaller learning rate"
+        )
 
 
 def _steps(out: Printer, mlp, x, Y, names, opt) -> None:

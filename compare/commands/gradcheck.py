@@ -124,6 +124,25 @@ def format_table(results, *, tolerance: float) -> str:
     return "\n".join(lines)
 
 
+# what a gradient check may allocate for its weight-sized arrays: with MNIST loaded (float64,
+# about 400 MB) the whole check stays under 1 GB (784-20000-10, 15.7 million weights: 698 MB)
+MAX_CHECK_BYTES = 2**29
+CHECK_COPIES = 4  # weight-sized float64 arrays held: weights, two gradients, one more
+
+
+def check_memory(layers) -> None:
+    """UsageError, before anything is allocated, for a network whose check needs more than
+    MAX_CHECK_BYTES: it holds CHECK_COPIES float64 arrays the size of the weights."""
+    count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
+    need = count * 8 * CHECK_COPIES
+    if need > MAX_CHECK_BYTES:
+        raise UsageError(
+            f"--layers {','.join(map(str, layers))}: {count:,} weights; checking them needs about "
+            f"{need / 2**20:,.0f} MiB, at most {MAX_CHECK_BYTES / 2**20:,.0f} MiB (a gradient check "
+            "needs only a small network)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -133,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from numpy_mlp.training.fast import fast_gradients
 
     check_network(args.layers)
+    check_memory(args.layers)
     if args.samples > MAX_SAMPLES:
         raise UsageError(
             f"--samples {args.samples}: at most {MAX_SAMPLES:,} rows (the MNIST training set; "

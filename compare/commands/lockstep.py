@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from compare.folders import output_folder
+from compare.folders import claim_folder, output_folder
 from compare.options import (
     add_data_args,
     add_out_arg,
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     dtypes = _dtypes(args)
     tensorflow()
     with output_folder(args.out) as out:
+        claim_folder(out, "lockstep")  # its own earlier lockstep, or nothing
         run_lockstep(
             Settings.from_args(args),
             dtypes,

@@ -12,13 +12,16 @@ import argparse
 import datetime as dt
 
 from compare.options import (
+    MAX_LIST_ITEMS,
     add_data_args,
     add_network_args,
     add_out_arg,
     layers_arg,
+    list_items,
     nonnegative_int,
     positive_int,
     setting_arg,
+    shown,
 )
 
 HELP = "studies: the vanishing gradient across depths, and hyperparameter sweeps"
@@ -57,14 +60,17 @@ one file per finished cell (a rerun with the same --out skips them), sweep.json,
 report.md. Cells run in parallel worker processes (--jobs)."""
 
 
-def _csv(kind):
+MAX_RATES = 16  # --learning-rates: each one trains every network of the study again
+
+
+def _csv(kind, max_items: int = MAX_LIST_ITEMS):
     def parse(text: str) -> tuple:
         try:
-            values = tuple(kind(v) for v in text.split(",") if v.strip())
+            values = tuple(kind(v) for v in list_items(text, max_items))
         except (argparse.ArgumentTypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"{text!r}: give at least one value")
+            raise argparse.ArgumentTypeError(f"{shown(text)!r}: {exc}") from None
+        if len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(f"{shown(text)!r}: a value is given twice")
         return values
 
     return parse
@@ -130,7 +136,7 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--learning-rates",
-        type=_csv(setting_arg("learning_rate")),
+        type=_csv(setting_arg("learning_rate"), MAX_RATES),
         default=(0.001, 0.01, 0.1),
         metavar="0.001,0.01,0.1",
         help="every network is trained at each of these learning rates (default: 0.001,0.01,0.1)",

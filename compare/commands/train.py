@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from compare.folders import output_folder
+from compare.folders import claim_folder, output_folder
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
 from compare.options import (
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     impl = IMPLEMENTATIONS[args.impl]
     impl.require(settings)  # fail now, with the install hint, rather than after loading data
     with output_folder(args.out or f"runs/train-{args.impl}") as out:
+        claim_folder(out, "train")  # its own earlier training, or nothing
         data = load_data(args.data_dir, dtype=settings.dtype, limit=args.limit)
         result = impl.train(data, settings, verbose=args.verbose)
         print(

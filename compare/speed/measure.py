@@ -21,6 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compare.config import TUTORIAL
+from numpy_mlp.io.children import die_with_parent
 
 
 def train_flops(layers: Sequence[int], rows: int) -> float:
@@ -324,7 +325,11 @@ def keras_epoch_in_fresh_process(
         f"print(json.dumps([epoch() for _ in range({rounds})]))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=die_with_parent,  # a killed bench leaves no Keras child running
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -350,10 +355,16 @@ def peak_rss_of_numpy_training(data_dir: str | None, epochs: int = 1) -> float:
             args += ["--data-dir", data_dir]
         code = (
             "import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+            "from numpy_mlp.io.children import die_with_parent\n"
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+            "preexec_fn=die_with_parent)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         )
         result = subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=die_with_parent,
         )
     return int(result.stdout.strip().splitlines()[-1]) / 1024.0

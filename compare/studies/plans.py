@@ -14,9 +14,18 @@ from collections.abc import Mapping, Sequence
 
 from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL, Settings
 from compare.errors import UsageError
-from compare.options import INT_MAX, check_mnist_layers, check_network, check_training_rows
+from compare.options import (
+    INT_MAX,
+    check_mnist_layers,
+    check_network,
+    check_training_rows,
+    list_items,
+    plain_float,
+    shown,
+)
 from compare.studies.sweep import PARAMS, SweepPlan, apply_values
 from compare.studies.vanishing import DEFAULT_PAIRS, VanishingPlan
+from numpy_mlp.model.parameters import parameter_count
 from numpy_mlp.training.optimizers import SETTING_RULES, check_setting
 
 MAX_DEPTH = 64  # hidden layers: the logistic gradient is gone (below 1e-30) long before
@@ -83,13 +92,15 @@ def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
     if text is None:
         return defaults
     values: list = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    try:
+        parts = list_items(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {shown(text)}: {exc}") from None
+    for part in parts:
         try:
-            number = float(part)
+            number = plain_float(part)
         except ValueError:
-            raise UsageError(f"{flag} {text}: {part!r} is not a number") from None
+            raise UsageError(f"{flag} {shown(text)}: {part!r} is not a number") from None
         try:
             if name in SETTING_RULES:
                 value = check_setting(name, number)
@@ -98,12 +109,14 @@ def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
             else:
                 value = int(number)
         except ValueError as exc:
-            raise UsageError(f"{flag} {text}: {exc}") from None
+            raise UsageError(f"{flag} {shown(text)}: {exc}") from None
         if value in values:
-            raise UsageError(f"{flag} {text}: {part} is given twice (each value once, please)")
+            raise UsageError(
+                f"{flag} {shown(text)}: {part} is given twice (each value once, please)"
+            )
         values.append(value)
     if not values:
-        raise UsageError(f"{flag} {text}: give at least one value")
+        raise UsageError(f"{flag} {shown(text)}: give at least one value")
     return tuple(values)
 
 
@@ -134,6 +147,8 @@ def sweep_settings(fixed: Mapping[str, object], hidden: int | None, seed: int) -
     """The tutorial's settings with the fixed flags (`fixed`: Settings fields) and --hidden."""
     base = dataclasses.replace(TUTORIAL, seed=seed, **fixed)
     check_mnist_layers(base.layers)
+    if hidden is not None and "layers" in fixed:
+        raise UsageError("--hidden and --layers both set the hidden layers; give one of them")
     if hidden is not None:
         base = apply_values(base, [("hidden", hidden)], seed)
         try:
@@ -176,9 +191,44 @@ def sweep_plan(
             check_network(cell.settings.layers)
         except UsageError as exc:
             raise UsageError(f"{cell.id.rsplit(',seed=', 1)[0]}: {exc}") from None
+    check_sweep_memory(plan)
     check_training_rows(limit, base.validation_split)
     if scheduler is not None:
         from compare.studies.workers import check_scheduler_address
 
         check_scheduler_address(scheduler)
     return plan
+
+
+WEIGHT_COPIES = 5  # weight-sized arrays per network while training: W, velocity, gradient, and
+# the stacked trainer's own parameters and velocities
+
+
+def check_sweep_memory(plan: SweepPlan, memory: int | None = None) -> None:
+    """UsageError, before anything is allocated, when the networks trained at the same time
+    (the `jobs` largest groups of work) need more than half of this machine's memory (`memory`)
+    for their weights alone."""
+    import numpy as np
+
+    from compare.studies.sweep import batches_of_work
+
+    if memory is None:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    needs = sorted(
+        (
+            len(group)
+            * parameter_count(group[0].settings.layers)
+            * WEIGHT_COPIES
+            * np.dtype(group[0].settings.dtype).itemsize
+            for group in batches_of_work(plan.cells(), plan.method, plan.jobs)
+        ),
+        reverse=True,
+    )
+    need = sum(needs[: plan.jobs])
+    if need > memory // 2:
+        raise UsageError(
+            f"the networks trained at the same time ({plan.jobs} job(s), method {plan.method}) "
+            f"need about {need / 2**30:.1f} GiB for their weights; at most half of this "
+            f"machine's {memory / 2**30:.1f} GiB (use fewer --jobs, --method separate, or "
+            "smaller networks)"
+        )

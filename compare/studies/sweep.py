@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -168,6 +167,8 @@ def run_sweep(
     if todo and plan.scheduler:  # before anything is written: a wrong address leaves nothing
         executor, close = dask_executor(plan.scheduler)
     try:
+        if todo:  # sweep.json (running, its plan) before the first cell: a killed sweep resumes
+            _write(plan, out, cells, done, "running", 0.0, [])
         if todo and not plan.scheduler:
             cached_data(data_dir, plan.base.dtype, plan.limit)  # load once, before forking
             if plan.jobs > 1 and len(work) > 1:
@@ -227,6 +228,8 @@ def _line(i: int, total: int, r: dict) -> str:
 def _write(
     plan, out: Path, cells, done: dict, status: str, elapsed: float, trained, error=None
 ) -> None:
+    from compare.finals import REPORTS, failed, settle
+    from compare.folders import read_record
     from compare.studies import figures
     from compare.studies.report import write_report
 
@@ -237,12 +240,9 @@ def _write(
         "wall_seconds": elapsed,
         "model_epochs_per_second": epochs / elapsed if elapsed > 0 and epochs else None,
     }
-    earlier = out / "sweep.json"
-    if not trained and earlier.is_file() and earlier.stat().st_size < 2**26:  # nothing left to do
-        try:
-            throughput = dict(json.loads(earlier.read_text())["throughput"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    earlier = read_record(out / "sweep.json") if not trained else None  # nothing left to do
+    if earlier is not None and isinstance(earlier.get("throughput"), dict):
+        throughput = dict(earlier["throughput"])
     study = {
         "study": "sweep",
         "status": status,
@@ -252,7 +252,18 @@ def _write(
         "throughput": throughput,
         "cells": [done[c.id] for c in cells if c.id in done],
     }
-    write_json(out / "sweep.json", study)
-    if study["cells"]:
-        figures.sweep_figures(study, out)
-        write_report(study, out)
+    if status == "running":  # the record a resume recognizes, before the first cell
+        for name in REPORTS:  # an earlier report would go on stating its status
+            (out / name).unlink(missing_ok=True)
+        write_json(out / "sweep.json", study)
+        return
+    try:  # figures and reports first, the record last: no file says complete unless all are
+        if study["cells"]:
+            figures.sweep_figures(study, out)
+            write_report(study, out)
+        write_json(out / "sweep.json", study)
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt) or status == "complete":
+            failed(study, exc, "writing the sweep's outputs")
+        settle(out, "sweep.json", study, lambda: write_report(study, out))
+        raise

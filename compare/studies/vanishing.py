@@ -140,8 +140,6 @@ def run_vanishing(
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train every network of `plan` in turn; study.json is rewritten after each one."""
-    from compare.studies import figures
-    from compare.studies.report import write_report
 
     data = cached_data(data_dir, plan.settings.dtype, plan.limit)
     probe_X, probe_y = data.X_train[:PROBE_ROWS], data.y_train[:PROBE_ROWS]
@@ -201,6 +199,9 @@ def run_vanishing(
         return record
 
     try:
+        for name in ("report.md", "report.html"):  # an earlier report states its own status
+            (out / name).unlink(missing_ok=True)
+        save()  # the record (running, the plan) before the first network
         for group in groups:
             by_rate = {}
             for settings in group:
@@ -221,11 +222,26 @@ def run_vanishing(
         study["status"], study["error"] = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        save()
+        _finish(study, out)
+    return study
+
+
+def _finish(study: dict, out: Path) -> None:
+    """Figures and reports, then study.json: none says complete unless all were written."""
+    from compare.finals import failed, settle
+    from compare.studies import figures
+    from compare.studies.report import write_report
+
+    try:
         if study["runs"]:
             figures.vanishing_figures(study, out)
             write_report(study, out)
-    return study
+        write_json(out / "study.json", study)
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt) or study["status"] == "complete":
+            failed(study, exc, "writing the study's outputs")
+        settle(out, "study.json", study, lambda: write_report(study, out))
+        raise
 
 
 def _accuracy(record: dict) -> float | None:

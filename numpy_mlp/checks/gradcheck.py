@@ -81,13 +81,14 @@ def sample_entries(
 ) -> np.ndarray:
     """(row, col) pairs to check: all of them, or a seeded sample that always includes bias-row entries."""
     rows, cols = shape
-    everything = np.array([(r, c) for r in range(rows) for c in range(cols)], dtype=np.int64)
-    if max_entries is None or everything.shape[0] <= max_entries:
-        return everything
+    if max_entries is None or rows * cols <= max_entries:  # every entry, row by row
+        return np.indices((rows, cols), dtype=np.int64).reshape(2, -1).T
     n_bias = min(cols, max(1, max_entries // 4))
     bias = np.stack([np.zeros(n_bias, np.int64), rng.choice(cols, n_bias, replace=False)], 1)
-    rest = everything[cols:]
-    picked = rest[rng.choice(rest.shape[0], max_entries - n_bias, replace=False)]
+    # entry number k of the rows below the bias row is (k // cols + 1, k % cols): drawn as numbers,
+    # never listing all rows * cols entries (a 784 x 100,000 matrix has 78 million)
+    k = rng.choice(rows * cols - cols, max_entries - n_bias, replace=False).astype(np.int64)
+    picked = np.stack([k // cols + 1, k % cols], 1)
     return np.concatenate([bias, picked])
 
 

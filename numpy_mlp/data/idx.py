@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -45,8 +46,24 @@ class MnistFormatError(MnistError):
 MAX_PAYLOAD = 60_000 * ROWS * COLS
 
 
+def check_regular_file(path: Path) -> None:
+    """MnistError unless `path` is (or links to) a regular file: a device would never end, a
+    FIFO would wait for a writer forever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MnistError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise MnistError(f"{path}: cannot read it ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise MnistError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise MnistError(f"{path}: not a regular file (a device or a FIFO?)")
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes (inflated if .gz), reading no more than its header says must follow."""
+    check_regular_file(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:

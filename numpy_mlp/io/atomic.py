@@ -8,7 +8,9 @@ rename within one file system.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +22,11 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; rename it onto `path` on success.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and `path` is left
-    as it was.
+    as it was. An existing `path` that is not a regular file (a device, a FIFO, a folder, a
+    symbolic link) is never replaced: FileExistsError. A write error names `path`.
     """
     path = Path(path)
+    refuse_non_regular(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except FileNotFoundError:
@@ -33,11 +37,31 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        refuse_non_regular(path)  # checked again: it may have appeared meanwhile
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename is None and exc.errno is not None:  # e.g. EFBIG, ENOSPC from a write
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def refuse_non_regular(path: str | os.PathLike) -> None:
+    """FileExistsError if `path` exists and is not a regular file (a device, a FIFO, a folder, a
+    symbolic link): a rename onto it would replace it."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise FileExistsError(
+            errno.EEXIST, "exists and is not a regular file; not replaced", str(path)
+        )
 
 
 def _umask() -> int:

@@ -17,16 +17,32 @@ Shape = tuple[int, int]
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+# The largest network built (and so saved and loaded): layer sizes listed, units in one layer,
+# weights in all. Checked when a network is built, so nothing is saved that loading would refuse.
+MAX_HIDDEN = 64  # hidden layers (the vanishing study goes this deep)
+MAX_LAYERS = MAX_HIDDEN + 2  # sizes listed, input and output included
+MAX_UNITS = 1_000_000
+MAX_WEIGHTS = 100_000_000
+
+
 def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
-    """Validate a layer list such as (784, 50, 50, 10): at least input and output, all positive."""
+    """Validate a layer list such as (784, 50, 50, 10): at least input and output, all positive,
+    within MAX_LAYERS sizes, MAX_UNITS units per layer and MAX_WEIGHTS weights."""
     sizes = tuple(layer_sizes)
     if len(sizes) < 2:
         raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes}")
+    if len(sizes) > MAX_LAYERS:
+        raise ValueError(f"at most {MAX_HIDDEN} hidden layers, got {len(sizes) - 2}")
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+        if size > MAX_UNITS:
+            raise ValueError(f"at most {MAX_UNITS:,} units in a layer, got {int(size):,}")
     if sizes[-1] < 2:
         raise ValueError(f"a classifier needs at least two output classes, got {sizes}")
+    weights = parameter_count([int(s) for s in sizes])
+    if weights > MAX_WEIGHTS:
+        raise ValueError(f"{weights:,} weights, more than {MAX_WEIGHTS:,}")
     return tuple(int(s) for s in sizes)
 
 

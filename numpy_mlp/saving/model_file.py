@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from numpy_mlp.io.atomic import atomic_open
-from numpy_mlp.model.parameters import check_dtype, check_layer_sizes, parameter_count
+from numpy_mlp.io.reading import UnreadableFileError, open_bounded
+from numpy_mlp.model.parameters import MAX_LAYERS, MAX_WEIGHTS, check_dtype, check_layer_sizes
 from numpy_mlp.training.optimizers import SGD
 
 if TYPE_CHECKING:
@@ -56,14 +57,14 @@ def save_mlp(mlp: MLP, path: str | os.PathLike) -> None:
 
 
 # Bounds checked before any array is loaded, so that a small crafted file cannot make `load`
-# allocate gigabytes: layer sizes, the total number of weights, and the text members.
-MAX_LAYERS = 64
-MAX_UNITS = 1_000_000
-MAX_WEIGHTS = 100_000_000
+# allocate gigabytes: layer sizes and the total number of weights (numpy_mlp.model.mlp's, the
+# limits every network is built within), the text members, and the file's own size: weights and
+# velocities of the largest network in float64, and a MiB for headers and the zip directory.
 MAX_TEXT = 4096  # characters of format, dtype, activation, init and the optimizer's JSON
+MAX_MODEL_BYTES = 2 * MAX_WEIGHTS * 8 + 2**20
 
 
-def _headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def _headers(path: Path, source) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype of every array in the .npz, from the .npy headers alone.
 
     Each member's size in the zip directory must match what its header declares (the zip reader
@@ -71,7 +72,7 @@ def _headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     header says.
     """
     headers = {}
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(source) as archive:
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
                 raise ModelFileError(f"{path}: unexpected member {info.filename!r}")
@@ -115,14 +116,10 @@ def _check_sizes(path: Path, data, headers) -> tuple[int, ...]:
         raise ModelFileError(f"{path}: layer_sizes must list 2 to {MAX_LAYERS} sizes, got {rows}")
     _expect(path, headers, "layer_sizes", rows, "iu")
     sizes = [int(v) for v in data["layer_sizes"]]
-    if min(sizes) < 1 or max(sizes) > MAX_UNITS:
-        raise ModelFileError(
-            f"{path}: layer sizes must be positive integers up to {MAX_UNITS:,}, got {sizes}"
-        )
-    weights = parameter_count(sizes)
-    if weights > MAX_WEIGHTS:
-        raise ModelFileError(f"{path}: {weights:,} weights, more than {MAX_WEIGHTS:,}")
-    return check_layer_sizes(sizes)
+    try:  # units per layer and weights in all within numpy_mlp.model.mlp's limits
+        return check_layer_sizes(sizes)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
 
 
 def _text(data, key: str, default: str | None = None) -> str:
@@ -137,10 +134,11 @@ def load_mlp(path: str | os.PathLike, model_class: type[MLP]) -> MLP:
     finite.
     """
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"{path}: file not found")
     try:
-        return _load(path, model_class)
+        with open_bounded(path, MAX_MODEL_BYTES) as source:
+            return _load(path, source, model_class)
+    except UnreadableFileError as exc:
+        raise ModelFileError(str(exc)) from None
     except ModelFileError:
         raise
     except RecursionError:
@@ -151,12 +149,13 @@ def load_mlp(path: str | os.PathLike, model_class: type[MLP]) -> MLP:
         raise ModelFileError(f"{path}: malformed model file ({exc})") from None
 
 
-def _load(path: Path, model_class: type[MLP]) -> MLP:
-    headers = _headers(path)
+def _load(path: Path, source, model_class: type[MLP]) -> MLP:
+    headers = _headers(path, source)
+    source.seek(0)
     for key in ("format", "dtype", "activation", "init", "optimizer_config"):
         if key in headers or key in ("format", "dtype"):
             _expect(path, headers, key, (), "U")
-    with np.load(path, allow_pickle=False) as data:
+    with np.load(source, allow_pickle=False) as data:
         fmt = _text(data, "format")
         if fmt != FORMAT:
             raise ModelFileError(f"{path}: format {fmt!r}, expected {FORMAT!r}")
@@ -179,26 +178,50 @@ def _load(path: Path, model_class: type[MLP]) -> MLP:
             if shape != W.shape or found != dtype:
                 raise ModelFileError(f"{path}: W{i} is {found}{shape}, expected {dtype}{W.shape}")
             W[...] = data[f"W{i}"]
-            if not np.isfinite(W).all():
-                raise ModelFileError(f"{path}: W{i} holds non-finite weights")
+            if not _in_range(W):
+                raise ModelFileError(f"{path}: W{i} holds non-finite weights {_RANGE_RULE}")
         if "optimizer_config" in data.files:
             model.optimizer = _optimizer(path, data, headers, model)
     return model
 
 
 def _optimizer(path: Path, data, headers, model: MLP) -> SGD:
-    config = json.loads(_text(data, "optimizer_config"))
+    config = json.loads(_text(data, "optimizer_config"), parse_constant=_refuse_constant)
     if not isinstance(config, dict) or not all(
         isinstance(v, int | float | bool) for v in config.values()
     ):
         raise ModelFileError(f"{path}: optimizer_config is not a flat set of SGD settings")
-    opt = SGD(**config)
+    try:
+        opt = SGD(**config)  # each setting checked against its rule (finite, in range)
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: optimizer_config: {exc}") from None
     _expect(path, headers, "optimizer_iterations", (), "iu")
-    opt.iterations = int(data["optimizer_iterations"])
+    iterations = int(data["optimizer_iterations"])
+    if iterations < 0:
+        raise ModelFileError(f"{path}: optimizer_iterations is {iterations}, must be >= 0")
+    opt.iterations = iterations
     if "V0" in headers:
+        velocities = []
         for i, W in enumerate(model.weights):
             _expect(path, headers, f"V{i}", W.shape, "f")
-        opt.set_velocities(
-            [np.asarray(data[f"V{i}"], model.dtype) for i in range(len(model.weights))]
-        )
+            V = np.asarray(data[f"V{i}"], model.dtype)
+            if not _in_range(V):
+                raise ModelFileError(f"{path}: V{i} holds non-finite velocities {_RANGE_RULE}")
+            velocities.append(V)
+        opt.set_velocities(velocities)
     return opt
+
+
+_RANGE_RULE = "(or values whose square overflows: |x| >= sqrt(largest float))"
+
+
+def _in_range(A: np.ndarray) -> bool:
+    """Every entry finite and small enough that its square (and a momentum update) stays finite:
+    1e300 in a float64 velocity is finite, but the next update turns it into inf."""
+    return bool(np.isfinite(A).all()) and (
+        A.size == 0 or float(np.abs(A).max()) < float(np.sqrt(np.finfo(A.dtype).max))
+    )
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not strict JSON")

@@ -48,8 +48,8 @@ def check_setting(name: str, value) -> float:
     test, rule = SETTING_RULES[name]
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {rule}, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past float's range
+        raise ValueError(f"{name} must be {rule}, got {str(value)[:40]}") from None
     if isinstance(value, bool) or not test(number):
         raise ValueError(f"{name} must be {rule}, got {value!r}")
     return number

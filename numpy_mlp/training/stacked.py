@@ -245,6 +245,12 @@ def fit_many(
             scope.enter_context(threadpool_limits(limits=blas_threads, user_api="blas"))
         scope.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
         batches = scope.enter_context(PrefetchedBatches(X_train, Y_train, B))
+        # However training ends (a callback raising, Ctrl-C mid-epoch): every network's
+        # on_train_end runs (each even if another raises), after the stack's weights and
+        # velocities are written back, so they match the iteration counts, as in fit.
+        for cb in reversed([c for cbs in callbacks for c in cbs]):
+            scope.callback(cb.on_train_end)
+        scope.callback(lambda: stack.write_back() if ids.shape[0] else None)
         for epoch in range(epochs):
             if not ids.shape[0]:
                 break
@@ -307,11 +313,6 @@ def fit_many(
                 print(_epoch_line(epoch, epochs, histories, ids), flush=True)
             if stopping:
                 leave(np.array(stopping), reasons)
-        if ids.shape[0]:
-            stack.write_back()
-        for cbs in callbacks:  # on_train_end runs however training ends, as in fit
-            for callback in cbs:
-                callback.on_train_end()
     return histories
 
 
