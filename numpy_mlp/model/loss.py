@@ -52,7 +52,10 @@ def count_correct(S: np.ndarray, labels: np.ndarray, predicted=None, hit=None):
     """How many rows have argmax_j S_ij == y_i (the first maximum winning ties); per network for
     a stack. predicted, hit: (..., m) scratch of intp and bool."""
     predicted = np.argmax(S, axis=-1, out=predicted)
-    return np.count_nonzero(np.equal(predicted, labels, out=hit), axis=-1)
+    hit = np.equal(predicted, labels, out=hit)
+    if hit.ndim == 1:  # one network: count_nonzero without an axis is one C call
+        return np.count_nonzero(hit)
+    return np.add.reduce(hit, axis=-1, dtype=np.intp)
 
 
 def label_positions(labels: np.ndarray, k: int) -> np.ndarray:
@@ -83,6 +86,8 @@ def batch_loss(rowsum: np.ndarray, z: np.ndarray):
     precision stays extended, as gradient checking needs).
     """
     m, wide = z.shape[-1], np.result_type(z.dtype, np.float64)
+    if z.ndim == 1 and wide == np.float64:  # one network: the same sums, with fewer calls
+        return (float(np.log(rowsum).sum()) - float(z.sum())) / m
     log_sum = np.add.reduce(np.log(rowsum[..., 0]), axis=-1).astype(wide)
     return (log_sum - np.add.reduce(z, axis=-1).astype(wide)) / m
 

@@ -10,6 +10,14 @@ thin matrix products; stacked, the K networks share the calls:
 * every layer is one stacked product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
 * the update is `momentum_update` once on (K, T), each network's eta_t and momentum a (K, 1) column.
 
+The forward pass, loss and backpropagation are the fast step's own operations
+(`numpy_mlp.training.fast.layer_operations`, with `numpy_mlp.model.loss`), built on buffers with a
+leading stack axis and `np.matmul` for the products: nothing of the arithmetic is written twice.
+Sharing costs nothing measurable: against the hand-written stacked pass it replaced, a K = 4
+step of the tutorial network took 711 us against 725 us (fastest of 20 alternating rounds, one
+BLAS thread, float32, on the 2-core machine under load), and the single-network step 221 us
+against 219 us.
+
 Each network's arithmetic is `fit`'s: the same formulas, the same batches in the same order (same
 `seed`), its own optimizer; only how the products are blocked differs, so in float64 every network
 ends where `fit` alone takes it, to the last bit (the tests check it). A network that diverges (the
