@@ -201,6 +201,9 @@ def run_sweep(
             futures = [
                 executor.submit(run_group, g, data_dir, plan.limit, plan.method) for g in work
             ]
+            # the workers exist (forked at the first submit): while this process waits for them,
+            # a thread loads the plotting library, which the figures would otherwise wait for
+            _warm_figures()
             results = (f.result() for f in as_completed(futures))
         for pairs in results:
             for cell_id, record in pairs:
@@ -220,6 +223,18 @@ def run_sweep(
         trained = [r for cid, r in done.items() if cid in {c.id for c in todo}]
         _write(plan, out, cells, done, status, elapsed, trained, error, placed)
     return 0
+
+
+def _warm_figures() -> None:
+    """Import the figure code (matplotlib, ~0.5-1 s) in a background thread while workers train."""
+    import threading
+
+    def load() -> None:
+        from compare.plots import _pyplot
+
+        _pyplot()
+
+    threading.Thread(target=load, name="figures-import", daemon=True).start()
 
 
 def check_folder(out: Path, plan: SweepPlan) -> None:
