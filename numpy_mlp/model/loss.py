@@ -85,9 +85,10 @@ def batch_loss(rowsum: np.ndarray, z: np.ndarray):
     The two sums are taken in the buffers' dtype, the rest in float64 (or wider: extended
     precision stays extended, as gradient checking needs).
     """
-    m, wide = z.shape[-1], np.result_type(z.dtype, np.float64)
-    if z.ndim == 1 and wide == np.float64:  # one network: the same sums, with fewer calls
-        return (float(np.log(rowsum).sum()) - float(z.sum())) / m
+    m = z.shape[-1]
+    if z.ndim == 1 and z.dtype.itemsize <= 8:  # one network: the same sums, fewer calls
+        return (float(np.add.reduce(np.log(rowsum), axis=None)) - float(np.add.reduce(z))) / m
+    wide = np.result_type(z.dtype, np.float64)
     log_sum = np.add.reduce(np.log(rowsum[..., 0]), axis=-1).astype(wide)
     return (log_sum - np.add.reduce(z, axis=-1).astype(wide)) / m
 

@@ -5,7 +5,10 @@ seed: the bit-for-bit guard of a change to the training step.
     PYTHONPATH=<new checkout> python tests/benchmarks/fixed_seed_arrays.py check before.npz
 
 Real MNIST rows (the first 3,000), the tutorial network, 3 epochs; fit_many on four learning
-rates, one of which diverges; a float32 fit too. `check` exits 1 naming every array that differs.
+rates, one of which diverges; a float32 fit too. `check` exits 1 naming every array that differs,
+except those whose name contains a word given after the file (e.g. `check before.npz val_loss`:
+the validation loss is computed by `numpy_mlp.model.loss` since issue 23, which moved it by at most
+2 ulp in float64).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def arrays() -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str]) -> int:
-    what, path = argv
+    what, path, *allowed = argv
     now = arrays()
     if what == "save":
         np.savez(path, **now)
@@ -68,7 +71,7 @@ def main(argv: list[str]) -> int:
     for key in differ:
         print(f"differs: {key}")
     print(f"{len(before)} arrays before, {len(now)} now, {len(differ)} differ")
-    return 1 if differ else 0
+    return 1 if [k for k in differ if not any(word in k for word in allowed)] else 0
 
 
 if __name__ == "__main__":
