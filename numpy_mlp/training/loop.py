@@ -186,16 +186,11 @@ def fit(
                     total=-(-n // batch_size), desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
             try:
-                loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
+                sums = _train_epoch(step, batches.epoch(order), epoch, bar)
             except TrainingDivergedError as exc:
                 exc.history = history
                 raise
-            logs = {"loss": loss_sum / n, "accuracy": correct / n}
-            if X_val.shape[0]:
-                logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
-            logs["seconds"] = time.perf_counter() - started
-            if gradient_flow is not None:
-                logs.update(gradient_flow.end_epoch())
+            logs = _epoch_logs(mlp, sums, n, (X_val, Y_val), gradient_flow, started)
             history.append(epoch, logs)
             if verbose:
                 print(epoch_line(epoch, epochs, logs), flush=True)
@@ -218,6 +213,19 @@ def training_scope(blas_threads: int | None, X_train, Y_train, batch_size: int):
         labels = np.argmax(Y_train, axis=1)  # the labels as integers, once
         batches = PrefetchedBatches(X_train, Y_train, batch_size, labels=labels)
         yield stack, stack.enter_context(batches)
+
+
+def _epoch_logs(mlp: MLP, sums, n: int, validation, gradient_flow, started: float) -> dict:
+    """An epoch's logs: mean training loss and accuracy, validation loss and accuracy (when
+    there are validation rows), seconds since `started`, gradient flow (when recorded)."""
+    (loss_sum, correct), (X_val, Y_val) = sums, validation
+    logs = {"loss": loss_sum / n, "accuracy": correct / n}
+    if X_val.shape[0]:
+        logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
+    logs["seconds"] = time.perf_counter() - started
+    if gradient_flow is not None:
+        logs.update(gradient_flow.end_epoch())
+    return logs
 
 
 def _raise_if_diverged(logs: dict, epoch: int, mlp: MLP, optimizer: SGD, history: History):
