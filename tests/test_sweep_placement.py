@@ -18,7 +18,14 @@ def _plan(jobs: int, method: str, seeds: int = 2) -> SweepPlan:
 
 @pytest.mark.parametrize(
     ("jobs", "seeds", "sizes"),
-    [(1, 2, [4, 4]), (2, 2, [4, 4]), (4, 2, [2, 2, 2, 2]), (2, 1, [2, 2]), (3, 1, [1, 1, 2])],
+    [
+        (1, 2, [4, 4]),
+        (2, 2, [4, 4]),
+        (4, 2, [2] * 4),
+        (2, 1, [2, 2]),
+        (3, 1, [1, 1, 2]),
+        (10, 2, [1] * 8),
+    ],
 )
 def test_stacked_groups_are_one_per_seed_and_halved_until_every_worker_has_one(jobs, seeds, sizes):
     plan = _plan(jobs, "stacked", seeds)
