@@ -50,7 +50,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's input, not a bug: reported in one line."""
     from keras_mlp.tf import KerasUnavailableError
     from numpy_mlp.data.idx import MnistError
-    from numpy_mlp.io.saving import ModelFileError
+    from numpy_mlp.saving.model_file import ModelFileError
 
     return (UsageError, MnistError, ModelFileError, KerasUnavailableError)
 

@@ -15,20 +15,22 @@ from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL
 from compare.errors import UsageError
 from numpy_mlp.model.activations import ACTIVATIONS
 from numpy_mlp.model.initializers import INITIALIZERS
+from numpy_mlp.model.parameters import check_layer_sizes, parameter_count
 from numpy_mlp.training.optimizers import SETTING_RULES
 
 
 def layers_arg(text: str) -> tuple[int, ...]:
-    """'784,50,50,10' -> (784, 50, 50, 10); every size a positive integer, at least two."""
+    """'784,50,50,10' -> (784, 50, 50, 10), checked by numpy_mlp's `check_layer_sizes`."""
     try:
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of integers such as 784,50,50,10"
         ) from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"{text!r}: need at least two layer sizes, all positive")
-    return sizes
+    try:
+        return check_layer_sizes(sizes)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
 def _number(parse: Callable[[str], float], ok: Callable[[float], bool], rule: str):
@@ -233,12 +235,12 @@ def add_training_args(
         )
 
 
-def check_network(layers: tuple[int, ...]) -> None:
-    """UsageError for a network that cannot be built: one class, or more weights than fit."""
-    flag = f"--layers {','.join(map(str, layers))}"
-    if layers[-1] < 2:
-        raise UsageError(f"{flag}: a classifier needs at least two output classes")
-    count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
+def check_network(layers: tuple[int, ...], flag: str | None = None) -> None:
+    """UsageError for a network with more weights than fit (`flag`: what to name; default --layers).
+
+    Layer lists from --layers are checked as numpy_mlp checks them when parsed (`layers_arg`)."""
+    flag = flag or f"--layers {','.join(map(str, layers))}"
+    count = parameter_count(layers)
     if count > MAX_PARAMETERS:
         raise UsageError(
             f"{flag}: {count:,} weights; at most {MAX_PARAMETERS:,} fit in memory with their "
@@ -246,12 +248,12 @@ def check_network(layers: tuple[int, ...]) -> None:
         )
 
 
-def check_training_rows(args) -> None:
+def check_training_rows(limit: int | None, validation_split: float) -> None:
     """UsageError unless --limit and --validation-split leave at least one training row."""
-    n = args.limit or 60_000
-    if int(n * (1.0 - args.validation_split)) < 1:
+    n = limit or 60_000
+    if int(n * (1.0 - validation_split)) < 1:
         raise UsageError(
-            f"--limit {n} with --validation-split {args.validation_split:g} leaves no training rows"
+            f"--limit {n} with --validation-split {validation_split:g} leaves no training rows"
         )
 
 

@@ -380,7 +380,7 @@ MIN_PAIRS_FOR_QUARTILES = 5
 
 def ratio_text(r: dict) -> str:
     """A paired ratio with what it rests on: quartiles only from 5 pairs on, the range from 2."""
-    n = r["pairs"]
+    n = r["n"]
     text = f"median {r['median']:.2f}x over {n} paired epoch{'s' if n != 1 else ''}"
     if n >= MIN_PAIRS_FOR_QUARTILES:
         text += f" (quartiles {r['q1']:.2f}-{r['q3']:.2f}x, range {r['min']:.2f}-{r['max']:.2f}x)"

@@ -103,14 +103,29 @@ class Run:
         return data
 
     def train(self, impl: str, data: MnistData) -> None:
+        """Train one model, then record its numbers, draw its figures and save it."""
+        result = self._fit(impl, data)
+        if result is None:
+            return
+        self.results[impl] = result
+        self._record(impl, result, data)
+        self._draw(impl, result, data)
+        spec = IMPLEMENTATIONS[impl]
+        result.save(str(self.artifact(f"model_{impl}.{spec.model_suffix}")))
+        _say(
+            f"{spec.label}: train accuracy {result.train_accuracy:.2f}%, test accuracy "
+            f"{result.test_accuracy:.2f}%"
+        )
+
+    def _fit(self, impl: str, data: MnistData) -> TrainResult | None:
+        """The trainer's result, or None with the failure recorded (the other model goes on)."""
         verbose = 1 if sys.stdout.isatty() else 2
         try:
-            result = self.trainers[impl](data, self.settings, verbose=verbose)
+            return self.trainers[impl](data, self.settings, verbose=verbose)
         except (TrainingDivergedError, FloatingPointError, ValueError, RuntimeError) as exc:
             self.failed.append(impl)
             self.metrics[impl] = {"error": f"{type(exc).__name__}: {exc}"}
             _say(f"{impl} training FAILED: {exc}")
-            return
         except Exception as exc:  # a bug, but the other model's results must survive it
             self.failed.append(impl)
             self.metrics[impl] = {
@@ -118,12 +133,24 @@ class Run:
                 "traceback": traceback.format_exc(),
             }
             _say(f"{impl} training FAILED unexpectedly: {type(exc).__name__}: {exc}")
-            return
-        self.results[impl] = result
+        return None
+
+    def _record(self, impl: str, result: TrainResult, data: MnistData) -> None:
+        """metrics[impl]: accuracies and history, epoch times, how far the first layer moved."""
         rows = int(data.X_train.shape[0] * (1 - self.settings.validation_split))
-        self.metrics[impl] = {**result.summary(), "speed": epoch_stats(result.epoch_seconds, rows)}
-        spec = IMPLEMENTATIONS[impl]
-        label = spec.label
+        change = np.abs(result.first_layer - result.initial_first_layer)[1:]
+        self.metrics[impl] = {
+            **result.summary(),
+            "speed": epoch_stats(result.epoch_seconds, rows),
+            "first_layer": {
+                "median_abs_change": float(np.median(change)),
+                "initial_max_abs": float(np.abs(result.initial_first_layer[1:]).max()),
+            },
+        }
+
+    def _draw(self, impl: str, result: TrainResult, data: MnistData) -> None:
+        """One model's figures: misclassified digits, confusion, first-layer weights and change."""
+        label = IMPLEMENTATIONS[impl].label
         plots.misclassified(
             data.raw_test,
             data.y_test,
@@ -148,16 +175,6 @@ class Run:
             result.initial_first_layer,
             self.artifact(f"hidden_weights_change_{impl}.png"),
             title=f"{label}: change of the first hidden layer's weights since initialization",
-        )
-        change = np.abs(result.first_layer - result.initial_first_layer)[1:]
-        self.metrics[impl]["first_layer"] = {
-            "median_abs_change": float(np.median(change)),
-            "initial_max_abs": float(np.abs(result.initial_first_layer[1:]).max()),
-        }
-        result.save(str(self.artifact(f"model_{impl}.{spec.model_suffix}")))
-        _say(
-            f"{label}: train accuracy {result.train_accuracy:.2f}%, test accuracy "
-            f"{result.test_accuracy:.2f}%"
         )
 
     def gradients(self, data: MnistData) -> None:
@@ -211,9 +228,10 @@ class Run:
             )
         if {"numpy", "keras"} <= set(self.results):
             n, k = self.results["numpy"], self.results["keras"]
+            ratios = ratio_stats(k.epoch_seconds, n.epoch_seconds)
             self.metrics["speed"] = {
-                "keras_over_numpy": ratio_stats(k.epoch_seconds, n.epoch_seconds)["median"],
-                "keras_over_numpy_spread": ratio_stats(k.epoch_seconds, n.epoch_seconds),
+                "keras_over_numpy": ratios["median"],
+                "keras_over_numpy_spread": ratios,
                 "predict_keras_over_numpy": k.predict_seconds / n.predict_seconds
                 if n.predict_seconds
                 else None,
@@ -256,51 +274,15 @@ class Run:
 
     # -- the whole run ----------------------------------------------------------------------------------
     def execute(self) -> int:
-        from compare.environment import (
-            cpu_snapshot,
-            environment,
-            load_average,
-            machine,
-            others_cpu_share,
-        )
+        """All phases in order; the exit status (0 complete, 1 a model or check failed)."""
+        from compare.environment import cpu_snapshot, load_average, others_cpu_share
 
         with_keras = any(IMPLEMENTATIONS[impl].needs_tensorflow for impl in self.impls)
-        env = self.metrics["environment"] = environment(with_tensorflow=with_keras)
-        self.metrics["machine"] = {**machine(), "load_before": load_average()}
+        self._record_environment(with_keras)
         cpu_before = cpu_snapshot()
-        self.metrics["threads"] = {  # in force while training
-            "numpy_blas": self.settings.numpy_threads,
-            "numpy_blas_available": max((b["num_threads"] for b in env["blas"]), default=None),
-            "tf_intra_op": env.get("tf_intra_op_threads"),
-            "tf_inter_op": env.get("tf_inter_op_threads"),
-        }
-        total = 2 + len(self.impls) + 1
         started = time.perf_counter()
         try:
-            self.save()
-            self.phase(1, total, "Loading and verifying MNIST")
-            data = self.load()
-            self.metrics["phases_done"].append("data")
-            self.save()
-            for i, impl in enumerate(self.impls):
-                self.phase(
-                    2 + i,
-                    total,
-                    f"Training the {IMPLEMENTATIONS[impl].label} MLP "
-                    f"({self.settings.epochs} epochs, batch {self.settings.batch_size})",
-                )
-                self.train(impl, data)
-                self.metrics["phases_done"].append(f"train_{impl}")
-                self.save()
-            self.phase(total - 1, total, "Gradient agreement (same weights, same batch)")
-            if with_keras:
-                self.gradients(data)
-            else:
-                self.numpy_gradcheck(data)
-            self.metrics["phases_done"].append("gradients")
-            self.save()
-            self.phase(total, total, "Comparing and drawing")
-            self.compare()
+            self._phases(with_keras)
             self.metrics["status"] = "failed" if self.failed else "complete"
         except KeyboardInterrupt as exc:
             return self._interrupted(exc, started)
@@ -312,8 +294,50 @@ class Run:
         self.metrics["machine"]["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
         self.save()
         print("\n" + render_summary(self.metrics))
-        print(
-            f"\nArtifacts in {self.out}/: report.html, report.md, metrics.json, "
-            f"{', '.join(a for a in self.metrics['artifacts'] if a.endswith('.png'))}"
-        )
+        print(f"\nArtifacts in {self.out}/: {', '.join(self.files())}")
         return 1 if self.failed else 0
+
+    def files(self) -> list[str]:
+        """Every file the run wrote into its folder: reports, metrics, figures and model files."""
+        return ["report.html", "report.md", "metrics.json", *self.metrics["artifacts"]]
+
+    def _record_environment(self, with_keras: bool) -> None:
+        """Libraries, machine and load before training, and the thread counts in force."""
+        from compare.environment import environment, load_average, machine
+
+        env = self.metrics["environment"] = environment(with_tensorflow=with_keras)
+        self.metrics["machine"] = {**machine(), "load_before": load_average()}
+        self.metrics["threads"] = {  # in force while training
+            "numpy_blas": self.settings.numpy_threads,
+            "numpy_blas_available": max((b["num_threads"] for b in env["blas"]), default=None),
+            "tf_intra_op": env.get("tf_intra_op_threads"),
+            "tf_inter_op": env.get("tf_inter_op_threads"),
+        }
+
+    def _phases(self, with_keras: bool) -> None:
+        """Data, each model, gradient agreement, comparison; metrics.json saved after each."""
+        total = 2 + len(self.impls) + 1
+        self.save()
+        self.phase(1, total, "Loading and verifying MNIST")
+        data = self.load()
+        self.metrics["phases_done"].append("data")
+        self.save()
+        for i, impl in enumerate(self.impls):
+            self.phase(
+                2 + i,
+                total,
+                f"Training the {IMPLEMENTATIONS[impl].label} MLP "
+                f"({self.settings.epochs} epochs, batch {self.settings.batch_size})",
+            )
+            self.train(impl, data)
+            self.metrics["phases_done"].append(f"train_{impl}")
+            self.save()
+        self.phase(total - 1, total, "Gradient agreement (same weights, same batch)")
+        if with_keras:
+            self.gradients(data)
+        else:
+            self.numpy_gradcheck(data)
+        self.metrics["phases_done"].append("gradients")
+        self.save()
+        self.phase(total, total, "Comparing and drawing")
+        self.compare()

@@ -2,27 +2,40 @@
 
 Every sentence the notebook says about an outcome (a loss near ln 10, a study's best value, a
 network stuck at one class, a learning rate that diverged) comes from a function here, so the
-text cannot contradict the output above it; tests/test_notebook_lessons.py feeds each function
-numbers on both sides of every rule and checks the words.
+text cannot contradict the output above it. The rules behind the words (at chance, learns, the
+layer factors and their verdicts, the seeds and intervals) are the studies' own,
+compare/studies/rules.py, in its unit: accuracies in percent (the notebook's fractions are
+converted on the way in). The verdict functions here return data that tests assert on; the
+sentence functions render verdicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from numpy_mlp.training.divergence import loss_bound
+from compare.studies import rules
+from compare.studies.rules import (  # noqa: F401 - SLOPE_BOUND and layer_factors: the notebook's
+    CHANCE,
+    CHANCE_MARGIN,
+    DIVERGED,
+    LEARNS,
+    SLOPE_BOUND,
+    UNIFORM_LOSS_TOLERANCE,
+    answers,
+    compounded_trend,
+    factor_trend,
+    geometric_mean,
+    layer_factors,
+    learned_threshold,
+    near_uniform,
+    network_verdict,
+)
 
 LN_10 = math.log(10)
-STUCK_SHARE = 0.9  # giving one answer to >= 90 % of the test images: "gives one answer"
-# At chance: test accuracy at most this far above the share of the most common class, which
-# always answering that class scores.
-CHANCE_MARGIN = 0.05
-UNIFORM_LOSS_TOLERANCE = 0.05  # a loss within this of ln k is that of a uniform guess
-# The most f'(z) can be: the factor the activation contributes to each layer of backpropagation.
-SLOPE_BOUND = {"logistic": 0.25, "tanh": 1.0, "relu": 1.0}
 
 
 def pct(fraction: float) -> str:
@@ -40,6 +53,18 @@ def versus_reference(name: str, fraction: float, reference: float, epochs: int) 
     )
 
 
+PREDICTION_TOLERANCE = 0.05  # nats: a loss this close to ln 10 + Var/2 is what the logits predict
+
+
+def initial_loss_verdict(loss: float, row_variance: float) -> str:
+    """ "even" (within rules.UNIFORM_LOSS_TOLERANCE of ln 10), "explained" (elsewhere, but
+    within PREDICTION_TOLERANCE of ln 10 + Var_row(Z_out) / 2) or "unexplained"."""
+    if near_uniform(loss, 10):
+        return "even"
+    explained = abs(loss - (LN_10 + row_variance / 2)) <= PREDICTION_TOLERANCE
+    return "explained" if explained else "unexplained"
+
+
 def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: float) -> str:
     """Is the untrained network's loss where it should be, and why.
 
@@ -50,7 +75,8 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     """
     predicted = LN_10 + row_variance / 2
     gap = loss - LN_10
-    if abs(gap) < 0.05:
+    verdict = initial_loss_verdict(loss, row_variance)
+    if verdict == "even":
         start = (
             f"The untrained network's loss is {loss:.4f}, within {abs(gap):.3f} of ln 10: it "
             "spreads its probability almost evenly over the ten classes, as it should."
@@ -61,7 +87,7 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
             f"{'above' if gap > 0 else 'below'} ln 10 = {LN_10:.4f} (an even guess over ten "
             "classes)."
         )
-        if abs(loss - predicted) < 0.05:
+        if verdict == "explained":
             start += (
                 f" That is what its spread-out logits predict: within a row, Z_out varies with "
                 f"variance {row_variance:.3f}, and ln 10 + {row_variance:.3f} / 2 = "
@@ -78,48 +104,84 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
     )
 
 
-def overfit_sentence(accuracies: Sequence[float], rows: int) -> str:
-    """Did training memorize a tiny subset (the proof that the loop works)?"""
-    final = accuracies[-1]
-    first = next((i + 1 for i, a in enumerate(accuracies) if a >= 1.0), None)
-    if final >= 1.0:
+LOSS_NEAR_ZERO = 0.1  # nats: the true class gets probability above e^-0.1 = 0.90 (geometric mean)
+
+
+def memorized_in(accuracies: Sequence[float]) -> int | None:
+    """The epoch (from 1) in which training accuracy first reached 100 %, if it ends there;
+    None when the last epoch is short of 100 %."""
+    if accuracies[-1] < 1.0:
+        return None
+    return next(i + 1 for i, a in enumerate(accuracies) if a >= 1.0)
+
+
+def overfit_sentence(accuracies: Sequence[float], rows: int, losses: Sequence[float]) -> str:
+    """Did training memorize a tiny subset (the proof that the loop works)? accuracies: the
+    training accuracy per epoch; losses: the training loss (the first epoch's running mean, then
+    the loss on those rows after training, last)."""
+    final, loss = accuracies[-1], losses[-1]
+    first = memorized_in(accuracies)
+    near_zero = loss < LOSS_NEAR_ZERO
+    said_loss = f"the loss fell from {losses[0]:.3f} to {loss:.3f}, " + (
+        f"near zero (below {LOSS_NEAR_ZERO:g}: on average the right class gets probability "
+        f"e^-{loss:.3f} = {math.exp(-loss):.2f})"
+        if near_zero
+        else f"not near zero (above {LOSS_NEAR_ZERO:g})"
+    )
+    if first is not None and near_zero:
         return (
             f"Training accuracy on the {rows} examples: {pct(final)}, first reached in epoch "
-            f"{first} of {len(accuracies)}: the network can memorize a small set, so the forward "
-            "pass, backpropagation and the update work together."
+            f"{first} of {len(accuracies)}, and {said_loss}: the network can memorize a small "
+            "set, so the forward pass, backpropagation and the update work together."
         )
     return (
         f"Training accuracy on the {rows} examples: {pct(final)} after {len(accuracies)} epochs, "
-        "short of 100 %: a network this size should memorize them; look for a bug in the "
-        "training loop (or train longer)."
+        f"and {said_loss}: a network this size should memorize them with a loss near zero; look "
+        "for a bug in the training loop (or train longer)."
     )
 
 
-def layer_factors(norms: Sequence[float]) -> list[float]:
-    """||dL/dW^(l)|| / ||dL/dW^(l+1)|| for each pair of neighbouring hidden-to-hidden matrices.
-
-    norms: one gradient norm per weight matrix, input layer first (what `gradient_norms`
-    returns): W^(1) (785 x 50), W^(2) ... W^(d) (each 51 x 50), W_out (51 x 10). Only W^(2) ...
-    W^(d) share a shape, so d hidden layers give d - 2 factors, l = 2 ... d - 1 (none for d <= 2).
-    A factor below 1: the gradient shrank passing down through layer l.
-    """
-    hidden = [float(n) for n in norms[1:-1]]
-    return [a / b for a, b in zip(hidden[:-1], hidden[1:], strict=False)]
+def memorization_verdict(train_accuracy: float, test_accuracy: float, majority_share: float) -> str:
+    """Random labels: "memorizes noise" (training accuracy at least 99 % and the test accuracy at
+    chance by rules.outcome), "did not memorize" (below 99 %) or "above chance on test" (which
+    random labels cannot explain: look for a leak)."""
+    if train_accuracy < 0.99:
+        return "did not memorize"
+    chance = rules.outcome(100 * test_accuracy, 100 * majority_share) == CHANCE
+    return "memorizes noise" if chance else "above chance on test"
 
 
-def geometric_mean(values: Sequence[float]) -> float | None:
-    """(prod values)^(1/n), the typical factor per layer; None for no values or a non-positive."""
-    if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
-        return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+def random_labels_sentence(
+    rows: int, real: tuple[float, float], shuffled: tuple[float, float], majority_share: float
+) -> str:
+    """The same network and training on the same rows, with their labels and with the labels
+    shuffled: (training accuracy, test accuracy) of each, as fractions."""
+    verdict = memorization_verdict(*shuffled, majority_share)
+    text = (
+        f"With the real labels, the network fits the {rows} rows to {pct(real[0])} and scores "
+        f"{pct(real[1])} on the 10,000 test images. With the labels shuffled (no pattern left to "
+        f"learn), it fits the same rows to {pct(shuffled[0])} and scores {pct(shuffled[1])} on "
+        f"the test images, "
+    )
+    if verdict == "memorizes noise":
+        return text + (
+            f"at chance (always answering the most common digit scores {pct(majority_share)}). "
+            "It memorized noise: a network this size can fit any labels, so 100 % on the "
+            "training rows says nothing about what it learned; only rows it never trained on "
+            "tell a learned pattern from memorized answers."
+        )
+    if verdict == "did not memorize":
+        return text + "short of memorizing them: train longer to see it memorize noise."
+    return text + "above chance, which shuffled labels cannot explain: look for a leak."
 
 
 def factor_sentences(networks: Sequence[dict]) -> list[str]:
     """One sentence per activation: its layer factors at initialization, beside the slope bound.
 
     networks: dicts with activation, depth and factors (`layer_factors` of the gradient norms at
-    initialization). Vanishes / keeps its size / explodes is read from the geometric mean of the
-    deepest network's factors (below 0.5, 0.5 to 2, above 2).
+    initialization). Vanishes / keeps its size / explodes is rules.factor_trend of the geometric
+    mean of the deepest network's factors; what the product does over that network,
+    rules.compounded_trend.
     """
     out = []
     for activation in dict.fromkeys(n["activation"] for n in networks):
@@ -148,30 +210,27 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
         if bound is not None and bound < 1:
             words += (
                 f". The slope f' is at most {bound:g}, and depth {deep['depth']}'s mean factor "
-                f"is {mean / bound:.2f} times that bound"
+                f"is {mean / bound:.2f} times that bound:"
             )
         elif bound is not None:
             words += f". The slope f' is at most {bound:g}, and"
+        else:
+            words += ":"
         cumulative = f"{mean:.3f}^{steps} = {mean**steps:.2g}"
-        words += "" if bound is not None and bound >= 1 else ":"
-        if mean < 0.5:
+        trend = factor_trend(mean)
+        if trend == "vanishes":
             words += (
                 f" the gradient shrinks about {1 / mean:.1f}-fold per layer, to {cumulative} of "
                 f"its size over the {steps} factors of depth {deep['depth']}. It vanishes."
             )
-        elif mean <= 2:
-            total = mean**steps
-            verdict = (
-                "about its size: no vanishing gradient"
-                if 0.5 <= total <= 2
-                else "a mild shrink, far from vanishing"
-                if 0.1 <= total < 0.5
-                else "a mild growth"
-                if 2 < total <= 10
-                else "a shrink that more layers would deepen"
-                if total < 0.1
-                else "a growth that more layers would compound"
-            )
+        elif trend == "keeps":
+            verdict = {
+                "kept": "about its size: no vanishing gradient",
+                "mild shrink": "a mild shrink, far from vanishing",
+                "mild growth": "a mild growth",
+                "shrink": "a shrink that more layers would deepen",
+                "growth": "a growth that more layers would compound",
+            }[compounded_trend(mean**steps)]
             deep_each = deep["factors"]
             words += (
                 f" each layer multiplies the gradient by {min(deep_each):.2f} to "
@@ -186,26 +245,6 @@ def factor_sentences(networks: Sequence[dict]) -> list[str]:
             )
         out.append(words)
     return out
-
-
-def learned_threshold(majority_share: float) -> float:
-    """Halfway from always answering the most common class to 100 %: above it, a network learns."""
-    return (majority_share + 1.0) / 2
-
-
-def outcome(result: dict, majority_share: float) -> str:
-    """'diverged', 'chance', 'above' (above chance, far from trained) or 'learns'.
-
-    result: dict with diverged_epoch (None, or the epoch fit stopped it in) and test_accuracy.
-    At chance: at most CHANCE_MARGIN above majority_share, which always answering the most
-    common class scores. Learns: above `learned_threshold`.
-    """
-    if result["diverged_epoch"] is not None:
-        return "diverged"
-    accuracy = result["test_accuracy"]
-    if accuracy <= majority_share + CHANCE_MARGIN:
-        return "chance"
-    return "learns" if accuracy > learned_threshold(majority_share) else "above"
 
 
 def _and(items) -> str:
@@ -230,6 +269,30 @@ def _epochs(epochs: int) -> str:
     return f"{epochs} epoch{'s' * (epochs != 1)}"
 
 
+def outcome(result: dict, majority_share: float) -> str:
+    """rules.outcome of one result (test_accuracy a fraction, diverged_epoch None or the epoch
+    fit stopped it in): DIVERGED, CHANCE, ABOVE or LEARNS."""
+    return rules.outcome(
+        100 * result["test_accuracy"], 100 * majority_share, result["diverged_epoch"] is not None
+    )
+
+
+def network_verdicts(networks: Sequence[dict], majority_share: float) -> list:
+    """rules.network_verdict of each network (its results by learning rate, in percent)."""
+    return [
+        network_verdict(
+            {
+                r["learning_rate"]: None
+                if r["diverged_epoch"] is not None
+                else 100 * r["test_accuracy"]
+                for r in n["results"]
+            },
+            100 * majority_share,
+        )
+        for n in networks
+    ]
+
+
 def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     """Why a network's results at chance are those of guessing, in numbers a learner can check.
 
@@ -241,24 +304,32 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     k = len(class_shares)
     majority = int(np.argmax(class_shares))
     words = f"its test accuracy is {_span([r['test_accuracy'] for r in results], pct)}"
-    answers = dict.fromkeys(r["top_class"] for r in results)
-    if all(r["top_class_share"] == 1.0 for r in results) and list(answers) == [majority]:
+    said = dict.fromkeys(r["top_class"] for r in results)
+    kinds = {answers(100 * r["top_class_share"]) for r in results}
+    every = all(r["top_class_share"] == 1.0 for r in results)
+    same = (
+        "every test image the same answer"
+        if every
+        else f"{_span([r['top_class_share'] for r in results], pct)} of the test images the same "
+        "answer"
+    )
+    if kinds == {"one"} and list(said) == [majority]:
         words += (
-            f": it gives every test image the same answer, {majority}, the most common digit, so "
-            f"its accuracy is the share of {majority}s in the test set"
+            f": it gives {same}, {majority}, the most common digit, so its accuracy is "
+            f"{'' if every else 'about '}the share of {majority}s in the test set"
         )
     else:
-        if all(r["top_class_share"] == 1.0 for r in results):
-            said = "; ".join(
-                f"{c} at {_rates([r for r in results if r['top_class'] == c])}" for c in answers
+        if kinds == {"one"}:
+            which = "; ".join(
+                f"{c} at {_rates([r for r in results if r['top_class'] == c])}" for c in said
             )
-            said = said if len(answers) > 1 else str(next(iter(answers)))
-            shares = _and(f"{c}s are {pct(class_shares[c])}" for c in answers)
+            which = which if len(said) > 1 else str(next(iter(said)))
+            shares = _and(f"{c}s are {pct(class_shares[c])}" for c in said)
             words += (
-                f": it gives every test image the same answer ({said}), so its accuracy is that "
-                f"digit's share of the test set ({shares})"
+                f": it gives {same} ({which}), so its accuracy is "
+                f"{'' if every else 'about '}that digit's share of the test set ({shares})"
             )
-        elif all(r["top_class_share"] >= STUCK_SHARE for r in results):
+        elif kinds <= {"one", "mostly one"}:
             words += (
                 f": it gives one answer to "
                 f"{_span([r['top_class_share'] for r in results], pct)} of the test images"
@@ -268,10 +339,10 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
             f"{pct(class_shares[majority])}"
         )
     losses = [r["test_loss"] for r in results]
-    uniform = math.log(k)
+    uniform = rules.uniform_loss(k)
     off = max(abs(v - uniform) for v in losses)
     loss = _span(losses, lambda v: f"{v:.3f}")
-    if off <= UNIFORM_LOSS_TOLERANCE:
+    if all(near_uniform(v, k) for v in losses):
         words += (
             f". Its test loss, {loss}, is within {max(off, 0.001):.3f} of ln {k} = "
             f"{uniform:.3f}, the loss of predicting 1/{k} for every class: it has learned "
@@ -285,21 +356,16 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     return words + "."
 
 
-def _kinds(network: dict, share: float) -> list[str]:
-    return [outcome(r, share) for r in network["results"]]
-
-
 def learning_sentences(
     networks: Sequence[dict], class_shares: Sequence[float], epochs: int
 ) -> list[str]:
-    """Which networks learn at some learning rate and which at none, from their test results.
+    """Which networks learn at some learning rate and which at none, from their test results
+    (rules.network_verdict of each), as sentences.
 
     networks: dicts with activation, depth, factors (`layer_factors`) and results: one dict per
     learning rate with learning_rate, diverged_epoch (None, or the epoch fit stopped it in),
     test_accuracy, test_loss, top_class and top_class_share. class_shares: the fraction of the
-    test set in each class. epochs: how long each network trained. A network learns at a rate if
-    its test accuracy there is above `learned_threshold`; it is at chance if at most
-    CHANCE_MARGIN above the share of the most common class.
+    test set in each class. epochs: how long each network trained.
 
     Returns: the definitions; one sentence per activation (which depths learn at some rate and
     which at none, why a stuck one's numbers are a guess's, which depths only a larger rate
@@ -308,33 +374,31 @@ def learning_sentences(
     majority = int(np.argmax(class_shares))
     share = float(class_shares[majority])
     rates = sorted({r["learning_rate"] for n in networks for r in n["results"]})
+    verdict = dict(
+        zip(map(id, networks), network_verdicts(networks, share), strict=True)
+    )  # fmt: skip
     out = [
         f"Below, a network *learns* at a rate if its test accuracy there is above "
-        f"{pct(learned_threshold(share))}, halfway from always answering the most common digit "
-        f"({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
-        f"within {100 * CHANCE_MARGIN:g} points of {pct(share)}."
+        f"{learned_threshold(100 * share):.2f} %, halfway from always answering the most common "
+        f"digit ({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
+        f"within {CHANCE_MARGIN:g} points of {pct(share)}."
     ]
     stuck_all, deep_learners = [], []
     for activation in dict.fromkeys(n["activation"] for n in networks):
         rows = sorted(
             (n for n in networks if n["activation"] == activation), key=lambda n: n["depth"]
         )
-        learners = [n for n in rows if "learns" in _kinds(n, share)]
-        above = [n for n in rows if n not in learners and "above" in _kinds(n, share)]
-        stuck = [n for n in rows if n not in learners and n not in above]
+        learners = [n for n in rows if verdict[id(n)].tier == LEARNS]
+        above = [n for n in rows if verdict[id(n)].tier == rules.ABOVE]
+        stuck = [n for n in rows if verdict[id(n)].tier in (CHANCE, DIVERGED)]
         stuck_all += [(activation, n) for n in stuck]
         deep_learners += [(activation, n) for n in learners]
         parts = []
         if learners:
             highest = "; ".join(
-                f"depth {n['depth']}: {pct(r['test_accuracy'])} at lr {r['learning_rate']:g}"
+                f"depth {n['depth']}: {verdict[id(n)].best_accuracy:.2f} % at lr "
+                f"{verdict[id(n)].best_rate:g}"
                 for n in learners
-                for r in [
-                    max(
-                        n["results"],
-                        key=lambda r: (outcome(r, share) == "learns", r["test_accuracy"]),
-                    )
-                ]  # fmt: skip
             )
             every = ", every depth tried" if len(learners) == len(rows) else ""
             parts.append(
@@ -343,8 +407,7 @@ def learning_sentences(
             )
         if above:
             highest = "; ".join(
-                f"depth {n['depth']}: {pct(max(r['test_accuracy'] for r in n['results']))}"
-                for n in above
+                f"depth {n['depth']}: {verdict[id(n)].best_accuracy:.2f} %" for n in above
             )
             parts.append(
                 f"gets above chance but learns at no rate at {_depths(above)} (highest: {highest})"
@@ -356,44 +419,45 @@ def learning_sentences(
             )
         text = f"**{activation}** " + "; ".join(parts) + "."
         for n in stuck:
-            chance = [r for r in n["results"] if outcome(r, share) == "chance"]
-            gone = [r for r in n["results"] if outcome(r, share) == "diverged"]
+            kinds = verdict[id(n)].outcomes
+            chance = [r for r in n["results"] if kinds[r["learning_rate"]] == CHANCE]
+            gone = [r for r in n["results"] if kinds[r["learning_rate"]] == DIVERGED]
             if chance:
                 where = "every rate" if len(chance) == len(n["results"]) else _rates(chance)
                 text += f" At depth {n['depth']}, at {where}, {chance_words(chance, class_shares)}"
             if gone:
                 text += f" At depth {n['depth']}, {_rates(gone)} diverged."
         for n in learners:
-            low = min(n["results"], key=lambda r: r["learning_rate"])
-            if outcome(low, share) in ("chance", "above"):
-                best = max(n["results"], key=lambda r: r["test_accuracy"])
-                state = "at chance" if outcome(low, share) == "chance" else "far from trained"
+            v = verdict[id(n)]
+            if v.slow_at_smallest:
+                low = min(n["results"], key=lambda r: r["learning_rate"])
+                state = (
+                    "at chance"
+                    if v.outcomes[low["learning_rate"]] == CHANCE
+                    else "far from trained"
+                )
                 text += (
                     f" At lr {low['learning_rate']:g} alone, depth {n['depth']} would look unable "
-                    f"to learn ({pct(low['test_accuracy'])}, {state}), yet lr "
-                    f"{best['learning_rate']:g} trains it to {pct(best['test_accuracy'])} in "
-                    f"{_epochs(epochs)}: that rate was too small, not the network too deep."
+                    f"to learn ({pct(low['test_accuracy'])}, {state}), yet lr {v.best_rate:g} "
+                    f"trains it to {v.best_accuracy:.2f} % in {_epochs(epochs)}: that rate was too "
+                    "small, not the network too deep."
                 )
         for lr in rates:
-            failed = {"diverged": [], "chance": []}
-            for n in learners:
-                kind = next(
-                    (outcome(r, share) for r in n["results"] if r["learning_rate"] == lr), None
-                )
-                smaller = [
-                    r
-                    for r in n["results"]
-                    if r["learning_rate"] < lr and outcome(r, share) == "learns"
+            failed = {
+                kind: [
+                    n
+                    for n in learners
+                    if lr in verdict[id(n)].too_large and verdict[id(n)].outcomes[lr] == kind
                 ]
-                if kind in failed and smaller:
-                    failed[kind].append(n)
+                for kind in (DIVERGED, CHANCE)
+            }
             said = [
                 f"{word} at {_depths(failed[kind])}"
-                for kind, word in (("diverged", "diverges"), ("chance", "sits at chance"))
+                for kind, word in ((DIVERGED, "diverges"), (CHANCE, "sits at chance"))
                 if failed[kind]
             ]
             if said:
-                many = len(failed["diverged"]) + len(failed["chance"]) > 1
+                many = len(failed[DIVERGED]) + len(failed[CHANCE]) > 1
                 text += (
                     f" At lr {lr:g} it {' and '.join(said)}, though a smaller rate trains "
                     f"{'them' if many else 'it'}: lr {lr:g} is too large a step for "
@@ -409,16 +473,17 @@ def learning_sentences(
     names = _and(f"{a} with {n['depth']} hidden layers" for a, n in stuck_all)
     one = len(stuck_all) == 1
     text = f"Only {names} learn{'s' * one} at none of the rates tried, in {_epochs(epochs)}."
-    means = {}
+    trends = {}
     for activation, n in stuck_all:
-        mean = means[(activation, n["depth"])] = geometric_mean(n["factors"])
+        mean = geometric_mean(n["factors"])
+        trend = trends[(activation, n["depth"])] = factor_trend(mean)
         subject = "Its" if one else f"{activation} at depth {n['depth']}: its"
-        if mean is None:
+        if trend is None:
             text += (
                 f" {subject} layer factors cannot be measured (fewer than 3 hidden layers), so "
                 "they cannot show whether a vanishing gradient is the cause."
             )
-        elif mean < 0.5:
+        elif trend == "vanishes":
             text += (
                 f" {subject} layer factor, {mean:.3f}, leaves the gradient "
                 f"{mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden layers "
@@ -435,8 +500,8 @@ def learning_sentences(
         for a, n in deep_learners
         if n["depth"] == deepest and geometric_mean(n["factors"]) is not None
     ]
-    if level and all(m is not None and m < 0.5 for m in means.values()):
-        if all(m >= 0.5 for *_, m in level):
+    if level and all(t == "vanishes" for t in trends.values()):
+        if all(factor_trend(m) != "vanishes" for *_, m in level):
             text += (
                 " At the same depth, "
                 + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
@@ -448,84 +513,238 @@ def learning_sentences(
     return out
 
 
-def learning_rate_sentences(
-    runs: Sequence[dict], initial_loss: float, n_classes: int = 10
-) -> list[str]:
-    """What the learning-rate study shows: the best rate, and what the others did.
+@dataclasses.dataclass(frozen=True)
+class RateVerdict:
+    """What one learning rate did over its seeds, next to the best rate.
 
-    runs: dicts with learning_rate, loss and val_loss (per-epoch lists) and val_accuracy (list);
-    diverged=True for a run that fit stopped (numpy_mlp's rule: a non-finite loss, or an epoch's
-    mean training loss above 2 ln k), with the epochs it finished. initial_loss: the training
-    loss before the first step (the same for every run).
+    kind: "best", "diverged" (every seed stopped by the rule), "some diverged", "no lower" (the
+    final training loss, mean over seeds, no lower than before training), or "trained".
+    side: "smaller" or "larger" than the best rate (None for the best). accuracy, train_loss,
+    val_loss: rules.SeedStats of the final validation accuracy (percent), the training loss on
+    the training rows after training and the last epoch's validation loss (the seeds that did not
+    diverge). accuracy_vs_best, train_vs_best, val_loss_vs_best: rules.compare_settings against
+    the best rate ("apart", "within noise", "too few seeds"). still_falling: the validation loss
+    (mean over seeds) fell in the last epoch. diverged: how many seeds diverged, of seeds;
+    diverged_accuracy: the validation accuracy (percent) of the diverged seeds' last epochs.
     """
-    bound = loss_bound(n_classes)
-    diverged = [r for r in runs if r.get("diverged") or not r["loss"]]
-    fine = [r for r in runs if r not in diverged]
-    out = []
-    if not fine:
-        return [f"Every learning rate tried diverged (a non-finite loss, or an epoch's training "
-                f"loss above 2 ln {n_classes} = {bound:.2f}). Try smaller ones."]  # fmt: skip
-    learning = [r for r in fine if r["loss"][-1] < initial_loss]
-    if not learning:
-        return [f"No learning rate tried lowered the training loss below the {initial_loss:.3f} "
-                "it started from (the rest were stopped as diverged). Try smaller ones."]  # fmt: skip
-    best = max(learning, key=lambda r: r["val_accuracy"][-1])
-    epochs = len(best["val_accuracy"])
-    rates = sorted(r["learning_rate"] for r in runs)
-    out.append(
-        f"Best: learning rate {best['learning_rate']:g}, {pct(best['val_accuracy'][-1])} "
-        f"validation accuracy after {epochs} epoch{'s' * (epochs != 1)}."
-        + (
-            " It is the smallest rate tried: smaller ones may do better."
-            if best["learning_rate"] == rates[0]
-            else " It is the largest rate tried: larger ones may do better."
-            if best["learning_rate"] == rates[-1]
-            else ""
-        )
-    )
-    for r in sorted(fine, key=lambda r: r["learning_rate"]):
-        if r is best:
+
+    learning_rate: float
+    kind: str
+    side: str | None
+    seeds: int
+    diverged: int
+    accuracy: rules.SeedStats | None
+    train_loss: rules.SeedStats | None
+    val_loss: rules.SeedStats | None
+    accuracy_vs_best: str | None = None
+    train_vs_best: str | None = None
+    val_loss_vs_best: str | None = None
+    still_falling: bool = False
+    diverged_accuracy: rules.SeedStats | None = None
+
+
+def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict]:
+    """The learning-rate study's verdicts, one per rate, in the order of the rates.
+
+    runs: one dict per rate: learning_rate and seeds, a list with one dict per seed: diverged
+    (bool), val_accuracy and val_loss (per-epoch lists, fractions and nats; what was recorded
+    before a divergence) and train_loss (the mean loss over the training rows after training,
+    evaluated at the end, not the running mean of an epoch; None when it diverged).
+    initial_loss: the training loss before the first step. Returns [] when no rate trained on
+    every seed and lowered the loss; the best rate (highest mean final validation accuracy among
+    those) is the one whose kind is "best".
+    """
+    out = {}
+    for run in runs:
+        ok = [s for s in run["seeds"] if not s["diverged"]]
+        gone = [s for s in run["seeds"] if s["diverged"]]
+        last_acc = [100 * s["val_accuracy"][-1] for s in gone if s["val_accuracy"]]
+        stats = {
+            "accuracy": rules.seed_stats([100 * s["val_accuracy"][-1] for s in ok]),
+            "train_loss": rules.seed_stats([s["train_loss"] for s in ok]),
+            "val_loss": rules.seed_stats([s["val_loss"][-1] for s in ok]),
+        }
+        if not ok:
+            kind = "diverged"
+        elif gone:
+            kind = "some diverged"
+        elif stats["train_loss"].mean >= initial_loss:
+            kind = "no lower"
+        else:
+            kind = "trained"
+        falling = bool(ok) and len(ok[0]["val_loss"]) > 1
+        if falling:
+            falling = float(np.mean([s["val_loss"][-1] for s in ok])) < float(
+                np.mean([s["val_loss"][-2] for s in ok])
+            )
+        out[run["learning_rate"]] = dict(
+            learning_rate=run["learning_rate"], kind=kind, seeds=len(run["seeds"]),
+            diverged=len(gone), still_falling=falling,
+            diverged_accuracy=rules.seed_stats(last_acc), **stats,
+        )  # fmt: skip
+    trained = [v for v in out.values() if v["kind"] == "trained"]
+    if not trained:
+        return []
+    best = max(trained, key=lambda v: v["accuracy"].mean)
+    verdicts = []
+    for lr, v in out.items():
+        if v is best:
+            verdicts.append(RateVerdict(side=None, **{**v, "kind": "best"}))
             continue
-        lr, val = r["learning_rate"], r["val_loss"]
+        compared = {}
+        if v["accuracy"] is not None:
+            compared = {
+                "accuracy_vs_best": rules.compare_settings(v["accuracy"], best["accuracy"]),
+                "train_vs_best": rules.compare_settings(v["train_loss"], best["train_loss"]),
+                "val_loss_vs_best": rules.compare_settings(v["val_loss"], best["val_loss"]),
+            }
         side = "smaller" if lr < best["learning_rate"] else "larger"
-        still = len(val) > 1 and val[-1] < val[-2]
-        words = f"{lr:g} ({side}): {pct(r['val_accuracy'][-1])} validation accuracy"
-        if r not in learning:  # not diverged by the rule, yet no better than at the start
-            words += (
-                f", yet its training loss ended at {r['loss'][-1]:.3g}, no lower than the "
-                f"{initial_loss:.3f} it started from: steps this large leave it confidently wrong "
-                f"on many rows (below the {bound:.2f} that counts as diverged, so not stopped)."
+        verdicts.append(RateVerdict(side=side, **v, **compared))
+    return verdicts
+
+
+def _stats(s: rules.SeedStats, unit: str = "", digits: int = 2) -> str:
+    """'94.74 % +- 0.25 [94.43, 95.05]', the bare mean for one seed."""
+    if s.sd is None:
+        return f"{s.mean:.{digits}f}{unit}"
+    text = f"{s.mean:.{digits}f}{unit} +- {s.sd:.{digits}f}"
+    return text + (f" [{s.low:.{digits}f}, {s.high:.{digits}f}]" if s.estimated else "")
+
+
+def learning_rate_sentences(
+    runs: Sequence[dict],
+    initial_loss: float,
+    n_classes: int = 10,
+    majority_percent: float | None = None,
+) -> list[str]:
+    """What the learning-rate study shows (rate_verdicts), as sentences: how the numbers are
+    given, the best rate, and what each other rate did next to it. runs, initial_loss: as
+    `rate_verdicts` takes them; majority_percent: the share of the most common class among the
+    validation rows, against which a diverged run's accuracy is judged (rules.outcome)."""
+    bound, uniform = rules.divergence_bound(n_classes), rules.uniform_loss(n_classes)
+    verdicts = rate_verdicts(runs, initial_loss)
+    seeds = max(len(r["seeds"]) for r in runs)
+    few = seeds < rules.MIN_SEEDS
+    out = [
+        f"Each rate trained {seeds} network{'s' * (seeds != 1)} (initial-weight seeds), on the "
+        "same batches; numbers are mean +- sample standard deviation over them"
+        + (
+            f"; with fewer than {rules.MIN_SEEDS} seeds the spread is not an estimate and no two "
+            "rates are compared below."
+            if few
+            else " [95 % t-interval of the mean]; two rates are told apart only when their "
+            "intervals do not overlap."
+        )
+        + " Training loss here is the loss on the training rows after training, measured like "
+        "the validation loss (not the running mean over the last epoch's batches)."
+    ]
+    if not verdicts:
+        out.append(
+            "No learning rate tried trained on every seed and lowered the training loss below the "
+            f"{initial_loss:.3f} it started from. Try smaller ones."
+        )
+        return out
+    rates = sorted(r["learning_rate"] for r in runs)
+    best = next(v for v in verdicts if v.kind == "best")
+    edge = (
+        " It is the smallest rate tried: smaller ones may do better."
+        if best.learning_rate == rates[0]
+        else " It is the largest rate tried: larger ones may do better."
+        if best.learning_rate == rates[-1]
+        else ""
+    )
+    out.append(
+        f"Best: learning rate {best.learning_rate:g}, validation accuracy "
+        f"{_stats(best.accuracy, ' %')}, validation loss {_stats(best.val_loss, '', 3)}, "
+        f"training loss {_stats(best.train_loss, '', 3)}.{edge}"
+    )
+    for v in sorted(verdicts, key=lambda v: v.learning_rate):
+        if v is best:
+            continue
+        head = f"{v.learning_rate:g} ({v.side})"
+        if v.kind == "diverged":
+            accuracy = ""
+            if v.diverged_accuracy is not None:
+                accuracy = (
+                    " Its validation accuracy in the last epoch it finished was "
+                    f"{_stats(v.diverged_accuracy, ' %')}"
+                )
+                kind = (
+                    None
+                    if majority_percent is None
+                    else rules.outcome(v.diverged_accuracy.mean, majority_percent)
+                )
+                accuracy += {
+                    None: ".",
+                    CHANCE: ": no better than a guess in accuracy either.",
+                }.get(
+                    kind,
+                    ": better than a guess in accuracy (always answering the most common class "
+                    f"scores {majority_percent:.2f} %), yet its loss says it is confidently wrong "
+                    "on many rows.",
+                )
+            out.append(
+                f"{head}: diverged on {v.diverged} of {v.seeds} seeds: the training loss went "
+                f"above 2 ln {n_classes} = {bound:.2f}, worse than a uniform guess in cross-entropy "
+                f"(predicting 1/{n_classes} for every class scores ln {n_classes} = {uniform:.2f}),"
+                f" or stopped being finite, and fit stopped it.{accuracy}"
             )
-        elif side == "smaller" and still:
+            continue
+        words = f"{head}: validation accuracy {_stats(v.accuracy, ' %')}"
+        if v.kind == "some diverged":
             words += (
-                f", validation loss still falling in the last epoch ({val[-2]:.3f} -> "
-                f"{val[-1]:.3f}): steps this small learn slowly."
+                f" on the {v.seeds - v.diverged} seeds that trained; {v.diverged} of {v.seeds} "
+                f"diverged (training loss above 2 ln {n_classes} = {bound:.2f}, worse than a "
+                "uniform guess in cross-entropy): at this rate training is a gamble."
             )
-        elif side == "larger" and r["loss"][-1] > best["loss"][-1]:
+        elif v.kind == "no lower":
             words += (
-                f", training loss {r['loss'][-1]:.3f} and validation loss {val[-1]:.3f} against "
-                f"the best's {best['loss'][-1]:.3f} and {best['val_loss'][-1]:.3f}: worse on "
-                "both, steps this large overshoot."
+                f", yet its training loss ended at {_stats(v.train_loss, '', 3)}, no lower than "
+                f"the {initial_loss:.3f} it started from: steps this large leave it confidently "
+                f"wrong on many rows (below the {bound:.2f} that counts as diverged, so not "
+                "stopped)."
             )
-        elif side == "larger":
+        elif v.accuracy_vs_best == "too few seeds":
             words += (
-                f"; its training loss is no higher than the best's ({r['loss'][-1]:.3f} vs "
-                f"{best['loss'][-1]:.3f}) but its validation loss is higher ({val[-1]:.3f} vs "
-                f"{best['val_loss'][-1]:.3f}): it fits the training rows as well and does worse "
-                "on held-out rows."
+                f", validation loss {_stats(v.val_loss, '', 3)}, training loss "
+                f"{_stats(v.train_loss, '', 3)}; too few seeds to say whether it differs from "
+                "the best."
             )
         else:
-            words += f", validation loss {val[-1]:.3f}."
+            apart = v.accuracy_vs_best == "apart"
+            words += (
+                ": below the best, and their intervals do not overlap"
+                if apart
+                else ": within noise of the best (the intervals overlap)"
+            )
+            if v.side == "smaller" and v.still_falling:
+                words += (
+                    "; its validation loss was still falling in the last epoch: steps this small "
+                    "learn slowly."
+                )
+            elif (
+                v.side == "larger"
+                and v.train_vs_best == "apart"
+                and (v.train_loss.mean > best.train_loss.mean)
+            ):
+                words += (
+                    f"; its training loss, {_stats(v.train_loss, '', 3)}, is above the best's as "
+                    "well: steps this large overshoot, on the training rows too."
+                )
+            elif (
+                v.side == "larger"
+                and v.val_loss_vs_best == "apart"
+                and (v.val_loss.mean > best.val_loss.mean)
+            ):
+                words += (
+                    f"; its training loss is within noise of the best's or lower "
+                    f"({_stats(v.train_loss, '', 3)}) while its validation loss is higher "
+                    f"({_stats(v.val_loss, '', 3)} vs {_stats(best.val_loss, '', 3)}): it fits "
+                    "the training rows as well and does worse on held-out rows."
+                )
+            else:
+                words += f"; validation loss {_stats(v.val_loss, '', 3)}."
         out.append(words)
-    for r in sorted(diverged, key=lambda r: r["learning_rate"]):
-        loss = r["loss"][-1] if r["loss"] else float("nan")
-        how = (
-            "became non-finite within the first epoch"
-            if not math.isfinite(loss)
-            else f"reached {loss:.3g} in epoch {len(r['loss'])}, above 2 ln {n_classes} = "
-            f"{bound:.2f} (worse than a uniform guess), and training stopped"
-        )
-        out.append(f"{r['learning_rate']:g}: diverged, the training loss {how}.")
     return out
 
 
@@ -534,27 +753,42 @@ def top_class_share(predictions: np.ndarray) -> float:
     return float(np.bincount(np.asarray(predictions)).max() / len(predictions))
 
 
+ROUNDING_EPS = 10  # within this many machine epsilons: only rounding separates them
+GROWTH = 4  # the gap growing this many times from its first nonzero value: it accumulates
+
+
+def lockstep_verdict(dtype: str, diffs: Sequence[float]) -> str:
+    """ "identical" (never apart), "rounding" (below ROUNDING_EPS eps and not growing), "stays"
+    (further apart, not growing) or "grows" (GROWTH times or more since first apart)."""
+    nonzero = [d for d in diffs if d > 0]
+    if not nonzero:
+        return "identical"
+    if float(diffs[-1]) / nonzero[0] >= GROWTH:
+        return "grows"
+    return "rounding" if float(diffs[-1]) < ROUNDING_EPS * float(np.finfo(dtype).eps) else "stays"
+
+
 def lockstep_sentence(dtype: str, updates: Sequence[int], diffs: Sequence[float]) -> str:
     """How far apart the two implementations' weights are after lockstep training, measured
-    against the dtype's rounding step (its machine epsilon) and how it grew."""
+    against the dtype's rounding step (its machine epsilon) and how it grew (lockstep_verdict)."""
     eps = float(np.finfo(dtype).eps)
     last, n = float(diffs[-1]), int(updates[-1])
-    nonzero = [(u, d) for u, d in zip(updates, diffs, strict=True) if d > 0]
-    if not nonzero:
+    verdict = lockstep_verdict(dtype, diffs)
+    if verdict == "identical":
         return f"{dtype}: the weights are identical after {n} updates, bit for bit."
-    first_u, first = nonzero[0]
+    first_u, first = next((u, d) for u, d in zip(updates, diffs, strict=True) if d > 0)
     growth = last / first
     trend = (
-        f"it stays there (x{growth:.1f} from update {first_u} to {n})"
-        if growth < 4
-        else f"it grows x{growth:.0f} from update {first_u} to {n}: rounding accumulates"
+        f"it grows x{growth:.0f} from update {first_u} to {n}: rounding accumulates"
+        if verdict == "grows"
+        else f"it stays there (x{growth:.1f} from update {first_u} to {n})"
     )
     return (
         f"{dtype}: at most {last:.2g} apart after {n} updates, {last / eps:.2g} times "
         f"{dtype}'s rounding step (eps = {eps:.2g}), from the first updates on ({first:.2g} at "
         f"update {first_u}); {trend}. The two compute the same sums in different orders, and "
         "that is all that separates them."
-        if last < 10 * eps and growth < 4
+        if verdict == "rounding"
         else f"{dtype}: {last:.2g} apart after {n} updates, {last / eps:.2g} times {dtype}'s "
         f"rounding step (eps = {eps:.2g}); {trend}."
     )

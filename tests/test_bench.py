@@ -111,7 +111,7 @@ def test_bench_rejects_bad_sizes(tmp_path, cli):
 
 def test_breakdown_table_keeps_its_columns_when_a_label_holds_a_bar():
     from compare.speed.report import breakdown_table
-    from compare.speed.stability import spread
+    from compare.speed.stats import spread
 
     op = {"label": "Z_h1 = [1|A] W^(0)", "kind": "product", **spread([5.0, 6.0, 7.0])}
     b = {

@@ -17,6 +17,8 @@ CASES = [
     (["run", "--lr", "nan"], 2, "must be a finite number > 0, got nan"),
     (["run", "--momentum", "1"], 2, "--momentum"),
     (["run", "--layers", "784,0,10"], 2, "--layers"),
+    (["run", "--layers", "784"], 2, "needs at least an input and an output size"),
+    (["study", "sweep", "--param", "momentum", "--layers", "784,50,1"], 2, "two output classes"),
     (["run", "--layers", "3,4,3"], 2, "an MNIST network must start with 784"),
     (["run", "--layers", "784,10000000,10"], 2, "fit in memory"),
     (["run", "--seed", "1180591620717411303424"], 2, "--seed"),

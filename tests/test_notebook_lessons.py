@@ -16,36 +16,65 @@ LN10 = math.log(10)
 
 
 @pytest.mark.parametrize(
-    ("loss", "variance", "words", "absent"),
+    ("loss", "variance", "verdict"),
     [
-        (
-            2.32,
-            0.03,
-            "within 0.017 of ln 10: it spreads its probability almost evenly",
-            "above ln 10",
-        ),
-        (2.51, 0.38, "0.207 above ln 10", "does not explain it"),
-        (2.51, 0.38, "That is what its spread-out logits predict", "evenly"),
-        (3.40, 0.38, "which does not explain it", "Nothing is broken"),
-        (2.10, 0.00, "below ln 10", "Nothing is broken"),
+        (LN10 + 0.05, 0.03, "even"),
+        (LN10 - 0.05, 0.0, "even"),
+        (LN10 + 0.0501, 0.0, "unexplained"),
+        (LN10 + 0.19, 0.38, "explained"),  # ln 10 + 0.38 / 2 is the predicted loss
+        (LN10 + 0.19 + 0.0501, 0.38, "unexplained"),
+        (LN10 + 0.19 - 0.0499, 0.38, "explained"),
     ],
 )
-def test_initial_loss_sentence(loss, variance, words, absent):
-    text = lessons.initial_loss_sentence(loss, variance, LN10)
-    assert words in text and absent not in text
-    assert f"the loss is {LN10:.4f}" in text
+def test_initial_loss_verdict_flips(loss, variance, verdict):
+    assert lessons.initial_loss_verdict(loss, variance) == verdict
+
+
+def test_initial_loss_sentence_renders_the_prediction():
+    text = lessons.initial_loss_sentence(2.51, 0.38, LN10)
+    assert text.startswith("The untrained network's loss is 2.5100, 0.207 above ln 10 = 2.3026")
+    assert "ln 10 + 0.380 / 2 = 2.4926. Nothing is broken" in text
+    assert text.endswith(f"the loss is {LN10:.4f}.")
+    assert "which does not explain it" in lessons.initial_loss_sentence(3.40, 0.38, LN10)
+    assert "spreads its probability almost evenly" in lessons.initial_loss_sentence(2.32, 0, LN10)
+
+
+def test_memorized_in_and_its_sentence():
+    assert lessons.memorized_in([0.5, 0.9, 1.0, 1.0]) == 3
+    assert lessons.memorized_in([0.5, 1.0, 0.99]) is None  # it must end at 100 %
+    assert lessons.memorized_in([0.2, 0.4]) is None
+    done = lessons.overfit_sentence([0.5, 0.9, 1.0, 1.0], 100, [2.34, 0.0674])
+    assert "100.00 %, first reached in epoch 3 of 4, and the loss fell from 2.340 to 0.067" in done
+    assert "near zero (below 0.1" in done and "= 0.93)" in done and "work together" in done
+    # the loss decides too: 100 % with a loss of 0.1 or more is not the sanity check passed
+    assert "look for a bug" in lessons.overfit_sentence([1.0], 100, [2.3, 0.1])
+    assert "work together" in lessons.overfit_sentence([1.0], 100, [2.3, 0.0999])
+    short = lessons.overfit_sentence([0.5, 1, 0.99], 100, [2.3, 0.05])
+    assert "99.00 % after 3 epochs" in short and "look for a bug" in short
 
 
 @pytest.mark.parametrize(
-    ("accuracies", "words"),
+    ("train", "test", "verdict"),
     [
-        ([0.5, 0.9, 1.0, 1.0], "100.00 %, first reached in epoch 3 of 4"),
-        ([0.5, 1.0, 0.99], "99.00 % after 3 epochs, short of 100 %"),
-        ([0.2, 0.4], "look for a bug"),
+        (1.0, 0.1135 + 0.05, "memorizes noise"),
+        (0.99, 0.09, "memorizes noise"),
+        (1.0, 0.1135 + 0.0501, "above chance on test"),
+        (0.9899, 0.09, "did not memorize"),
     ],
 )
-def test_overfit_sentence(accuracies, words):
-    assert words in lessons.overfit_sentence(accuracies, 100)
+def test_memorization_verdict_flips(train, test, verdict):
+    assert lessons.memorization_verdict(train, test, 0.1135) == verdict
+
+
+def test_random_labels_sentence_renders_the_lesson():
+    text = lessons.random_labels_sentence(1000, (1.0, 0.85), (1.0, 0.0892), 0.1135)
+    assert (
+        "With the real labels, the network fits the 1000 rows to 100.00 % and scores 85.00 %"
+        in (text)
+    )
+    assert "fits the same rows to 100.00 % and scores 8.92 % on the test images, at chance" in text
+    assert "It memorized noise" in text and "only rows it never trained on" in text
+    assert "leak" in lessons.random_labels_sentence(1000, (1, 0.85), (1, 0.5), 0.1135)
 
 
 def test_reference_is_compared_only_at_fifty_epochs():
@@ -57,14 +86,6 @@ def test_reference_is_compared_only_at_fifty_epochs():
 
 
 MNIST_TEST_SHARES = [0.098, 0.1135, 0.1032, 0.101, 0.0982, 0.0892, 0.0958, 0.1028, 0.0974, 0.1009]
-
-
-def test_layer_factors_compare_only_hidden_to_hidden_matrices():
-    # W^(1), W^(2), W^(3), W^(4), W_out: the factors are ||G2||/||G3|| and ||G3||/||G4||
-    assert lessons.layer_factors([9.0, 4.0, 8.0, 16.0, 0.5]) == [0.5, 0.5]
-    assert lessons.layer_factors([9.0, 4.0, 0.5]) == []  # two hidden layers: no pair of shape 51x50
-    assert lessons.geometric_mean([0.25, 1.0]) == pytest.approx(0.5)
-    assert lessons.geometric_mean([]) is None and lessons.geometric_mean([0.0, 1.0]) is None
 
 
 def _net(activation, depth, factors=None, results=()):
@@ -144,14 +165,19 @@ def test_learning_sentences_say_which_learn_at_some_rate_and_which_at_none():
     assert "At the same depth, tanh (factor 1.00) learns: what stops" in closing
 
 
-def test_learning_sentences_flip_when_every_network_learns_at_some_rate():
-    *_, logistic, _, closing = lessons.learning_sentences(
-        _study([_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.6)]), MNIST_TEST_SHARES, 3
-    )
-    assert "learns at none" not in logistic and "ln 10" not in logistic
-    assert "depths 1, 4 and 8, every depth tried" in logistic
-    assert "At lr 0.001 alone, depth 4" in logistic and "At lr 0.001 alone, depth 8" in logistic
-    assert closing.startswith("Every network learns at one rate or more in 3 epochs")
+def test_network_verdicts_convert_fractions_to_the_rules_percent():
+    share = MNIST_TEST_SHARES[1]  # 0.1135: at chance up to 16.35 %, learns above 55.675 %
+    nets = [
+        _net("a", 1, None, [_res(0.001, 0.1635), _res(0.1, 0.1636)]),
+        _net("b", 1, None, [_res(0.001, 0.5567), _res(0.1, 0.5568)]),
+        _net("c", 1, None, [_res(0.001, 0.1635), _res(0.1, 0.97, diverged=2)]),
+    ]
+    a, b, c = lessons.network_verdicts(nets, share)
+    assert a.outcomes == {0.001: "chance", 0.1: "above"} and a.tier == "above"
+    assert b.outcomes == {0.001: "above", 0.1: "learns"} and b.slow_at_smallest
+    assert c.outcomes == {0.001: "chance", 0.1: "diverged"} and c.tier == "chance"
+    assert lessons.outcome(_res(0.1, 0.1635), share) == "chance"
+    assert lessons.outcome(_res(0.1, 0.99, diverged=1), share) == "diverged"
 
 
 @pytest.mark.parametrize(
@@ -163,26 +189,10 @@ def test_learning_sentences_flip_when_every_network_learns_at_some_rate():
             "9.74 %); always answering the most common digit, 1, would score 11.35 %",
             "the most common digit, so",
         ),
-        (  # two different answers at two rates
-            [*_stuck((0.001,)), *_stuck((0.1,), top=8)],
-            "its test accuracy is 9.74 % to 11.35 %: it gives every test image the same answer "
-            "(1 at lr 0.001; 8 at lr 0.1)",
-            "the most common digit, so",
-        ),
         (  # a loss far from ln 10: said, and not called a uniform guess
             _stuck((0.001, 0.1), loss=3.1),
             "Its test loss is 3.100 (predicting 1/10 for every class would score ln 10 = 2.303)",
             "learned nothing",
-        ),
-        (  # spread answers, still at chance
-            [_res(0.001, 0.12, 2.30, 3, 0.4), _res(0.1, 0.13, 2.31, 3, 0.5)],
-            "its test accuracy is 12.00 % to 13.00 %; always answering the most common digit, 1,",
-            "same answer",
-        ),
-        (  # above chance but not learning at any rate
-            [_res(0.001, 0.1135, 2.30, 1, 1.0), _res(0.1, 0.30, 1.9)],
-            "gets above chance but learns at no rate at depth 8 (highest: depth 8: 30.00 %)",
-            "learns at none",
         ),
         (  # diverged at one rate, at chance at the other
             [_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.1, 9.0, 1, 0.5, diverged=2)],
@@ -191,18 +201,12 @@ def test_learning_sentences_flip_when_every_network_learns_at_some_rate():
         ),
     ],
 )
-def test_chance_words_follow_the_numbers(deep, words, absent):
+def test_chance_words_render_the_answers_and_the_loss(deep, words, absent):
     logistic = lessons.learning_sentences(_study(deep), MNIST_TEST_SHARES, 3)[1]
     assert words in logistic and absent not in logistic
 
 
-def test_a_diverged_rate_is_named():
-    deep = [_res(0.001, 0.1135, 2.302, 1, 1.0), _res(0.1, 0.1, 9.0, 1, 0.5, diverged=2)]
-    logistic = lessons.learning_sentences(_study(deep), MNIST_TEST_SHARES, 3)[1]
-    assert "At depth 8, lr 0.1 diverged." in logistic
-
-
-def test_too_large_a_rate_is_named_only_where_a_smaller_one_trains():
+def test_too_large_a_rate_is_named_where_a_smaller_one_trains():
     relu = [
         _net("relu", 1, None, [_res(0.01, 0.95), _res(0.1, 0.8, 50.0, diverged=1)]),
         _net("relu", 2, None, [_res(0.01, 0.94), _res(0.1, 0.1294, 2.27, 1, 0.6)]),
@@ -213,81 +217,95 @@ def test_too_large_a_rate_is_named_only_where_a_smaller_one_trains():
         "At lr 0.1 it diverges at depth 1 and sits at chance at depth 2, though a smaller rate "
         "trains them: lr 0.1 is too large a step for them." in text
     )
-    relu[1]["results"][1] = _res(0.1, 0.9)
-    _, text, _ = lessons.learning_sentences(relu, MNIST_TEST_SHARES, 3)
-    assert "At lr 0.1 it diverges at depth 1, though a smaller rate trains it:" in text
     assert closing.startswith("Every network learns")
 
 
-@pytest.mark.parametrize(
-    ("factors", "words"),
-    [
-        (
-            [1.0] * 6,
-            "Its layer factor, 1.00, keeps the gradient's size, so a vanishing gradient "
-            "does not explain it.",
-        ),  # fmt: skip
-        ([], "Its layer factors cannot be measured (fewer than 3 hidden layers)"),
-    ],
-)
-def test_a_stuck_network_is_blamed_on_vanishing_only_when_its_factor_says_so(factors, words):
+def test_a_stuck_network_is_blamed_on_vanishing_only_when_its_factor_says_so():
     networks = _study(_stuck())
-    networks[2]["factors"] = factors
+    networks[2]["factors"] = [1.0] * 6
     closing = lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[-1]
-    assert words in closing
-    assert "vanishing gradient the factors predicted" not in closing
+    assert "keeps the gradient's size, so a vanishing gradient does not explain it" in closing
     assert "At the same depth" not in closing
 
 
-def _lr(rate, loss, val_loss, val_acc, diverged=False):
-    return {"learning_rate": rate, "loss": loss, "val_loss": val_loss,
-            "val_accuracy": val_acc, "diverged": diverged}  # fmt: skip
+def _seed(val_acc, val_loss, train_loss, diverged=False):
+    return {"diverged": diverged, "val_accuracy": val_acc, "val_loss": val_loss,
+            "train_loss": None if diverged else train_loss}  # fmt: skip
 
 
-def test_learning_rate_sentences_name_the_best_and_say_what_the_others_did():
+def _rate(lr, accs, train=0.2, val=0.2, falling=False, diverged=0):
+    """One rate over len(accs) seeds: final validation accuracies `accs` (fractions), training
+    and validation losses around `train` and `val` (spread 0.001 per seed)."""
+    seeds = [
+        _seed([a - 0.01, a], [val + 0.05 if falling else val - 0.05, val + i * 1e-3],
+              train + i * 1e-3)
+        for i, a in enumerate(accs)
+    ] + [_seed([0.5], [9.0], None, diverged=True) for _ in range(diverged)]  # fmt: skip
+    return {"learning_rate": lr, "seeds": seeds}
+
+
+def test_rate_verdicts_compare_each_rate_with_the_best_by_intervals():
     runs = [
-        _lr(0.001, [0.6, 0.45], [0.45, 0.37], [0.89, 0.91]),
-        _lr(0.01, [0.2, 0.18], [0.21, 0.19], [0.94, 0.946]),
-        _lr(0.1, [0.2, 0.17], [0.23, 0.22], [0.93, 0.937]),
-        _lr(1.0, [2.9, 2.73], [2.4, 2.35], [0.6, 0.69]),
-        _lr(10.0, [9.5], [9.0], [0.5], diverged=True),
-        _lr(100.0, [], [], [], diverged=True),
+        _rate(0.001, [0.90, 0.905, 0.91], train=0.4, val=0.38, falling=True),
+        _rate(0.01, [0.946, 0.948, 0.950], train=0.14, val=0.19),
+        _rate(0.1, [0.940, 0.945, 0.950], train=0.13, val=0.21),
+        _rate(1.0, [0.68, 0.70, 0.72], train=2.5, val=2.4),
+        _rate(10.0, [], diverged=3),
     ]
-    best, small, large, one, ten, hundred = lessons.learning_rate_sentences(runs, 2.512)
-    assert best == "Best: learning rate 0.01, 94.60 % validation accuracy after 2 epochs."
-    assert "0.001 (smaller)" in small and "still falling" in small and "learn slowly" in small
-    assert "0.1 (larger)" in large and "overshoot" not in large  # it fits the training rows better
-    assert "no higher than the best's (0.170 vs 0.180)" in large and "held-out rows" in large
-    assert "1 (larger)" in one and "ended at 2.73, no lower than the 2.512" in one
-    assert "below the 4.61 that counts as diverged" in one
-    assert ten == ("10: diverged, the training loss reached 9.5 in epoch 1, above 2 ln 10 = 4.61 "
-                   "(worse than a uniform guess), and training stopped.")  # fmt: skip
-    assert hundred == "100: diverged, the training loss became non-finite within the first epoch."
-    runs[3]["loss"] = [2.9, 2.4]  # below where it started: learning, just overshooting
-    assert (
-        "worse on both, steps this large overshoot"
-        in lessons.learning_rate_sentences(runs, 2.512)[3]
+    small, best, large, huge, gone = lessons.rate_verdicts(runs, initial_loss=2.418)
+    assert (best.kind, best.learning_rate) == ("best", 0.01)
+    assert (small.kind, small.side, small.accuracy_vs_best, small.still_falling) == (
+        "trained",
+        "smaller",
+        "apart",
+        True,
     )
+    assert (large.side, large.accuracy_vs_best) == ("larger", "within noise")
+    assert large.val_loss_vs_best == "apart" and large.train_vs_best == "apart"
+    assert huge.kind == "no lower" and gone.kind == "diverged" and gone.diverged == 3
+    assert gone.diverged_accuracy.mean == pytest.approx(50.0)
+    assert best.accuracy.sd == pytest.approx(0.2)  # percent, ddof=1
+    # the best moves with the data
+    runs[2] = _rate(0.1, [0.96, 0.962, 0.964], train=0.13, val=0.21)
+    assert [v.kind for v in lessons.rate_verdicts(runs, 2.418)][1:3] == ["trained", "best"]
+    # one seed of a rate diverging keeps it from being the best
+    runs[2] = _rate(0.1, [0.96, 0.962], diverged=1)
+    verdicts = lessons.rate_verdicts(runs, 2.418)
+    assert verdicts[2].kind == "some diverged" and verdicts[1].kind == "best"
+    # below 3 seeds: no comparison
+    two = [_rate(0.01, [0.946, 0.95]), _rate(0.1, [0.90, 0.91])]
+    assert lessons.rate_verdicts(two, 2.418)[1].accuracy_vs_best == "too few seeds"
+    assert lessons.rate_verdicts([_rate(10.0, [], diverged=2)], 2.418) == []
 
 
-def test_learning_rate_sentences_flip_at_the_edges():
+def test_learning_rate_sentences_render_the_verdicts():
     runs = [
-        _lr(0.001, [0.6, 0.5], [0.45, 0.46], [0.89, 0.90]),
-        _lr(0.01, [0.2, 0.18], [0.21, 0.19], [0.94, 0.95]),
+        _rate(0.001, [0.90, 0.905, 0.91], train=0.4, val=0.38, falling=True),
+        _rate(0.01, [0.946, 0.948, 0.950], train=0.14, val=0.19),
+        _rate(0.1, [0.940, 0.945, 0.950], train=0.13, val=0.21),
+        _rate(1.0, [0.68, 0.70, 0.72], train=2.5, val=2.4),
+        _rate(10.0, [], diverged=3),
     ]
-    best, small = lessons.learning_rate_sentences(runs, initial_loss=2.5)
-    assert "It is the largest rate tried: larger ones may do better." in best
-    assert "still falling" not in small and "validation loss 0.460" in small
-    runs[0]["val_accuracy"][-1] = 0.99
-    assert "It is the smallest rate tried" in lessons.learning_rate_sentences(runs, 2.5)[0]
-    stuck = [_lr(1.0, [3.0], [3.0], [0.5]), _lr(10.0, [], [], [], diverged=True)]
-    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
-        "No learning rate tried lowered the training loss below the 2.500"
+    rule, best, small, large, huge, gone = lessons.learning_rate_sentences(runs, 2.418, 10, 11.35)
+    assert "mean +- sample standard deviation" in rule and "95 % t-interval" in rule
+    assert "not the running mean" in rule
+    assert best == (
+        "Best: learning rate 0.01, validation accuracy 94.80 % +- 0.20 [94.30, 95.30], "
+        "validation loss 0.191 +- 0.001 [0.189, 0.193], training loss 0.141 +- 0.001 "
+        "[0.139, 0.143]."
     )
-    stuck[0]["diverged"] = True
-    assert lessons.learning_rate_sentences(stuck, 2.5)[0].startswith(
-        "Every learning rate tried diverged"
-    )
+    assert "intervals do not overlap; its validation loss was still falling" in small
+    assert "within noise of the best" in large and "does worse on held-out rows" in large
+    assert "no lower than the 2.418 it started from" in huge
+    assert gone.startswith("10 (larger): diverged on 3 of 3 seeds: the training loss went above")
+    assert "worse than a uniform guess in cross-entropy" in gone and "50.00 %" in gone
+    assert "50.00 % +- 0.00 [50.00, 50.00]: better than a guess in accuracy (always" in gone
+    chance = lessons.learning_rate_sentences(runs, 2.418, 10, 45.0)[-1]  # 50 % is 'chance' here
+    assert "no better than a guess in accuracy either" in chance and "yet its loss" not in chance
+    few = lessons.learning_rate_sentences([_rate(0.01, [0.95, 0.96]), _rate(0.1, [0.9, 0.91])], 2.4)
+    assert "no two rates are compared" in few[0] and "too few seeds to say" in few[-1]
+    stuck = lessons.learning_rate_sentences([_rate(10.0, [], diverged=3)], 2.4)
+    assert stuck[-1].startswith("No learning rate tried trained on every seed")
 
 
 def test_top_class_share():
@@ -296,15 +314,19 @@ def test_top_class_share():
     assert lessons.top_class_share(np.array([1, 1, 1, 2])) == 0.75
 
 
-def test_a_network_far_from_trained_at_the_smallest_rate_is_said_to_learn_at_a_larger_one():
-    networks = _study(_stuck())
-    networks[1]["results"][0] = _res(0.001, 0.30, 1.9)  # above chance, below 55.67 %
-    logistic = lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[1]
-    assert "At lr 0.001 alone, depth 4 would look unable to learn (30.00 %, far from trained)" in (
-        logistic
-    )
-    networks[1]["results"][0] = _res(0.001, 0.60, 1.2)  # learns at the smallest rate too
-    assert "alone" not in lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[1]
+@pytest.mark.parametrize(
+    ("dtype", "diffs", "verdict"),
+    [
+        ("float64", [0.0, 0.0], "identical"),
+        ("float64", [5.55e-17, 5.55e-17], "rounding"),
+        ("float64", [5.55e-17, 3.9 * 5.55e-17], "rounding"),
+        ("float64", [5.55e-17, 4 * 5.55e-17], "grows"),
+        ("float64", [2.3e-15, 2.3e-15], "stays"),  # above 10 eps, not growing
+        ("float32", [1e-8, 1e-6], "grows"),
+    ],
+)
+def test_lockstep_verdict_flips(dtype, diffs, verdict):
+    assert lessons.lockstep_verdict(dtype, diffs) == verdict
 
 
 def test_lockstep_sentence_measures_against_the_rounding_step():

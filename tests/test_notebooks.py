@@ -1,4 +1,5 @@
-"""The walkthrough notebook: stored with the outputs of the current code, and runnable top to
+"""The walkthrough notebook: its source is the jupytext script notebooks/walkthrough.py; the
+paired .ipynb is stored in sync with it, with the outputs of the current code, and runs top to
 bottom in a fresh kernel (regenerate the stored copy with `python notebooks/build.py`)."""
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_notebook_exercises import task_cells
 
 NOTEBOOK = ROOT / "notebooks" / "walkthrough.ipynb"
+SOURCE = ROOT / "notebooks" / "walkthrough.py"
 nbformat = pytest.importorskip("nbformat", reason="the notebook extra is not installed")
 
 
@@ -46,24 +49,46 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
     printed, said = _texts(_cell(notebook, "tiny = MLP("))
     assert "Training accuracy on 100 examples after 60 epochs: 100.00 %" in printed
     assert "100.00 %, first reached in epoch" in said[0]
+    final_loss = float(re.search(r"([\d.]+) at the end", printed)[1])
+    assert ("near zero" in said[0]) == (final_loss < 0.1), said[0]
+    printed, said = _texts(_cell(notebook, "shuffled_labels = "))
+    real, shuffled = (
+        tuple(map(float, re.search(rf"{kind} labels: training accuracy ([\d.]+) %, test accuracy "
+                                   r"([\d.]+) %", printed).groups()))
+        for kind in ("real", "shuffled")
+    )  # fmt: skip
+    assert real[1] > 50 and shuffled[0] >= 99  # real labels generalize; shuffled ones memorized
+    assert ("It memorized noise" in said[0]) == (shuffled[1] <= 11.35 + 5), said[0]
 
     check_vanishing_cell(*_texts(_cell(notebook, "from numpy_mlp import fit_many")))
 
-    printed, said = _texts(_cell(notebook, "from numpy_mlp import TrainingDivergedError"))
+    check_learning_rate_cell(*_texts(_cell(notebook, "from numpy_mlp import fit_many\n\nrates")))
+
+
+def check_learning_rate_cell(printed: str, said: list[str]) -> None:
+    """Section 9: the best rate and each rate's verdict against the printed means."""
     start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
     runs = re.findall(r"learning rate (\S+) +training loss +([\d.]+), .* validation accuracy +"
-                      r"([\d.]+) %", printed)  # fmt: skip
-    stopped = re.findall(r"learning rate (\S+) +stopped as diverged", printed)
+                      r"([\d.]+) %.*$", printed, re.M)  # fmt: skip
+    stopped = re.findall(r"learning rate (\S+) *; diverged on (\d+) of (\d+) seeds", printed)
     assert len(runs) + len(stopped) == 5
-    learned = [(lr, float(acc)) for lr, loss, acc in runs if float(loss) < start]
+    assert said[0].startswith("Each rate trained 5 networks") and "95 % t-interval" in said[0]
+    lines = dict(re.findall(r"learning rate (\S+) +(.*)$", printed, re.M))
+    learned = [
+        (lr, float(acc))
+        for lr, loss, acc in runs
+        if float(loss) < start and "diverged" not in lines[lr]
+    ]
     best = max(learned, key=lambda r: r[1])
-    assert said[0].startswith(f"Best: learning rate {best[0]}, {best[1]:.2f} %")
-    for lr in stopped:
-        assert any(s.startswith(f"{lr}: diverged") for s in said), lr
+    assert said[1].startswith(f"Best: learning rate {best[0]}, validation accuracy {best[1]:.2f} %")
+    for lr, *_ in stopped:
+        assert any(re.match(rf"{re.escape(lr)} \(\w+\): diverged on", s) for s in said), lr
     for lr, loss, _ in runs:
-        assert not any(s.startswith(f"{lr}: diverged") for s in said), lr
         mine = next((s for s in said if s.startswith(f"{lr} (")), "")
+        assert (lr == best[0]) == (mine == ""), (lr, mine)
         assert ("no lower than the" in mine) == (float(loss) >= start), (lr, mine)
+        if mine and "diverged" not in mine and "no lower" not in mine:
+            assert ("intervals do not overlap" in mine) != ("within noise" in mine), mine
 
 
 def _depths(depths: list[int]) -> str:
@@ -146,7 +171,7 @@ def test_stored_sentences_agree_with_the_stored_numbers():
 def test_stored_notebook_has_outputs_and_no_errors():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     cells = _code_cells(notebook)
-    tasks = set(_build().TASKS.values())  # a task cell may define without printing
+    tasks = set(task_cells().values())  # a task cell may define without printing
     silent = [c for c in cells if not c.outputs and c.source not in tasks]
     assert len(silent) <= 2, "regenerate it: python notebooks/build.py"
     errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
@@ -155,19 +180,18 @@ def test_stored_notebook_has_outputs_and_no_errors():
     assert "Rows: 60000, Columns: 784" in text and "First 3 labels: [5 0 4]" in text
 
 
-def _build():
-    import importlib.util
+def test_stored_notebook_is_in_sync_with_its_script():
+    """The stored cells are the script's (kinds, sources, tags): editing one without the other,
+    or the script without rebuilding, is caught. The pair is declared in both."""
+    jupytext = pytest.importorskip("jupytext", reason="the notebook extra is not installed")
+    stored, source = nbformat.read(NOTEBOOK, as_version=4), jupytext.read(SOURCE)
 
-    spec = importlib.util.spec_from_file_location("build", ROOT / "notebooks" / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    return build
+    def cells(notebook):
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in notebook.cells]
 
-
-def test_stored_notebook_matches_its_build_script():
-    """The stored cells are the build script's: editing one without the other is caught."""
-    stored = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells]
-    assert stored == [c.source for c in _build().CELLS]
+    assert cells(stored) == cells(source), "rebuild it: python notebooks/build.py"
+    for notebook in (stored, source):
+        assert notebook.metadata["jupytext"]["formats"] == "ipynb,py:percent"
 
 
 @pytest.mark.notebook

@@ -61,7 +61,7 @@ def _both() -> dict:
                 "q3": 8.5,
                 "min": 7.0,
                 "max": 9.0,
-                "pairs": 49,
+                "n": 49,
             },
             "predict_keras_over_numpy": 3.0,
         },
@@ -133,14 +133,14 @@ def test_short_runs_say_so_and_few_pairs_get_no_quartiles():
     metrics = _both()
     metrics["config"]["epochs"] = 2
     metrics["speed"]["keras_over_numpy_spread"] = {
-        "median": 9.89, "q1": 9.89, "q3": 9.89, "min": 9.89, "max": 9.89, "pairs": 1,
+        "median": 9.89, "q1": 9.89, "q3": 9.89, "min": 9.89, "max": 9.89, "n": 1,
     }  # fmt: skip
     report = render_report(metrics)
     assert "This run trained 2 epoch(s); the references are after 50." in report
     assert "median 9.89x over 1 paired epoch; epoch 1, tracing included" in report
     assert "quartiles" not in report
     assert "(50 epochs; this run: 2)" in render_summary(metrics)
-    three = {"median": 2.0, "q1": 1.5, "q3": 2.5, "min": 1.0, "max": 3.0, "pairs": 3}
+    three = {"median": 2.0, "q1": 1.5, "q3": 2.5, "min": 1.0, "max": 3.0, "n": 3}
     assert ratio_text(three) == (
         "median 2.00x over 3 paired epochs (range 1.00-3.00x); epoch 1 excluded (tracing)"
     )

@@ -85,6 +85,8 @@ def test_run_on_a_slice_writes_every_artifact(tmp_path, mnist_dir, cli):
     assert 0 < metrics["data"]["constant_pixels"] < 784
     assert all(f"({name})" in report for name in PNGS)
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    listed = result.stdout.split(f"Artifacts in {out}/: ")[1].strip().split(", ")
+    assert sorted(listed) == sorted(p.name for p in out.iterdir())  # the models included
 
 
 @pytest.mark.slow
@@ -122,6 +124,10 @@ def test_numpy_only_run_without_tensorflow(tmp_path, mnist_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "complete" and "keras" not in metrics
     assert metrics["numpy_gradcheck"]["passed"]
+    # the closing line names every file the run wrote, the model file included
+    listed = ok.stdout.split(f"Artifacts in {out}/: ")[1].strip().split(", ")
+    assert "model_numpy.npz" in listed and len(listed) == len(set(listed))
+    assert sorted(listed) == sorted(p.name for p in out.iterdir())
     both = subprocess.run(
         [
             sys.executable,

@@ -11,7 +11,7 @@ def test_epoch_stats_keeps_the_first_epoch_apart():
     stats = epoch_stats([5.0, 1.0, 2.0, 3.0], rows_per_epoch=600)
     assert stats["first_epoch"] == 5.0
     assert stats["median"] == 2.0 and stats["min"] == 1.0 and stats["max"] == 3.0
-    assert stats["epochs_counted"] == 3
+    assert stats["n"] == 3
     assert stats["samples_per_second"] == pytest.approx(300.0)
     assert epoch_stats([2.0], 10)["median"] == 2.0
     assert epoch_stats([], 10) == {}
@@ -20,7 +20,7 @@ def test_epoch_stats_keeps_the_first_epoch_apart():
 def test_ratios_are_paired_and_skip_the_traced_epoch():
     keras, numpy = [9.0, 2.0, 4.0, 6.0], [1.0, 1.0, 1.0, 2.0]
     r = ratio_stats(keras, numpy)
-    assert r["pairs"] == 3 and r["median"] == 3.0 and r["min"] == 2.0 and r["max"] == 4.0
+    assert r["n"] == 3 and r["median"] == 3.0 and r["min"] == 2.0 and r["max"] == 4.0
     assert paired_ratios(keras, numpy)["max"] == 9.0
     assert ratio_stats([], []) == {}
 
@@ -29,7 +29,7 @@ def test_ratios_are_paired_and_skip_the_traced_epoch():
 
 
 def test_spread_reports_the_quartiles_and_the_iqr_over_the_median():
-    from compare.speed.stability import spread
+    from compare.speed.stats import spread
 
     s = spread([1.0, 2.0, 3.0, 4.0, 5.0])
     assert (s["median"], s["q1"], s["q3"], s["iqr"]) == (3.0, 2.0, 4.0, 2.0)
@@ -77,7 +77,8 @@ def test_busy_warning_flips_at_one_runnable_task_per_core(before, after, cores, 
 
 
 def test_unstable_warning_names_the_figures_beyond_the_threshold():
-    from compare.speed.stability import spread, unstable_warning, warnings
+    from compare.speed.stability import unstable_warning, warnings
+    from compare.speed.stats import spread
 
     steady = spread([1.0, 1.02, 1.0, 0.98, 1.01])
     shaky = spread([1.0, 1.5, 0.7, 1.2, 0.9])  # IQR 0.3 on a median of 1.0
@@ -147,7 +148,8 @@ def test_run_summary_and_report_warn_only_when_the_data_say_so(load, keras_epoch
 
 
 def test_a_difference_smaller_than_the_noise_is_said_to_be_so():
-    from compare.speed.stability import group_text, resolved, spread
+    from compare.speed.stability import group_text, resolved
+    from compare.speed.stats import spread
 
     off = spread([1.00, 1.10, 0.95, 1.05, 1.00])  # median 1.00, IQR 0.05
     every_10 = spread([0.98, 1.02, 0.93, 1.07, 0.99])  # median 0.99: faster, but within noise

@@ -160,14 +160,14 @@ def test_sweep_grid_draws_a_heatmap_and_separate_equals_stacked(tmp_path, mnist_
 
 def test_interrupted_sweep_keeps_finished_cells(tmp_path, mnist_dir, monkeypatch):
     from compare.cli import build_parser
-    from compare.commands.study import sweep_plan
+    from compare.commands.study import sweep_plan_of
     from compare.studies import sweep as sweep_module
 
     args = build_parser().parse_args(
         ["study", "sweep", "--param", "learning_rate", "--values", "0.01,0.02,0.03", "--jobs",
          "1", "--method", "separate", "--epochs", "1", "--limit", "1000"]
     )  # fmt: skip
-    plan = sweep_plan(args)
+    plan = sweep_plan_of(args)
     real, calls = sweep_module.run_group, []
 
     def interrupt_second(*a, **k):

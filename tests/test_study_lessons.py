@@ -1,6 +1,6 @@
-"""The studies' conclusions are computed: each sentence-maker gets data where its words must flip.
-
-Pure functions on made-up numbers (no training); the reports built from them on crafted records.
+"""The studies' sentences render the verdicts of compare/studies/rules.py (whose boundaries
+tests/test_lesson_rules.py feeds): one rendering test per sentence family, and the reports built
+from them on crafted records.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from compare.studies import lessons, sweep_lessons
 from compare.studies.figures import sweep_figures
+from compare.studies.rules import seed_stats
 from compare.studies.sweep_report import sweep_report
 
 MAJORITY = 11.35  # percent of the most common class in a test set
@@ -19,80 +20,61 @@ MAJORITY = 11.35  # percent of the most common class in a test set
 # --------------------------------------------------------------------------- vanishing study
 
 
-def test_layer_factors_compare_only_same_shape_hidden_matrices():
-    # W_h1, W_h2, W_h3, W_h4, W_out: factors W_h2/W_h3 and W_h3/W_h4 only
-    norms = [100.0, 8.0, 4.0, 1.0, 50.0]
-    assert lessons.layer_factors(norms) == [2.0, 4.0]
-    assert lessons.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
-    assert lessons.layer_factors([3.0, 2.0, 1.0]) == []  # depth 2: one hidden-to-hidden matrix
-    assert lessons.geometric_mean([]) is None
+def test_factor_sentence_renders_the_trend_beside_the_bound():
+    text = lessons.factor_sentence("logistic", 8, 0.24)
+    assert "mean factor 0.24 (0.96 times the bound f' <= 0.25 on the slope)" in text
+    assert "about 4.2-fold" in text and "0.24^6 = 1.9e-04" in text and "it vanishes" in text
+    assert "it explodes" in lessons.factor_sentence("tanh", 8, 3.0)
+    assert "keeps its size" in lessons.factor_sentence("tanh", 8, 1.0)
+    assert "fewer than three hidden layers" in lessons.factor_sentence("tanh", 2, None)
 
 
-@pytest.mark.parametrize(
-    ("mean", "words"),
-    [
-        (0.24, "it vanishes"),
-        (1.01, "keeps its size"),
-        (3.0, "it explodes"),
-        (None, "fewer than three hidden layers"),
-    ],
-)
-def test_factor_sentence_follows_the_factor(mean, words):
-    text = lessons.factor_sentence("logistic", 8, mean)
-    assert words in text
-    if mean is not None:
-        assert f"{mean / 0.25:.2f} times the bound f' <= 0.25" in text
+def test_chance_sentence_renders_the_majority_share_the_one_answer_and_ln_k():
+    text = lessons.chance_sentence(10.09, 2.303, 1, 11.35, 10, top_class=9, top_share=100.0)
+    assert text == (
+        "10.09 % on the test set; always answering the most common class (1) scores 11.35 %; it "
+        "answers 9 for 100.0 % of the test images, so its accuracy is about the share of 9s in "
+        "the test set; its final validation loss 2.303 is ln 10 = 2.303, the loss of predicting "
+        "1/10 for every class."
+    )
+    assert "only 2.65 points better" in lessons.chance_sentence(14.0, 1.9, 1, 11.35, 10)
+    assert "within 0.05 of ln 10" in lessons.chance_sentence(11.35, 2.318, 1, 11.35, 10)
 
 
-@pytest.mark.parametrize(
-    ("accuracy", "loss", "words", "absent"),
-    [
-        (11.35, 2.303, "does no better than guessing that one class", "points better"),
-        (14.0, 2.303, "only 2.65 points better than that", "no better than guessing"),
-        (11.35, 2.303, "loss 2.303 is ln 10 = 2.303, the loss of predicting 1/10", "within"),
-        (11.35, 2.318, "loss 2.318 is within 0.05 of ln 10 = 2.303", "scores ln 10"),
-        (11.35, 1.9, "its final validation loss is 1.900", "is ln 10"),
-    ],
-)
-def test_chance_sentence_names_the_majority_share_and_ln_k(accuracy, loss, words, absent):
-    text = lessons.chance_sentence(accuracy, loss, 1, MAJORITY, 10)
-    assert "always answering the most common class (1) scores 11.35 %" in text
-    assert words in text and absent not in text
-
-
-def test_at_chance_flips_at_the_margin():
-    assert lessons.at_chance(MAJORITY + lessons.CHANCE_MARGIN, MAJORITY)
-    assert not lessons.at_chance(MAJORITY + lessons.CHANCE_MARGIN + 0.01, MAJORITY)
-    assert lessons.at_chance(None, MAJORITY)  # diverged
-
-
-def test_learning_verdict_separates_learns_above_chance_and_none():
+def test_learning_verdict_renders_the_tiers():
     nets = [
         ("logistic", 2, {0.001: 18.0, 0.1: 89.6}),
         ("logistic", 4, {0.001: 11.35, 0.1: 21.0}),
         ("logistic", 8, {0.001: 10.1, 0.1: None}),
         ("tanh", 8, {0.001: 90.0, 0.1: 93.0}),
     ]
-    text = " ".join(lessons.learning_verdict(nets, MAJORITY))
-    assert "Learn at one rate or more" in text
-    assert "logistic at depth 2 (89.60 % at lr 0.1); tanh at depth 8 (93.00 % at lr 0.1)" in text
-    assert "Above chance but far from trained at every rate" in text and "depth 4 (21.00 %" in text
-    assert "At chance at every rate tried (0.001, 0.1" in text and "depth 8 (10.10 %" in text
-    assert "logistic learns at depth 2 but not at depth 8: at these rates and epochs, depth" in text
-    assert "yet a larger rate trains them: logistic depth 2 (18.00 % at lr 0.001" in text
+    learn, above, chance, depth, late = lessons.learning_verdict(nets, MAJORITY)
+    assert learn == (
+        "Learn at one rate or more (test accuracy above 55.67 %, halfway from always answering "
+        "the most common class to perfect): logistic at depth 2 (89.60 % at lr 0.1); tanh at "
+        "depth 8 (93.00 % at lr 0.1)."
+    )
+    assert above.startswith("Above chance but far from trained") and "4 (21.00 %" in above
+    assert chance.startswith("At chance at every rate tried (0.001, 0.1") and "8 (10.10 %" in chance
+    assert "learns at depth 2 but not at depth 8" in depth
+    assert "yet a larger rate trains them: logistic depth 2 (18.00 % at lr 0.001" in late
+    calm = lessons.learning_verdict([("tanh", 1, {0.01: 95.0})], MAJORITY)
+    assert calm[-1] == "No network stays at chance at every rate tried."
+    gone = lessons.learning_verdict([("relu", 8, {1.0: None})], MAJORITY)
+    assert "relu at depth 8 (diverged at every rate)" in gone[0]
 
 
-def test_learning_verdict_when_every_network_learns():
-    nets = [("tanh", 1, {0.01: 95.0}), ("relu", 8, {0.01: 60.0, 0.1: None})]
-    text = " ".join(lessons.learning_verdict(nets, MAJORITY))
-    assert "No network stays at chance" in text
-    assert "At chance at every rate" not in text and "Above chance but" not in text
-    assert "larger rate trains them" not in text  # relu's low rate already learns
-
-
-def test_learning_verdict_with_every_rate_diverged():
-    text = " ".join(lessons.learning_verdict([("relu", 8, {1.0: None})], MAJORITY))
-    assert "relu at depth 8 (diverged at every rate)" in text
+def test_rate_note_renders_the_better_rate():
+    assert lessons.rate_note(0.1, {0.01: 96.3, 0.1: 10.1}, MAJORITY) == (
+        " The same network reaches 96.30 % at lr 0.01: lr 0.1 is too large for it."
+    )
+    assert "too small for it in these epochs" in lessons.rate_note(
+        0.001, {0.001: 11.35, 0.1: 95.2}, MAJORITY
+    )
+    assert "above chance at lr 0.1 (21.00 %), though far" in lessons.rate_note(
+        0.001, {0.001: 11.35, 0.1: 21.0}, MAJORITY
+    )
+    assert lessons.rate_note(0.01, {0.01: 10.1, 0.1: None}, MAJORITY) == ""
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -111,92 +93,102 @@ def _group(label, val, test=None, diverged=0, value=None, cells=None, **kw):
     }
 
 
-def test_best_value_moves_with_the_data():
-    a = _group("lr = 0.01", [96.0, 96.4], [95.0, 95.4])
-    b = _group("lr = 0.1", [95.0, 95.2])
-    assert "Best on the validation rows: lr = 0.01, validation accuracy 96.20 % +- 0.20" in (
-        sweep_lessons.best_value([a, b])
+def test_seed_summary_renders_sample_sd_interval_and_too_few_seeds():
+    five = sweep_lessons.seed_summary(seed_stats([90.0, 91.0, 92.0, 93.0, 94.0]))
+    assert five == (
+        "92.00 % +- 1.58 (mean +- sample sd over 5 seeds; 95 % interval of the mean 90.04 to 93.96)"
     )
-    b["val"] = [97.0, 97.2]
+    two = sweep_lessons.seed_summary(seed_stats([96.0, 97.0]))
+    assert (
+        "+- 0.71 (mean +- sample sd over 2 seeds, too few for the spread to be an estimate" in two
+    )
+    assert "one seed: no spread measured" in sweep_lessons.seed_summary(seed_stats([96.0]))
+
+
+def test_best_value_renders_the_comparison():
+    a = _group("lr = 0.01", [96.0, 96.4, 96.2], [95.0, 95.4, 95.2])
+    b = _group("lr = 0.1", [95.0, 95.2, 95.1])
     text = sweep_lessons.best_value([a, b])
-    assert text.startswith("Best on the validation rows: lr = 0.1")
-    assert "Its test accuracy, 94.10 % +- 0.10 (mean +- sd over 2 seeds)" in text
-    assert "0.90 points lower, more than the two values' spread" in text
-
-
-def test_best_value_says_when_seeds_cannot_tell_them_apart():
-    text = sweep_lessons.best_value([_group("a", [96.0, 97.0]), _group("b", [95.9, 96.9])])
-    assert "within the two values' spread over seeds" in text and "more seeds" in text
-
-
-def test_best_value_ignores_values_where_a_seed_diverged():
-    text = sweep_lessons.best_value([_group("a", [99.0], diverged=1), _group("b", [90.0])])
-    assert text.startswith("Best on the validation rows: b") and "one seed: no spread" in text
+    assert text.startswith("Best on the validation rows: lr = 0.01, validation accuracy 96.20 %")
+    assert "Its test accuracy, 95.20 % +- 0.20" in text and "biased upward" in text
+    assert "Next: lr = 0.1, 1.10 points lower; their 95 % intervals" in text
+    assert "do not overlap: the difference is more than noise." in text
+    b["val"] = [95.5, 96.5, 96.0]
+    assert "overlap: within noise, more seeds" in sweep_lessons.best_value([a, b])
+    b["val"] = [95.5, 96.0]
+    few = sweep_lessons.best_value([a, b])
+    assert "does not say whether the two differ: rerun with --seeds 3 or more" in few
     assert "no best value" in sweep_lessons.best_value([_group("a", [], diverged=2)])
 
 
-def _cell(best, run, status="complete", value=0.1):
-    return {"status": status, "best_epoch": best, "epochs_run": run, "values": {"lr": value}}
-
-
-def test_still_improving_flips():
+def test_still_improving_renders_each_kind():
     label = lambda c: f"lr = {c['values']['lr']:g}"  # noqa: E731
-    text = sweep_lessons.still_improving([_cell(5, 5), _cell(3, 5, value=1)], label)
-    assert text.startswith("Still improving, train longer: 1 of 2") and "lr = 0.1 (1 cell)" in text
-    text = sweep_lessons.still_improving([_cell(5, 5), _cell(5, 5), _cell(3, 5, value=1)], label)
-    assert text.endswith("in their last epoch; only lr = 1 (1 cell) peaked earlier.")
-    assert sweep_lessons.still_improving([_cell(5, 5)], label).endswith("(all of them).")
-    text = sweep_lessons.still_improving([_cell(4, 5), _cell(3, 5)], label)
-    assert text.startswith("No cell was still improving") and "train longer" not in text
-    assert "cannot be told" in sweep_lessons.still_improving([_cell(1, 1)], label)
+
+    def cell(best, run, value=0.1):
+        return {"status": "complete", "best_epoch": best, "epochs_run": run,
+                "values": {"lr": value}}  # fmt: skip
+
+    text = sweep_lessons.still_improving([cell(5, 5), cell(3, 5, value=1)], label)
+    assert text == (
+        "Still improving, train longer: 1 of 2 finished cells had their best validation accuracy "
+        "in their last epoch: lr = 0.1 (1 cell)."
+    )
+    text = sweep_lessons.still_improving([cell(5, 5), cell(5, 5), cell(3, 5, value=1)], label)
+    assert text.endswith("; only lr = 1 (1 cell) peaked earlier.")
+    assert sweep_lessons.still_improving([cell(5, 5)], label).endswith("(all of them).")
+    assert "No cell was still improving" in sweep_lessons.still_improving([cell(4, 5)], label)
+    assert "cannot be told" in sweep_lessons.still_improving([cell(1, 1)], label)
 
 
-def test_divergence_names_the_threshold_or_says_none():
+def test_divergence_renders_the_uniform_guess_bound_and_the_onset():
     groups = [
         _group("lr = 0.1", [95.0, 95.0], value=0.1),
         _group("lr = 1", [], diverged=1, cells=1, value=1.0),
         _group("lr = 3", [], diverged=2, value=3.0),
     ]
     text = sweep_lessons.divergence(groups, "learning_rate")
-    assert text.startswith("3 of 5 cells diverged")
-    assert "Every cell from learning_rate = 1 on diverged, none below." in text
-    groups[1] = _group("lr = 1", [60.0], value=1.0)  # 1 trains: the threshold moves to 3
-    assert "from learning_rate = 3 on diverged" in sweep_lessons.divergence(groups, "learning_rate")
-    groups[2] = _group("lr = 3", [50.0], value=3.0)
-    groups[0]["diverged"] = 1
+    assert text == (
+        "3 of 5 cells diverged: their training loss went above 2 ln 10 = 4.61 (or stopped being "
+        "finite), worse than a uniform guess in cross-entropy (predicting 1/10 for every class "
+        "scores ln 10 = 2.30), whatever their accuracy: lr = 1 (1 of 1), lr = 3 (2 of 2). Every "
+        "cell from learning_rate = 1 on diverged, none below."
+    )
+    groups[0]["diverged"], groups[2] = 1, _group("lr = 3", [50.0], value=3.0)
     assert "does not begin at one value" in sweep_lessons.divergence(groups, "learning_rate")
     calm = [_group("lr = 0.1", [95.0], value=0.1), _group("lr = 0.3", [91.0], value=0.3)]
-    text = sweep_lessons.divergence(calm, "learning_rate")
-    assert text.startswith("No cell diverged (of 2); the largest value, learning_rate = 0.3")
-    assert "extend the values upward" in text
+    assert sweep_lessons.divergence(calm, "learning_rate") == (
+        "No cell diverged (of 2); the largest value, learning_rate = 0.3, still trained: to see "
+        "what too large a step does, extend the values upward."
+    )
 
 
-def _grid(accuracy):
-    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives its validation accuracy."""
+def _grid(accuracy, seeds=3):
+    """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives a cell's mean validation
+    accuracy over `seeds` seeds."""
+    spread = [-0.1, 0.1, 0.0][:seeds] if seeds > 1 else [0.0]
     return [
-        _group(f"({lr:g}, {m:g})", [accuracy(lr, m)], lr=lr, momentum=m)
+        _group(f"({lr:g}, {m:g})", [accuracy(lr, m) + d for d in spread], lr=lr, momentum=m)
         for lr in (0.001, 0.01, 0.1)
         for m in (0.0, 0.9)
     ]
 
 
-def test_effective_step_sentence_flips_with_the_data():
-    follows = _grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)))  # a function of the step
-    text = " ".join(sweep_lessons.effective_step(follows))
-    assert "accuracy rises with it" in text
-    assert "accuracy follows lr / (1 - m), not the learning rate or momentum alone" in text
-    ignores = _grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr))  # falls as the step grows
-    text = " ".join(sweep_lessons.effective_step(ignores))
-    assert "accuracy does not rise steadily with it (Spearman rho = 0.00 over 3 cells" in text
-    assert "here the step alone does not set the accuracy" in text
-    assert "follows lr / (1 - m)" not in text
-
-
-def test_spearman_ranks_and_ties():
-    assert sweep_lessons.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
-    assert sweep_lessons.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert sweep_lessons.spearman([1, 2], [1, 2]) is None
-    assert sweep_lessons.spearman([1, 1, 1], [1, 2, 3]) is None
+def test_effective_step_renders_rho_as_an_approximation():
+    follows = lambda lr, m: 80 + 5 * math.log10(lr / (1 - m))  # noqa: E731
+    rises, same = sweep_lessons.effective_step(_grid(follows))
+    assert "accuracy rises with it (Spearman rank correlation rho = 1.00 over 6 cells" in rises
+    assert "small-step approximation" in rises and "not a law" in rises
+    assert same.startswith("Cells with the same effective step: (0.001, 0.9) and (0.01, 0)")
+    assert "70.00 vs 70.00 %, within noise" in same
+    assert "Every pair is within noise (95 % intervals overlap): here accuracy follows" in same
+    text = " ".join(
+        sweep_lessons.effective_step(_grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr)))
+    )
+    assert "does not rise steadily with it" in text and "step alone does not set" in text
+    rho, pairs = sweep_lessons.effective_step(_grid(follows, seeds=2))
+    assert "rank correlation of validation accuracy with it is (Spearman" in rho
+    assert "with 2 seed(s) per cell this is a measurement, not a conclusion" in rho
+    assert "Whether they differ is not decided" in pairs and "follows" not in pairs
 
 
 @pytest.mark.parametrize(
@@ -306,33 +298,14 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     )
     assert "Every cell from learning_rate = 5 on diverged, none below." in text
     assert ("(in epochs 2, 2)" in text) == (epoch is not None)
+    # a diverged cell's accuracy is said beside its loss, where its history recorded one
+    said = "(2 of 2; validation accuracy 40.00 % +- 0.00 in the last epoch they finished)"
+    assert (said in text) == (epoch is not None)
     assert "![Learning curves" in text
-
-
-@pytest.mark.parametrize(
-    ("lr", "by_rate", "words"),
-    [
-        (
-            0.1,
-            {0.01: 96.3, 0.1: 10.1},
-            "The same network reaches 96.30 % at lr 0.01: lr 0.1 is too large for it.",
-        ),
-        (
-            0.001,
-            {0.001: 11.35, 0.1: 95.2},
-            "The same network reaches 95.20 % at lr 0.1: lr 0.001 is too small for it in these "
-            "epochs.",
-        ),
-        (
-            0.001,
-            {0.001: 11.35, 0.1: 21.0},
-            "The same network gets above chance at lr 0.1 (21.00 %), though far from trained.",
-        ),
-        (0.01, {0.001: 11.35, 0.01: 10.1, 0.1: None}, ""),
-    ],
-)
-def test_rate_note_says_whether_another_rate_trains_the_network(lr, by_rate, words):
-    assert lessons.rate_note(lr, by_rate, MAJORITY).strip() == words
+    # two seeds: the sample sd is shown, said not to be an estimate, and nothing is compared
+    assert "+- is the sample standard deviation over seeds (ddof=1)" in text
+    assert "with 2 seed(s) it is not an estimate of the spread" in text
+    assert "| 95.75 +- 0.35 |" in text and "rerun with --seeds 3 or more" in text
 
 
 @pytest.mark.parametrize("value", ["0.1,-1", "0.1,abc", ","])
@@ -341,12 +314,3 @@ def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
     assert result.returncode == 2
     assert "--learning-rates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
-
-
-def test_chance_sentence_names_the_one_answer_a_network_gives():
-    from compare.studies.lessons import chance_sentence
-
-    one = chance_sentence(10.09, 2.303, 1, 11.35, 10, top_class=9, top_share=100.0)
-    assert "it answers 9 for 100.0 % of the test images" in one and "share of 9s" in one
-    mixed = chance_sentence(10.09, 2.303, 1, 11.35, 10, top_class=9, top_share=40.0)
-    assert "answers 9" not in mixed and "no better than guessing that one class" in mixed

@@ -107,19 +107,19 @@ def test_vanishing_with_too_few_rows_is_refused(tmp_path, mnist_dir, cli):
 
 def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
     from compare.cli import build_parser
-    from compare.commands.study import sweep_plan
+    from compare.commands.study import sweep_plan_of
 
     args = build_parser().parse_args(
         ["study", "sweep", "--param", "learning_rate", "--values", "0.001,0.0010000001,0.1",
          "--jobs", "64"]
     )  # fmt: skip
-    plan = sweep_plan(args)
+    plan = sweep_plan_of(args)
     ids = [c.id for c in plan.cells()]
     assert len(set(ids)) == 3 and "learning_rate=0.0010000001,seed=123" in ids
     assert plan.jobs == 3
     one = build_parser().parse_args(["study", "sweep", "--param", "momentum", "--values", "0.5",
                                      "--jobs", "50"])  # fmt: skip
-    assert sweep_plan(one).jobs == 1
+    assert sweep_plan_of(one).jobs == 1
 
 
 # -- resume: what a rerun trusts ----------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_cell_ids_are_exact_and_jobs_never_exceed_the_cells():
 
 def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08", *extra):
     from compare.cli import build_parser
-    from compare.commands.study import sweep_plan
+    from compare.commands.study import sweep_plan_of
     from compare.studies.sweep import run_sweep
 
     args = build_parser().parse_args(
@@ -136,7 +136,7 @@ def _run(mnist_dir, out, values="0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08", *extr
     )  # fmt: skip
     lines: list[str] = []
     out.mkdir(exist_ok=True)
-    run_sweep(sweep_plan(args), out, data_dir=str(mnist_dir), say=lines.append)
+    run_sweep(sweep_plan_of(args), out, data_dir=str(mnist_dir), say=lines.append)
     return json.loads((out / "sweep.json").read_text()), lines
 
 
@@ -182,9 +182,9 @@ def test_a_huge_sparse_cell_file_is_set_aside_without_reading_it(tmp_path, mnist
         handle.truncate(2 * 2**30)  # 2 GB, sparse: nothing on disk
     code = (
         "from pathlib import Path\nfrom compare.studies.store import CellStore\n"
-        "from compare.cli import build_parser\nfrom compare.commands.study import sweep_plan\n"
+        "from compare.cli import build_parser\nfrom compare.commands.study import sweep_plan_of\n"
         f"args = build_parser().parse_args({_sweep_args(mnist_dir, out, '--param', 'learning_rate', '--values', '0.01')!r})\n"  # noqa: E501
-        "plan = sweep_plan(args)\nlines = []\n"
+        "plan = sweep_plan_of(args)\nlines = []\n"
         f"done = CellStore(Path({str(out)!r}), plan, lines.append).finished(plan.cells())\n"
         "print(len(done), lines[0])\n"
         "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
@@ -365,3 +365,59 @@ def test_a_sweep_that_fails_ends_failed_with_the_error(tmp_path, mnist_dir, monk
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["status"] == "failed" and "RuntimeError: worker lost" in sweep["error"]
     assert len(sweep["cells"]) == 1  # the finished cell is kept for a rerun
+
+
+# -- plans built from values, no parser involved -----------------------------------------------------
+
+
+def test_vanishing_plan_pairs_each_activation_with_its_partner_or_crosses_the_lists():
+    from compare.studies.plans import vanishing_plan
+    from compare.studies.vanishing import PARTNER
+
+    common = dict(depths=(1, 2), width=8, learning_rates=(0.01,), epochs=1, limit=None, seed=5,
+                  dtype="float64")  # fmt: skip
+    paired = vanishing_plan(activations=("relu", "tanh"), inits=("paired",), **common)
+    assert paired.pairs == (("relu", PARTNER["relu"]), ("tanh", PARTNER["tanh"]))
+    assert paired.settings.seed == 5 and paired.settings.dtype == "float64"
+    crossed = vanishing_plan(
+        activations=("relu", "tanh"), inits=("he_uniform", "glorot_uniform"), **common
+    )
+    assert crossed.pairs == (
+        ("relu", "he_uniform"), ("relu", "glorot_uniform"),
+        ("tanh", "he_uniform"), ("tanh", "glorot_uniform"),
+    )  # fmt: skip
+    assert len(crossed.networks()) == 4 * 2
+
+
+@pytest.mark.parametrize(
+    ("depths", "width", "needle"),
+    [((1, 1), 8, "a depth is given twice"), ((65,), 8, "at most 64"),
+     ((1,) * 17, 8, "at most 16 per study"), ((2,), 100_000, "--width 100000 with depth 2")],
+)  # fmt: skip
+def test_vanishing_sizes_are_checked_before_the_plan(depths, width, needle):
+    from compare.errors import UsageError
+    from compare.studies.plans import check_vanishing_sizes
+
+    with pytest.raises(UsageError, match=needle):
+        check_vanishing_sizes(depths, width)
+    check_vanishing_sizes((1, 64), 50)  # the edges themselves are allowed
+
+
+def test_sweep_axes_and_plan_from_values():
+    from compare.config import TUTORIAL
+    from compare.errors import UsageError
+    from compare.studies.plans import sweep_axes, sweep_plan, sweep_settings
+
+    assert sweep_axes("momentum", "0.5,0.9", None) == (("momentum", (0.5, 0.9)),)
+    grid = sweep_axes(None, None, ["momentum=0,0.5", "hidden=10,20"])
+    assert grid == (("momentum", (0.0, 0.5)), ("hidden", (10, 20)))
+    with pytest.raises(UsageError, match="either --param"):
+        sweep_axes("momentum", None, ["momentum=0"])
+    base = sweep_settings({"epochs": 3, "batch_size": 32}, hidden=20, seed=7)
+    assert base.layers == (784, 20, 20, 10) and base.batch_size == 32 and base.seed == 7
+    assert base.learning_rate == TUTORIAL.learning_rate
+    plan = sweep_plan(grid, base, seeds=2, limit=None, jobs=None, method="stacked", scheduler=None)
+    assert len(plan.cells()) == 2 * 2 * 2 and 1 <= plan.jobs <= 8
+    with pytest.raises(UsageError, match="at most 1,000"):
+        sweep_plan(grid, base, seeds=251, limit=None, jobs=1, method="stacked", scheduler=None)
+    sweep_plan(grid, base, seeds=250, limit=None, jobs=1, method="stacked", scheduler=None)

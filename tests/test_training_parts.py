@@ -177,3 +177,16 @@ def test_atomic_open_replaces_the_file_only_on_success(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_parameter_count_is_every_weight_of_the_model():
+    from numpy_mlp import MLP
+    from numpy_mlp.model.parameters import parameter_count
+
+    assert parameter_count((784, 50, 50, 10)) == 785 * 50 + 51 * 50 + 51 * 10 == 42_310
+    for sizes in [(3, 2), (5, 4, 3, 2), (1, 1, 2)]:
+        assert (
+            parameter_count(sizes)
+            == MLP(sizes).params.size
+            == sum(W.size for W in MLP(sizes).weights)
+        )

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from keras_mlp.tf import tensorflow
 
     check_mnist_layers(args.layers)
-    check_training_rows(args)
+    check_training_rows(args.limit, args.validation_split)
     dtypes = _dtypes(args)
     tensorflow()
     with output_folder(args.out) as out:

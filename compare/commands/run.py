@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.runner import Run
 
     check_mnist_layers(args.layers)
-    check_training_rows(args)
+    check_training_rows(args.limit, args.validation_split)
     impls = chosen(args.impl)
     settings = Settings.from_args(args)
     for impl in impls:

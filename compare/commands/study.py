@@ -9,21 +9,12 @@ Each writes JSON, figures and report.md into --out (default runs/<UTC timestamp>
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
-import math
-import os
 
-from compare.errors import UsageError
 from compare.options import (
-    INT_MAX,
-    MAX_PARAMETERS,
     add_data_args,
     add_network_args,
     add_out_arg,
-    check_mnist_layers,
-    check_network,
-    check_training_rows,
     layers_arg,
     nonnegative_int,
     positive_int,
@@ -151,6 +142,7 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_sweep_args(parser: argparse.ArgumentParser) -> None:
+    from compare.studies.plans import MAX_JOBS
     from compare.studies.sweep import PARAMS
     from compare.studies.workers import CONNECT_SECONDS
 
@@ -229,29 +221,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _vanishing(args: argparse.Namespace, out) -> int:
-    import dataclasses
-
-    from compare.config import TUTORIAL
     from compare.folders import check_study_folder
-    from compare.studies.vanishing import PARTNER, VanishingPlan, run_vanishing
+    from compare.studies.plans import vanishing_plan
+    from compare.studies.vanishing import run_vanishing
 
     epochs, limit = (1, 10_000) if args.quick else (args.epochs, args.limit)
-    check_vanishing_sizes(args.depths, args.width)
-    check_training_rows(argparse.Namespace(limit=limit, validation_split=TUTORIAL.validation_split))
-    check_study_folder(out, "vanishing", "study.json")
-    if "paired" in args.inits:
-        pairs = tuple((a, PARTNER[a]) for a in args.activations)
-    else:
-        pairs = tuple((a, i) for a in args.activations for i in args.inits)
-    plan = VanishingPlan(
-        depths=tuple(args.depths),
+    plan = vanishing_plan(
+        depths=args.depths,
         width=args.width,
-        pairs=pairs,
+        activations=args.activations,
+        inits=args.inits,
+        learning_rates=args.learning_rates,
         epochs=epochs,
-        learning_rates=tuple(args.learning_rates),
         limit=limit,
-        settings=dataclasses.replace(TUTORIAL, seed=args.seed, dtype=args.dtype),
+        seed=args.seed,
+        dtype=args.dtype,
     )
+    check_study_folder(out, "vanishing", "study.json")
     print(
         f"Vanishing-gradient study: {len(plan.networks())} trainings ({len(plan.learning_rates)} "
         f"learning rate(s) per network), {epochs} epoch(s) each"
@@ -266,149 +252,28 @@ def _vanishing(args: argparse.Namespace, out) -> int:
 def _sweep(args: argparse.Namespace, out) -> int:
     from compare.studies.sweep import run_sweep
 
-    plan = sweep_plan(args)
+    plan = sweep_plan_of(args)
     return run_sweep(plan, out, data_dir=args.data_dir, say=lambda m: print(m, flush=True))
 
 
-MAX_DEPTH = 64  # hidden layers: the logistic gradient is gone (below 1e-30) long before
-MAX_DEPTHS = 16  # networks per activation
+# The fixed settings of a sweep: flags named as the Settings fields they set.
+FIXED_FLAGS = ("learning_rate", "momentum", "decay", "weight_decay", "batch_size", "layers")
 
 
-def check_vanishing_sizes(depths: tuple[int, ...], width: int) -> None:
-    """UsageError for depths or widths the study could not build within the weight limit."""
-    from compare.config import MNIST_CLASSES, MNIST_INPUTS
-
-    if len(depths) > MAX_DEPTHS:
-        raise UsageError(f"--depths: {len(depths)} depths; at most {MAX_DEPTHS} per study")
-    if len(set(depths)) < len(depths):
-        raise UsageError(f"--depths {','.join(map(str, depths))}: a depth is given twice")
-    for depth in depths:
-        if depth > MAX_DEPTH:
-            raise UsageError(f"--depths: {depth} hidden layers; at most {MAX_DEPTH}")
-    layers = (MNIST_INPUTS, *([width] * max(depths)), MNIST_CLASSES)
-    try:
-        check_network(layers)
-    except UsageError:
-        count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
-        raise UsageError(
-            f"--width {width} with depth {max(depths)}: {count:,} weights; at most "
-            f"{MAX_PARAMETERS:,} fit in memory with their gradients and velocities"
-        ) from None
-
-
-# -- from flags to a SweepPlan ----------------------------------------------------------------------
-
-MAX_CELLS = 1000  # values x seeds (or grid cells x seeds): hours of training already
-MAX_JOBS = 64
-
-
-def parse_values(name: str, text: str | None, flag: str = "--values") -> tuple:
-    """'1e-3,1e-2' -> (0.001, 0.01), each value checked as numpy_mlp checks that setting (counts:
-    whole numbers in 1..2^31-1); None -> the parameter's default values."""
-    from compare.studies.sweep import PARAMS
-    from numpy_mlp.training.optimizers import SETTING_RULES, check_setting
-
-    kind, defaults, _ = PARAMS[name]
-    if text is None:
-        return defaults
-    values: list = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            number = float(part)
-        except ValueError:
-            raise UsageError(f"{flag} {text}: {part!r} is not a number") from None
-        try:
-            if name in SETTING_RULES:
-                value = check_setting(name, number)
-            elif not (math.isfinite(number) and number == int(number) and 1 <= number <= INT_MAX):
-                raise ValueError(f"{name} must be a whole number in 1..{INT_MAX}, got {part}")
-            else:
-                value = int(number)
-        except ValueError as exc:
-            raise UsageError(f"{flag} {text}: {exc}") from None
-        if value in values:
-            raise UsageError(f"{flag} {text}: {part} is given twice (each value once, please)")
-        values.append(value)
-    if not values:
-        raise UsageError(f"{flag} {text}: give at least one value")
-    return tuple(values)
-
-
-def sweep_plan(args: argparse.Namespace):
+def sweep_plan_of(args: argparse.Namespace):
     """The SweepPlan the `study sweep` flags describe (UsageError on a bad combination or size)."""
-    from compare.config import TUTORIAL
-    from compare.studies.sweep import PARAMS, SweepPlan, apply_values
+    from compare.studies.plans import sweep_axes, sweep_plan, sweep_settings
 
-    if (args.param is None) == (args.grid is None):
-        raise UsageError("study sweep: give either --param (with --values) or --grid")
-    if args.grid is not None:
-        if args.values is not None:
-            raise UsageError("--values goes with --param; with --grid the values are in NAME=V1,V2")
-        axes = []
-        for item in args.grid:
-            name, _, text = item.partition("=")
-            if name not in PARAMS or not text:
-                raise UsageError(
-                    f"--grid {item}: write NAME=V1,V2,... with NAME one of {', '.join(PARAMS)}"
-                )
-            axes.append((name, parse_values(name, text, f"--grid {name}=")))
-        if axes[0][0] == axes[1][0]:
-            raise UsageError(f"--grid: two different parameters, please (got {axes[0][0]} twice)")
-    else:
-        axes = [(args.param, parse_values(args.param, args.values))]
-    fixed = {
-        k: getattr(args, k)
-        for k in ("learning_rate", "momentum", "decay", "weight_decay", "batch_size", "layers")
-        if getattr(args, k) is not None
-    }
-    base = dataclasses.replace(
-        TUTORIAL,
-        epochs=args.epochs,
-        seed=args.seed,
-        dtype=args.dtype,
-        activation=args.activation,
-        init=args.init,
-        **fixed,
-    )
-    check_mnist_layers(base.layers)
-    if args.hidden is not None:
-        base = apply_values(base, [("hidden", args.hidden)], args.seed)
-        try:
-            check_network(base.layers)
-        except UsageError as exc:
-            raise UsageError(f"--hidden {args.hidden}: {exc}") from None
-    cells = args.seeds
-    for _, values in axes:
-        cells *= len(values)
-    if cells > MAX_CELLS:
-        raise UsageError(
-            f"--seeds {args.seeds} with these values make {cells:,} cells; at most {MAX_CELLS:,} "
-            "per sweep (split it into several sweeps)"
-        )
-    jobs = args.jobs or os.cpu_count() or 1
-    if args.jobs is not None and args.jobs > MAX_JOBS:
-        raise UsageError(f"--jobs {args.jobs}: at most {MAX_JOBS} worker processes")
-    plan = SweepPlan(
-        axes=tuple(axes),
+    axes = sweep_axes(args.param, args.values, args.grid)
+    fixed = {k: getattr(args, k) for k in FIXED_FLAGS if getattr(args, k) is not None}
+    fixed.update(epochs=args.epochs, dtype=args.dtype, activation=args.activation, init=args.init)
+    base = sweep_settings(fixed, args.hidden, args.seed)
+    return sweep_plan(
+        axes,
+        base,
         seeds=args.seeds,
-        base=base,
         limit=args.limit,
-        jobs=max(1, min(jobs, cells)),  # never more workers than cells
+        jobs=args.jobs,
         method=args.method,
         scheduler=args.scheduler,
     )
-    for cell in plan.cells():  # every network the sweep would build fits the weight limit
-        try:
-            check_network(cell.settings.layers)
-        except UsageError as exc:
-            raise UsageError(f"{cell.id.rsplit(',seed=', 1)[0]}: {exc}") from None
-    check_training_rows(
-        argparse.Namespace(limit=args.limit, validation_split=base.validation_split)
-    )
-    if args.scheduler is not None:
-        from compare.studies.workers import check_scheduler_address
-
-        check_scheduler_address(args.scheduler)
-    return plan

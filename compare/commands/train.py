@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
 
     check_mnist_layers(args.layers)
-    check_training_rows(args)
+    check_training_rows(args.limit, args.validation_split)
     settings = Settings.from_args(args)
     impl = IMPLEMENTATIONS[args.impl]
     impl.require(settings)  # fail now, with the install hint, rather than after loading data

@@ -3,6 +3,6 @@
 (stability), the `bench` job that runs them all (job), and its report and figures (report,
 figures)."""
 
-from compare.speed.stats import epoch_stats, paired_ratios, ratio_stats
+from compare.speed.stats import epoch_stats, paired_ratios, ratio_stats, spread
 
-__all__ = ["epoch_stats", "paired_ratios", "ratio_stats"]
+__all__ = ["epoch_stats", "paired_ratios", "ratio_stats", "spread"]

@@ -25,7 +25,6 @@ def run_bench(
 ) -> dict:
     """Measure everything, print the tables as they come, write bench.json, report.md,
     report.html, bench_epochs.png and bench.png."""
-    from compare.data import load_data
     from compare.environment import (
         cpu_snapshot,
         environment,
@@ -33,34 +32,64 @@ def run_bench(
         machine,
         others_cpu_share,
     )
-    from compare.html import write_html
-    from compare.speed import figures, measure
-    from compare.speed.report import TITLE, render_bench_report
-    from compare.speed.tutorial import format_tutorial, tutorial_section
-    from numpy_mlp import one_hot
-    from numpy_mlp.io.atomic import atomic_write_text
-    from numpy_mlp.training.loop import split_validation
 
     rounds = 5 if quick else 7
     batches = batches or ([16, 64, 256, 1024] if quick else [16, 32, 64, 128, 256, 512, 1024])
     widths = widths or ([50, 256, 1024, 2048] if quick else [50, 128, 256, 512, 1024, 2048])
-
-    data = load_data(data_dir, dtype="float32")
-    X, y, _, _ = split_validation(data.X_train, data.y_train, TUTORIAL.validation_split)
-    X = np.ascontiguousarray(X)
-    Y = one_hot(y, dtype=np.float32)
+    X, Y, y = _training_rows(data_dir)
     state = {**machine(), "load_before": load_average()}
     cpu_before = cpu_snapshot()
     result = {"environment": environment(with_tensorflow=with_keras), "machine": state}
     result["quick"] = quick
     print(machine_text(result), flush=True)
+    peak = result["matmul_peak"] = _peak()
+    result["tutorial"] = _tutorial(
+        X, Y, y, peak, rounds=rounds, quick=quick, with_keras=with_keras, data_dir=data_dir
+    )
+    points = _sweeps(X, Y, batches, widths, peak["gflops"], quick=quick, with_keras=with_keras)
+    result["sweep_batch"], result["sweep_width"] = points["batch"], points["width"]
+    result["crossover"] = {kind: crossover(points[kind], kind) for kind in points}
+    print(sweeps_text(result, with_keras=with_keras))
+    state["load_after"] = load_average()
+    state["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
+    result["warnings"] = warnings(state, spreads_of(result))
+    _write(out, result, points, peak)
+    print("\n" + machine_text(result))
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}.")
+    print(f"\nSaved in {out}/: report.html, report.md, bench.json, bench_epochs.png, bench.png")
+    return result
+
+
+def _training_rows(data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tutorial's training rows (validation split held out): X, one-hot Y and labels y."""
+    from compare.data import load_data
+    from numpy_mlp import one_hot
+    from numpy_mlp.training.loop import split_validation
+
+    data = load_data(data_dir, dtype="float32")
+    X, y, _, _ = split_validation(data.X_train, data.y_train, TUTORIAL.validation_split)
+    return np.ascontiguousarray(X), one_hot(y, dtype=np.float32), y
+
+
+def _peak() -> dict:
+    """The float32 matrix-product peak, measured and printed."""
+    from compare.speed import measure
+
     print("Measuring the float32 matrix-product peak ...", flush=True)
-    peak = result["matmul_peak"] = measure.matmul_peak()
+    peak = measure.matmul_peak()
     print(
         f"  {peak['gflops']:.0f} GFLOP/s ({peak['n']}x{peak['n']}, {peak['blas_threads']} BLAS "
         "threads)",
         flush=True,
     )
+    return peak
+
+
+def _tutorial(X, Y, y, peak: dict, *, rounds: int, quick: bool, with_keras: bool, data_dir):
+    """The tutorial's epoch, every contender, measured and printed."""
+    from compare.speed.tutorial import format_tutorial, tutorial_section
+
     section = tutorial_section(
         X,
         Y,
@@ -72,21 +101,21 @@ def run_bench(
         data_dir=data_dir,
         say=lambda m: print(m, flush=True),
     )
-    result["tutorial"] = section
     print(format_tutorial(section, peak), flush=True)
+    return section
 
-    points = _sweeps(X, Y, batches, widths, peak["gflops"], quick=quick, with_keras=with_keras)
-    result["sweep_batch"], result["sweep_width"] = points["batch"], points["width"]
-    result["crossover"] = {kind: crossover(points[kind], kind) for kind in points}
-    print(
+
+def sweeps_text(result: dict, *, with_keras: bool) -> str:
+    """The two sweeps' tables and, with Keras, where its compiled step overtakes NumPy."""
+    lines = [
         "\nNumPy: the training step fit uses, with the faster of 1 BLAS thread or all cores (column "
         "'threads'); Keras: a compiled tf.function train step on prepared tensors (not fit), "
-        "TensorFlow's default threads (all cores)."
-    )
-    print("\nBatch size sweep (784-50-50-10):")
-    print(format_sweep(points["batch"], "batch"))
-    print("\nHidden width sweep (784-w-w-10, batch 64):")
-    print(format_sweep(points["width"], "width"))
+        "TensorFlow's default threads (all cores).",
+        "\nBatch size sweep (784-50-50-10):",
+        format_sweep(result["sweep_batch"], "batch"),
+        "\nHidden width sweep (784-w-w-10, batch 64):",
+        format_sweep(result["sweep_width"], "width"),
+    ]
     if with_keras:
         for kind, cross in result["crossover"].items():
             where = (
@@ -95,21 +124,23 @@ def run_bench(
                 if cross
                 else f"NumPy stays faster over the whole {kind} sweep"
             )
-            print(f"Crossover ({kind}): {where}")
-    state["load_after"] = load_average()
-    state["others_cpu_share"] = others_cpu_share(cpu_before, cpu_snapshot())
-    result["warnings"] = warnings(state, spreads_of(result))
+            lines.append(f"Crossover ({kind}): {where}")
+    return "\n".join(lines)
+
+
+def _write(out: Path, result: dict, points: dict, peak: dict) -> None:
+    """bench.json, the two figures, report.md and report.html."""
+    from compare.html import write_html
+    from compare.speed import figures
+    from compare.speed.report import TITLE, render_bench_report
+    from numpy_mlp.io.atomic import atomic_write_text
+
     write_json(out / "bench.json", result)
-    figures.epoch_times(section["spread"], out / "bench_epochs.png")
+    figures.epoch_times(result["tutorial"]["spread"], out / "bench_epochs.png")
     figures.sweeps(points, peak["gflops"], out / "bench.png")
     report = render_bench_report(result)
     atomic_write_text(out / "report.md", report)
     write_html(report, out, title=TITLE)
-    print("\n" + machine_text(result))
-    for warning in result["warnings"]:
-        print(f"WARNING: {warning}.")
-    print(f"\nSaved in {out}/: report.html, report.md, bench.json, bench_epochs.png, bench.png")
-    return result
 
 
 def machine_text(result: dict) -> str:

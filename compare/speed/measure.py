@@ -142,7 +142,7 @@ def numpy_step_profile(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5, steps: 
     floor). Per operation: the median over rounds of its mean time in a round, in microseconds.
     """
     from compare.environment import blas_threads_in_force
-    from compare.speed.stability import spread
+    from compare.speed.stats import spread
     from numpy_mlp import MLP, SGD
     from numpy_mlp.training.fast import FastStep
     from numpy_mlp.training.profile import step_operations

@@ -91,7 +91,7 @@ def epoch_table(s: Mapping) -> list[str]:
             rows.append("")
             rows.append(
                 f"{label} / numpy fast, 1 BLAS thread, paired per round: median {r['median']:.2f}x,"
-                f" range {r['min']:.2f}-{r['max']:.2f}x over {r['pairs']} rounds."
+                f" range {r['min']:.2f}-{r['max']:.2f}x over {r['n']} rounds."
             )
     return rows
 

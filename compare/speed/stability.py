@@ -20,33 +20,12 @@ Two stated thresholds, both applied to measured data:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-import numpy as np
+from collections.abc import Mapping
 
 BUSY_LOAD_PER_CORE = 1.0
 BUSY_OTHERS_SHARE = 0.25
 UNSTABLE_RELATIVE_SPREAD = 0.25
 MIN_SAMPLES = 5
-
-
-def spread(samples: Sequence[float]) -> dict:
-    """median, q1, q3, iqr, relative_spread (iqr / median), min, max and n of `samples`."""
-    s = np.asarray(samples, dtype=float)
-    if s.size == 0:
-        raise ValueError("no samples to summarise")
-    median = float(np.median(s))
-    q1, q3 = (float(q) for q in np.percentile(s, [25, 75]))
-    return {
-        "median": median,
-        "q1": q1,
-        "q3": q3,
-        "iqr": q3 - q1,
-        "relative_spread": (q3 - q1) / median if median > 0 else 0.0,
-        "min": float(s.min()),
-        "max": float(s.max()),
-        "n": int(s.size),
-    }
 
 
 def peak_load(state: Mapping) -> float | None:
@@ -90,9 +69,9 @@ def shared_cores_warning(state: Mapping) -> str | None:
 def unstable_warning(spreads: Mapping[str, Mapping]) -> str | None:
     """Which figures varied beyond the threshold (each a `spread` dict), or None."""
     flagged = [
-        f"{name} {s['relative_spread']:.1%} over {_count(s)} samples"
+        f"{name} {s['relative_spread']:.1%} over {s['n']} samples"
         for name, s in spreads.items()
-        if _count(s) >= MIN_SAMPLES and s.get("relative_spread", 0) > UNSTABLE_RELATIVE_SPREAD
+        if s.get("n", 0) >= MIN_SAMPLES and s.get("relative_spread", 0) > UNSTABLE_RELATIVE_SPREAD
     ]
     if not flagged:
         return None
@@ -100,11 +79,6 @@ def unstable_warning(spreads: Mapping[str, Mapping]) -> str | None:
         f"unstable timings, the IQR above {UNSTABLE_RELATIVE_SPREAD:.0%} of the median: "
         f"{'; '.join(flagged)}; those medians and ratios are unreliable"
     )
-
-
-def _count(s: Mapping) -> int:
-    """How many samples a summary rests on (`spread`'s n, or `epoch_stats`' epochs_counted)."""
-    return int(s.get("n", s.get("epochs_counted", 0)))
 
 
 def warnings(state: Mapping, spreads: Mapping[str, Mapping]) -> list[str]:

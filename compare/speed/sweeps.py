@@ -9,7 +9,7 @@ each figure is the median of the rounds, with its spread.
 from __future__ import annotations
 
 from compare.speed.measure import KerasSteps, NumpySteps, interleaved, train_flops
-from compare.speed.stability import spread
+from compare.speed.stats import spread
 
 
 def sweep_point(

@@ -10,8 +10,7 @@ import numpy as np
 
 from compare.config import TUTORIAL
 from compare.speed import measure
-from compare.speed.stability import spread
-from compare.speed.stats import paired_ratios
+from compare.speed.stats import paired_ratios, spread
 
 NUMPY_1 = "numpy fast, 1 BLAS thread"
 NUMPY_ALL = "numpy fast, BLAS on all cores"
@@ -154,7 +153,7 @@ def format_tutorial(s: dict, peak: dict) -> str:
             r = s[f"{key}_spread"]
             lines.append(
                 f"  {label}: {r['median']:.1f}x faster ({r['min']:.1f}-{r['max']:.1f}x over "
-                f"{r['pairs']} rounds)"
+                f"{r['n']} rounds)"
             )
     lines.append(
         f"  NumPy epoch (1 BLAS thread) / arithmetic limit: {s['numpy_over_limit']:.1f}x of the "

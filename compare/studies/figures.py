@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.plots import _pyplot, _save
-from compare.studies.sweep_lessons import step_size
+from compare.studies.rules import step_size
 
 
 def _pairs(runs: Sequence[dict]) -> list[tuple[str, str]]:
@@ -154,7 +154,8 @@ def _mean_sd(cells: Sequence[dict], key: str) -> tuple[float, float, int]:
     values = [c[key] for c in cells if c.get("status") == "complete" and c.get(key) is not None]
     if not values:
         return np.nan, np.nan, 0
-    return float(np.mean(values)), float(np.std(values)), len(values)
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0  # the sample sd
+    return float(np.mean(values)), sd, len(values)
 
 
 def sweep_figures(study: dict, out: Path) -> list[str]:
@@ -197,7 +198,7 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
             ax.set_xticks(x, [f"{v:g}" for v in values])
         seeds = study["config"]["seeds"]
         ax.set_xlabel(name)
-        ax.set_ylabel("accuracy % (mean +- sd over seeds)")
+        ax.set_ylabel("accuracy % (mean +- sample sd over seeds)")
         ax.set_title(f"{name}: accuracy after training ({seeds} seed(s) per value)")
         ax.grid(True, alpha=0.3)
         ax.legend()

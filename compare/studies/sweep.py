@@ -1,7 +1,7 @@
 """The tuning sweep: train the NumPy MLP over values of one hyperparameter, or a grid of two.
 
 A *cell* is one configuration and one seed. Everything not swept is the tutorial's configuration
-(or a fixed flag). The command line turns its flags into a `SweepPlan` (compare.commands.study);
+(or a fixed flag). The command line turns its flags into a `SweepPlan` (compare.studies.plans);
 this module runs it. Cells are independent, so they run in parallel worker processes; cells that
 differ only in optimizer hyperparameters share their network shape, initial weights and batch
 order, and are trained together by numpy_mlp's `fit_many`, which gives each cell what `fit` alone

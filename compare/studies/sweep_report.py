@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from compare.studies.lessons import fmt
+from compare.studies.rules import MIN_SEEDS, seed_stats
 from compare.studies.sweep_lessons import (
     best_value,
     divergence,
@@ -18,12 +17,14 @@ from compare.studies.sweep_lessons import (
 
 
 def _stat(cells: list[dict], key: str) -> str:
-    values = [c[key] for c in cells if c["status"] == "complete" and c.get(key) is not None]
-    if not values:
+    """mean +- sample sd [95 % interval] of a table cell; the bare mean below two seeds."""
+    s = seed_stats([c[key] for c in cells if c["status"] == "complete" and c.get(key) is not None])
+    if s is None:
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} +- {np.std(values):.2f}"
+    if s.sd is None:
+        return f"{s.mean:.2f}"
+    text = f"{s.mean:.2f} +- {s.sd:.2f}"
+    return text + (f" [{s.low:.2f}, {s.high:.2f}]" if s.estimated else "")
 
 
 def _label(names: list[str], key: tuple) -> str:
@@ -52,6 +53,12 @@ def sweep_groups(study: dict) -> tuple[list[str], list[dict]]:
                 "diverged": sum(s["status"] == "diverged" for s in cells),
                 "val": [s["val_accuracy"] for s in done if s.get("val_accuracy") is not None],
                 "test": [s["test_accuracy"] for s in done if s.get("test_accuracy") is not None],
+                # the validation accuracy of a diverged cell's last finished epoch, in percent
+                "diverged_val": [
+                    100 * s["history"]["val_accuracy"][-1]
+                    for s in cells
+                    if s["status"] == "diverged" and (s.get("history") or {}).get("val_accuracy")
+                ],
                 **dict(zip(names, key, strict=True)),
             }
         )
@@ -123,7 +130,10 @@ def sweep_report(study: dict, out: Path) -> str:
     figures = [
         (name, caption)
         for name, caption in (
-            ("sweep_accuracy.png", "Accuracy against the swept value (mean +- sd over seeds)"),
+            (
+                "sweep_accuracy.png",
+                "Accuracy against the swept value (mean +- sample sd over seeds)",
+            ),
             ("sweep_heatmap.png", "Validation accuracy over the grid"),
             ("sweep_curves.png", "Learning curves (mean over seeds, band: min to max)"),
         )
@@ -139,8 +149,14 @@ def sweep_report(study: dict, out: Path) -> str:
         )
         + f". Fixed: {fixed_settings(base, names)}"
         + (f"; first {c['limit']} training rows" if c.get("limit") else "")
-        + ". Accuracies in percent; +- is the standard deviation over seeds; validation accuracy "
-        "is the last epoch's, on the held-out part of the training rows.",
+        + ". Accuracies in percent; +- is the sample standard deviation over seeds (ddof=1) and "
+        + (
+            "[low, high] the 95 % t-interval of the mean"
+            if c["seeds"] >= MIN_SEEDS
+            else f"with {c['seeds']} seed(s) it is not an estimate of the spread (that takes "
+            f"{MIN_SEEDS} or more), so no two values are compared"
+        )
+        + "; validation accuracy is the last epoch's, on the held-out part of the training rows.",
         "",
         *_table(names, groups),
         "",

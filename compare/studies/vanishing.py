@@ -19,7 +19,7 @@ from pathlib import Path
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
 from compare.studies.cells import cached_data, epoch_probe, train_cell
-from compare.studies.lessons import geometric_mean, layer_factors
+from compare.studies.rules import geometric_mean, layer_factors
 
 # The initializer each activation is usually paired with (and the study's default pairing).
 PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numpy_mlp.io.text import brief
+
 
 def tanh(Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """A = tanh(Z), elementwise."""
@@ -77,13 +79,6 @@ ACTIVATIONS: dict[str, Activation] = {
     "logistic": Activation("logistic", logistic, logistic_derivative, "sigmoid"),
     "relu": Activation("relu", relu, relu_derivative, "relu"),
 }
-
-
-def brief(value, limit: int = 60) -> str:
-    """repr(value), cut to `limit` characters: an error message echoes what it was given, not a
-    megabyte of it."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
 
 
 def get_activation(name: str) -> Activation:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from numpy_mlp.model.activations import brief
+from numpy_mlp.io.text import brief
 
 
 def _bias_rows(connections: np.ndarray, dtype) -> np.ndarray:

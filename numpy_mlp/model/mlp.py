@@ -35,7 +35,13 @@ import numpy as np
 from numpy_mlp.model.activations import ACTIVATIONS, Activation, get_activation
 from numpy_mlp.model.initializers import get_initializer
 from numpy_mlp.model.loss import cross_entropy, delta_out, softmax
-from numpy_mlp.model.parameters import allocate, weight_shapes
+from numpy_mlp.model.parameters import (
+    add_bias_unit,
+    allocate,
+    check_dtype,
+    check_layer_sizes,
+    weight_shapes,
+)
 from numpy_mlp.model.targets import as_inputs, as_targets
 
 if TYPE_CHECKING:  # for annotations only: the model does not import training at run time
@@ -43,38 +49,6 @@ if TYPE_CHECKING:  # for annotations only: the model does not import training at
     from numpy_mlp.training.flow import GradientFlow
     from numpy_mlp.training.loop import History
     from numpy_mlp.training.optimizers import SGD
-
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
-    """Validate a layer list such as (784, 50, 50, 10): at least input and output, all positive."""
-    sizes = tuple(layer_sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes}")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
-    if sizes[-1] < 2:
-        raise ValueError(f"a classifier needs at least two output classes, got {sizes}")
-    return tuple(int(s) for s in sizes)
-
-
-def check_dtype(dtype) -> np.dtype:
-    """float32 or float64, or ValueError."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"unknown dtype {dtype!r}; use float32 or float64") from None
-    if dt not in SUPPORTED_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-def add_bias_unit(A: np.ndarray) -> np.ndarray:
-    """[1 | A]: prepend the bias unit a_0 = 1 to every row. (n, d) -> (n, d + 1)."""
-    return np.hstack([np.ones((A.shape[0], 1), dtype=A.dtype), A])
-
 
 TANH = ACTIVATIONS["tanh"]
 
@@ -273,9 +247,11 @@ class MLP:
         activations = forward_pass(self.weights, X, self.activation)
         return backward_pass(self.weights, activations, Y, self.activation)
 
-    # -- entry points into training and persistence ----------------------------------------------
-    # The dependency points one way: numpy_mlp.training and numpy_mlp.io import the model, never
-    # the reverse at import time. These three methods are conveniences that call up at call time.
+    # -- entry points into training and saving ----------------------------------------------------
+    # Conveniences that call up into numpy_mlp.training.loop and numpy_mlp.saving when called (never
+    # at import time). Neither imports this module back, even inside a function: training uses the
+    # model only through its methods (this class is an annotation there), and `load_mlp` is handed
+    # the class to build. tests/test_layout.py checks that the import graph has no circle.
     def fit(
         self,
         X,
@@ -317,16 +293,16 @@ class MLP:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, sizes, dtype and optimizer state to one `.npz` (atomically)."""
-        from numpy_mlp.io.saving import save_mlp
+        from numpy_mlp.saving.model_file import save_mlp
 
         save_mlp(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLP:
         """Read a model written by `save`; raises ModelFileError on a bad file."""
-        from numpy_mlp.io.saving import load_mlp
+        from numpy_mlp.saving.model_file import load_mlp
 
-        return load_mlp(path)
+        return load_mlp(path, cls)
 
     def copy(self) -> MLP:
         """An independent copy of the model (weights copied, no optimizer)."""

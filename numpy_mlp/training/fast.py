@@ -34,15 +34,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numpy_mlp.model import loss as softmax_loss
 from numpy_mlp.model.activations import Activation
 from numpy_mlp.model.loss import KINDS, Operation
-from numpy_mlp.model.mlp import MLP, add_bias_unit
-from numpy_mlp.model.parameters import allocate
+from numpy_mlp.model.parameters import add_bias_unit, allocate
 from numpy_mlp.training.optimizers import SGD, momentum_update
+
+if TYPE_CHECKING:  # an annotation only: the model calls fit, so training never imports it
+    from numpy_mlp.model.mlp import MLP
 
 __all__ = ["KINDS", "FastStep", "NonFiniteLoss", "Operation", "ReferenceStep", "StepInputs"]
 

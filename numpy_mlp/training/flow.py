@@ -19,10 +19,12 @@ recorded step (the benchmark suite measures it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numpy_mlp.model.mlp import MLP
+if TYPE_CHECKING:  # an annotation only: the model calls fit, so training never imports it
+    from numpy_mlp.model.mlp import MLP
 
 
 def gradient_norms(mlp: MLP, X, Y) -> list[float]:

@@ -12,19 +12,22 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from numpy_mlp.io.progress import progress_bar
 from numpy_mlp.model.loss import cross_entropy
-from numpy_mlp.model.mlp import MLP
 from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.divergence import TrainingDivergedError, epoch_divergence
 from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep, is_one_hot
 from numpy_mlp.training.flow import GradientFlow
 from numpy_mlp.training.optimizers import SGD
+
+if TYPE_CHECKING:  # an annotation only: the model calls fit, so training never imports it
+    from numpy_mlp.model.mlp import MLP
 
 
 @dataclass

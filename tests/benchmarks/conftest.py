@@ -26,6 +26,7 @@ from compare.environment import (
     others_cpu_share,
     usable_cores,
 )
+from compare.speed.stats import spread
 from numpy_mlp.training.loop import split_validation
 
 LAYERS = (784, 50, 50, 10)
@@ -100,10 +101,7 @@ def record(benchmark, env_info):
     if timed is not None and timed.rounds:
         SESSION["timed"][benchmark.name] = {
             "group": benchmark.group,
-            "median": timed.median,
-            "iqr": timed.iqr,
-            "relative_spread": timed.iqr / timed.median if timed.median else 0.0,
-            "n": timed.rounds,
+            **spread(timed.data),  # the rounds' times, summarised as every other timing is
             "keras_over_numpy": benchmark.extra_info.get("keras_over_numpy"),  # alternating pairs
         }
 
@@ -148,7 +146,7 @@ def pytest_terminal_summary(terminalreporter):
         if r:
             write(
                 f"{name}: Keras / NumPy per alternating pair, median {r['median']:.2f}x "
-                f"(quartiles {r['q1']:.2f}-{r['q3']:.2f}x) over {r['pairs']:,} pairs"
+                f"(quartiles {r['q1']:.2f}-{r['q3']:.2f}x) over {r['n']:,} pairs"
             )
 
 

@@ -201,7 +201,7 @@ def test_train_step_pair_alternating(benchmark, record, blas, train_rows, numpy_
         keras_median_us=float(np.median(times["keras"])) * 1e6,
         keras_over_numpy=ratio,
     )
-    assert ratio["pairs"] == len(times["numpy"]) >= 1 and ratio["min"] > 0
+    assert ratio["n"] == len(times["numpy"]) >= 1 and ratio["min"] > 0
 
 
 # -- one epoch --------------------------------------------------------------------------------------

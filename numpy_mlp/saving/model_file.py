@@ -5,6 +5,9 @@ Keys: `format` (the string below), `layer_sizes` (int64), `dtype`, `activation` 
 (the bias-row matrices), and when the model has been trained, `optimizer_config` (JSON text),
 `optimizer_iterations` and `V0`, `V1`, ... (the momentum velocities). No pickles: the file is read
 with allow_pickle=False. Writing is atomic.
+
+This module sits above model and training. `MLP.save` and `MLP.load` call into it, so it never
+imports the model module back: `load_mlp` is handed the class to build, and `MLP` is an annotation.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numpy_mlp.io.atomic import atomic_open
-from numpy_mlp.model.mlp import MLP, check_dtype, check_layer_sizes
+from numpy_mlp.model.parameters import check_dtype, check_layer_sizes, parameter_count
 from numpy_mlp.training.optimizers import SGD
+
+if TYPE_CHECKING:
+    from numpy_mlp.model.mlp import MLP
 
 FORMAT = "mlp-compare.numpy_mlp/1"
 
@@ -112,7 +119,7 @@ def _check_sizes(path: Path, data, headers) -> tuple[int, ...]:
         raise ModelFileError(
             f"{path}: layer sizes must be positive integers up to {MAX_UNITS:,}, got {sizes}"
         )
-    weights = sum((m + 1) * d for m, d in zip(sizes[:-1], sizes[1:], strict=False))
+    weights = parameter_count(sizes)
     if weights > MAX_WEIGHTS:
         raise ModelFileError(f"{path}: {weights:,} weights, more than {MAX_WEIGHTS:,}")
     return check_layer_sizes(sizes)
@@ -122,8 +129,9 @@ def _text(data, key: str, default: str | None = None) -> str:
     return str(data[key]) if key in data.files or default is None else default
 
 
-def load_mlp(path: str | os.PathLike) -> MLP:
-    """Read a model written by `save_mlp`; raises ModelFileError naming the file and the problem.
+def load_mlp(path: str | os.PathLike, model_class: type[MLP]) -> MLP:
+    """Read a model written by `save_mlp` into a new `model_class` (MLP.load passes its class);
+    raises ModelFileError naming the file and the problem.
 
     Every declared size is checked before an array is loaded (see `_headers`); weights must be
     finite.
@@ -132,7 +140,7 @@ def load_mlp(path: str | os.PathLike) -> MLP:
     if not path.exists():
         raise ModelFileError(f"{path}: file not found")
     try:
-        return _load(path)
+        return _load(path, model_class)
     except ModelFileError:
         raise
     except RecursionError:
@@ -143,7 +151,7 @@ def load_mlp(path: str | os.PathLike) -> MLP:
         raise ModelFileError(f"{path}: malformed model file ({exc})") from None
 
 
-def _load(path: Path) -> MLP:
+def _load(path: Path, model_class: type[MLP]) -> MLP:
     headers = _headers(path)
     for key in ("format", "dtype", "activation", "init", "optimizer_config"):
         if key in headers or key in ("format", "dtype"):
@@ -155,7 +163,7 @@ def _load(path: Path) -> MLP:
         sizes = _check_sizes(path, data, headers)
         dtype = check_dtype(_text(data, "dtype"))
         # files written before activations were selectable hold tanh / Glorot models
-        model = MLP(
+        model = model_class(
             sizes,
             activation=_text(data, "activation", "tanh"),
             init=_text(data, "init", "glorot_uniform"),

@@ -1,0 +1,477 @@
+"""The lesson rules, once: numbers in, verdicts out; words are someone else's job.
+
+Every conclusion the studies' reports (lessons.py, sweep_lessons.py) and the walkthrough notebook
+(notebooks/lessons.py) draw is decided here, in one unit: **accuracies in percent** (0-100),
+losses in nats. A verdict is data (a string from a small fixed set, or a frozen dataclass); the
+sentence functions render verdicts and decide nothing. Tests feed numbers on both sides of each
+boundary and assert the verdict.
+
+The rules:
+
+- a network is *at chance* when its test accuracy is at most CHANCE_MARGIN points above the share
+  of the most common class (always answering that class scores the share itself); it *learns*
+  above `learned_threshold`, halfway from that share to 100 %; in between it is *above chance*;
+- a loss within UNIFORM_LOSS_TOLERANCE of ln k is that of a uniform guess (1/k for every class);
+  a run *diverged* when its training loss went above 2 ln k (numpy_mlp's `loss_bound`) or became
+  non-finite: worse than a uniform guess in cross-entropy, whatever its accuracy;
+- the layer factor ||g^(l)|| / ||g^(l+1)|| between neighbouring same-shape hidden matrices; a
+  mean factor below VANISHES_BELOW vanishes, above EXPLODES_ABOVE explodes;
+- over seeds: mean, sample standard deviation (ddof=1) and a 95 % Student-t interval, from
+  MIN_SEEDS = 3 seeds on; with fewer, no spread is estimated and no comparison drawn; two settings
+  are told apart only when their intervals do not overlap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from numpy_mlp.training.divergence import loss_bound
+
+CHANCE_MARGIN = 5.0  # percentage points above the majority share that still count as chance
+UNIFORM_LOSS_TOLERANCE = 0.05  # nats from ln k that still count as a uniform guess
+# The most f'(z) can be, per activation: the factor the activation contributes to each layer.
+SLOPE_BOUND = {"logistic": 0.25, "tanh": 1.0, "relu": 1.0}
+VANISHES_BELOW, EXPLODES_ABOVE = 0.5, 2.0  # the mean layer factor's verdicts
+ONE_ANSWER = 99.0  # percent of the test images given one answer: "gives one answer"
+MOSTLY_ONE_ANSWER = 90.0  # ... at least this: "gives one answer to most images"
+NO_BETTER = 0.5  # points above the majority share that are "no better than guessing it"
+MIN_SEEDS = 3  # fewer seeds: no spread estimated, no comparison drawn
+CONFIDENCE = 0.95
+
+# Outcomes of one network at one setting.
+DIVERGED, CHANCE, ABOVE, LEARNS = "diverged", "chance", "above", "learns"
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def uniform_loss(n_classes: int) -> float:
+    """ln k: the cross-entropy of predicting 1/k for every class."""
+    return math.log(n_classes)
+
+
+def divergence_bound(n_classes: int) -> float:
+    """2 ln k, above which a training loss counts as diverged (numpy_mlp's rule)."""
+    return loss_bound(n_classes)
+
+
+def near_uniform(loss: float, n_classes: int) -> bool:
+    """Is this loss that of a uniform guess (within UNIFORM_LOSS_TOLERANCE of ln k)?"""
+    return abs(loss - uniform_loss(n_classes)) <= UNIFORM_LOSS_TOLERANCE
+
+
+# --------------------------------------------------------------------------- chance and learning
+
+
+def learned_threshold(majority_percent: float) -> float:
+    """Halfway from the majority share to 100 %: above it a network learns."""
+    return (majority_percent + 100.0) / 2
+
+
+def chance_ceiling(majority_percent: float) -> float:
+    """The highest accuracy that still counts as chance."""
+    return majority_percent + CHANCE_MARGIN
+
+
+def at_chance(accuracy: float | None, majority_percent: float) -> bool:
+    """True when the accuracy is at most CHANCE_MARGIN points above the majority share, or
+    missing (a run that diverged)."""
+    return accuracy is None or accuracy <= chance_ceiling(majority_percent)
+
+
+def outcome(accuracy: float | None, majority_percent: float, diverged: bool = False) -> str:
+    """DIVERGED, CHANCE, ABOVE (above chance, far from trained) or LEARNS."""
+    if diverged or accuracy is None:
+        return DIVERGED
+    if accuracy <= chance_ceiling(majority_percent):
+        return CHANCE
+    return LEARNS if accuracy > learned_threshold(majority_percent) else ABOVE
+
+
+def answers(top_share: float | None) -> str | None:
+    """How one-sided a network's answers are, from the percent of test images given its most
+    frequent answer: "one" (>= ONE_ANSWER), "mostly one" (>= MOSTLY_ONE_ANSWER), "spread"."""
+    if top_share is None:
+        return None
+    return (
+        "one"
+        if top_share >= ONE_ANSWER
+        else "mostly one"
+        if top_share >= MOSTLY_ONE_ANSWER
+        else ("spread")
+    )
+
+
+def no_better_than_majority(accuracy: float, majority_percent: float) -> bool:
+    """At most NO_BETTER points above always answering the most common class."""
+    return accuracy <= majority_percent + NO_BETTER
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkVerdict:
+    """What one network did over the learning rates it was trained at.
+
+    tier: LEARNS at one rate or more; else ABOVE at one rate or more; else CHANCE (or DIVERGED
+    when it diverged at every rate). best_rate/best_accuracy: its highest test accuracy (None when
+    every rate diverged). slow_at_smallest: it learns, but not at the smallest rate (which did not
+    diverge). too_large: the rates at which it diverged or sat at chance while a smaller rate
+    trained it. outcomes: {rate: outcome}.
+    """
+
+    tier: str
+    best_rate: float | None
+    best_accuracy: float | None
+    slow_at_smallest: bool
+    too_large: tuple[float, ...]
+    outcomes: Mapping[float, str]
+
+
+def network_verdict(
+    by_rate: Mapping[float, float | None], majority_percent: float
+) -> NetworkVerdict:
+    """by_rate: {learning rate: test accuracy %, or None when it diverged}."""
+    kinds = {lr: outcome(a, majority_percent) for lr, a in by_rate.items()}
+    done = {lr: a for lr, a in by_rate.items() if a is not None}
+    best = max(done, key=lambda lr: (kinds[lr] == LEARNS, done[lr])) if done else None
+    values = set(kinds.values())
+    tier = next((t for t in (LEARNS, ABOVE, CHANCE) if t in values), DIVERGED)
+    low = min(by_rate) if by_rate else None
+    slow = tier == LEARNS and kinds.get(low) in (CHANCE, ABOVE)
+    too_large = tuple(
+        lr
+        for lr in sorted(by_rate)
+        if kinds[lr] in (DIVERGED, CHANCE) and any(kinds[r] == LEARNS for r in by_rate if r < lr)
+    )
+    return NetworkVerdict(
+        tier, best, done.get(best) if best is not None else None, slow, too_large, kinds
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RateNote:
+    """For a network at chance at one rate: another rate where it does better."""
+
+    rate: float
+    accuracy: float
+    outcome: str  # LEARNS or ABOVE
+    direction: str  # "smaller" or "larger": where the better rate lies
+
+
+def better_rate(
+    lr: float, by_rate: Mapping[float, float | None], majority_percent: float
+) -> RateNote | None:
+    """The best rate, smaller ones first, at which the network is not at chance; None if none."""
+    good = {r: a for r, a in by_rate.items() if not at_chance(a, majority_percent)}
+    smaller, larger = [r for r in good if r < lr], [r for r in good if r > lr]
+    for others, direction in ((smaller, "smaller"), (larger, "larger")):
+        if others:
+            best = max(others, key=lambda r: good[r])
+            return RateNote(best, good[best], outcome(good[best], majority_percent), direction)
+    return None
+
+
+# --------------------------------------------------------------------------- layer factors
+
+
+def layer_factors(norms: Sequence[float]) -> list[float]:
+    """||g^(l)|| / ||g^(l+1)|| for neighbouring hidden-to-hidden matrices (nan over a zero).
+
+    `norms` has one entry per weight matrix, input layer first: W_h1 (785 x w), W_h2 ... W_hd
+    (each (w+1) x w), W_out ((w+1) x k). Only W_h2 ... W_hd share a shape, so a depth-d network
+    has d - 2 factors (none for depth 1 or 2). A factor below 1: the norm shrank on its way down.
+    """
+    hidden = [float(n) for n in norms[1:-1]]
+    return [a / b if b else math.nan for a, b in zip(hidden[:-1], hidden[1:], strict=True)]
+
+
+def geometric_mean(values: Sequence[float]) -> float | None:
+    """(prod values)^(1/n): the typical factor per layer; None for no values or a non-positive
+    or non-finite one."""
+    if not values or any(not (v > 0) or not math.isfinite(v) for v in values):
+        return None
+    return float(math.exp(sum(math.log(v) for v in values) / len(values)))
+
+
+def factor_trend(mean_factor: float | None) -> str | None:
+    """ "vanishes" (below VANISHES_BELOW), "keeps" (up to EXPLODES_ABOVE) or "explodes"; None
+    when there is no factor to judge."""
+    if mean_factor is None:
+        return None
+    if mean_factor < VANISHES_BELOW:
+        return "vanishes"
+    return "keeps" if mean_factor <= EXPLODES_ABOVE else "explodes"
+
+
+def compounded_trend(total: float) -> str:
+    """What a product of factors near 1 does over a whole network: "kept" (0.5 to 2), "mild
+    shrink" (0.1 to 0.5), "mild growth" (2 to 10), "shrink" (below 0.1), "growth" (above 10)."""
+    if VANISHES_BELOW <= total <= EXPLODES_ABOVE:
+        return "kept"
+    if 0.1 <= total < VANISHES_BELOW:
+        return "mild shrink"
+    if EXPLODES_ABOVE < total <= 10:
+        return "mild growth"
+    return "shrink" if total < 0.1 else "growth"
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+# Two-sided 95 % quantiles of Student's t, t_{0.975, df}, df = 1..30 (rounded to 4 digits).
+_T975 = (
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+)  # fmt: skip
+
+
+def t_quantile(df: int) -> float:
+    """t_{0.975, df}, the 95 % two-sided Student-t quantile: a table up to 30 degrees of freedom,
+    above it the Cornish-Fisher expansion around z = 1.95996 (error below 1e-4)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959963984540054
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedStats:
+    """One setting over seeds: n, mean, the sample standard deviation (ddof=1; None below two
+    values) and the 95 % t-interval (None below MIN_SEEDS: not an estimate)."""
+
+    n: int
+    mean: float
+    sd: float | None
+    low: float | None
+    high: float | None
+
+    @property
+    def estimated(self) -> bool:
+        """Enough seeds (MIN_SEEDS) for the spread and the interval to be an estimate."""
+        return self.n >= MIN_SEEDS
+
+
+def seed_stats(values: Sequence[float]) -> SeedStats | None:
+    """mean +- sample sd and the 95 % t-interval of the mean; None for no values."""
+    v = np.asarray([float(x) for x in values], dtype=np.float64)
+    if v.size == 0:
+        return None
+    mean = float(v.mean())
+    sd = float(v.std(ddof=1)) if v.size > 1 else None
+    if v.size < MIN_SEEDS:
+        return SeedStats(int(v.size), mean, sd, None, None)
+    half = t_quantile(v.size - 1) * sd / math.sqrt(v.size)
+    return SeedStats(int(v.size), mean, sd, mean - half, mean + half)
+
+
+def compare_settings(a: SeedStats | None, b: SeedStats | None) -> str:
+    """ "too few seeds" (either has fewer than MIN_SEEDS), "within noise" (the 95 % intervals
+    overlap) or "apart"."""
+    if a is None or b is None or not (a.estimated and b.estimated):
+        return "too few seeds"
+    return "within noise" if a.low <= b.high and b.low <= a.high else "apart"
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@dataclasses.dataclass(frozen=True)
+class BestValue:
+    """The best setting by mean validation accuracy (only settings where no seed diverged
+    compete), its runner-up, and whether the two are told apart ("apart", "within noise", "too
+    few seeds"; None without a runner-up)."""
+
+    best: Mapping
+    runner_up: Mapping | None
+    gap: float | None
+    comparison: str | None
+
+
+def best_value(groups: Sequence[Mapping]) -> BestValue | None:
+    """groups: one per value, each {"label", "val": [...], "test": [...], "diverged": int};
+    None when no value trained on every seed."""
+    fine = [g for g in groups if g["val"] and not g["diverged"]]
+    if not fine:
+        return None
+    ranked = sorted(fine, key=lambda g: -float(np.mean(g["val"])))
+    best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+    if second is None:
+        return BestValue(best, None, None, None)
+    gap = float(np.mean(best["val"]) - np.mean(second["val"]))
+    comparison = compare_settings(seed_stats(best["val"]), seed_stats(second["val"]))
+    return BestValue(best, second, gap, comparison)
+
+
+@dataclasses.dataclass(frozen=True)
+class StillImproving:
+    """kind: "unfinished" (no cell finished), "one epoch" (cannot be told), "none", "some",
+    "most" or "all"; late: the finished cells whose best epoch is their last; done: finished."""
+
+    kind: str
+    late: tuple
+    done: tuple
+
+
+def still_improving(cells: Sequence[Mapping]) -> StillImproving:
+    """cells: records with "status", "best_epoch", "epochs_run"."""
+    done = tuple(c for c in cells if c.get("status") == "complete" and c.get("best_epoch"))
+    late = tuple(c for c in done if c["best_epoch"] == c["epochs_run"])
+    if not done:
+        kind = "unfinished"
+    elif all(c.get("epochs_run") == 1 for c in done):
+        kind = "one epoch"
+    elif not late:
+        kind = "none"
+    elif len(late) == len(done):
+        kind = "all"
+    else:
+        kind = "most" if 2 * len(late) > len(done) else "some"
+    return StillImproving(kind, late, done)
+
+
+@dataclasses.dataclass(frozen=True)
+class Divergence:
+    """diverged of total cells, the groups with a diverged cell; for one swept parameter:
+    onset (the value from which every cell diverged and none below; None when divergence does
+    not begin at one value) and largest (the largest value, when nothing diverged)."""
+
+    diverged: int
+    total: int
+    groups: tuple
+    onset: float | None
+    largest: float | None
+
+
+def divergence(groups: Sequence[Mapping], single_parameter: bool) -> Divergence:
+    """groups: {"value" (the swept value, None for a grid), "cells", "diverged"} each."""
+    total = sum(g["cells"] for g in groups)
+    bad = tuple(g for g in groups if g["diverged"])
+    n = sum(g["diverged"] for g in bad)
+    onset = largest = None
+    if single_parameter and groups:
+        ordered = sorted(groups, key=lambda g: g["value"])
+        if not bad:
+            largest = ordered[-1]["value"]
+        for i, g in enumerate(ordered):
+            if all(h["diverged"] == h["cells"] for h in ordered[i:]):
+                if bad and not any(h["diverged"] for h in ordered[:i]):
+                    onset = g["value"]
+                break
+    return Divergence(n, total, bad, onset, largest)
+
+
+# Spearman's rho at or above this counts as "rises with" (below: "does not rise steadily").
+RISES_RHO = 0.8
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (ties get their mean rank); None below 3 points or no spread."""
+    if len(x) < 3 or len(x) != len(y):
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    if np.std(rx) == 0 or np.std(ry) == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(values: Sequence[float]) -> np.ndarray:
+    v = np.asarray(values, float)
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(v.size)
+    ranks[order] = np.arange(v.size, dtype=float)
+    for value in np.unique(v):
+        same = v == value
+        ranks[same] = ranks[same].mean()
+    return ranks
+
+
+def step_size(lr: float, momentum: float) -> float:
+    """lr / (1 - momentum), rounded to 10 significant digits so that equal steps compare equal
+    (0.001 / (1 - 0.9) is 0.010000000000000002 in floating point)."""
+    return float(f"{lr / (1 - momentum):.10g}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EffectiveStep:
+    """Does a learning_rate x momentum grid's accuracy follow lr / (1 - m)?
+
+    rows: (step, mean validation accuracy, group) of the cells that trained; seeds: the fewest
+    seeds a trained cell has; best_step; rho (Spearman, step against mean accuracy up to
+    best_step; None with too few cells) and rho_lr (the learning rate alone); rises: rho >=
+    RISES_RHO; pairs: cells with equal steps, each with rules.compare_settings of their
+    accuracies; worst: their largest difference of means; span: the grid's range of means;
+    same: every pair within noise (None without pairs). rises and same are None below MIN_SEEDS
+    seeds: a measurement, not a conclusion. beyond / diverged_beyond: cells past the best step
+    that trained lower / diverged. The step itself is a small-step approximation.
+    """
+
+    rows: tuple
+    seeds: int
+    best_step: float
+    upto: int
+    rho: float | None
+    rho_lr: float | None
+    rises: bool | None
+    pairs: tuple
+    worst: float | None
+    span: float
+    same: bool | None
+    beyond: int
+    diverged_beyond: int
+
+
+def effective_step(groups: Sequence[Mapping]) -> EffectiveStep | None:
+    """groups: {"label", "lr", "momentum", "val": [...], "diverged": int} per grid cell; None
+    when fewer than 3 cells trained."""
+    rows = tuple(
+        (step_size(g["lr"], g["momentum"]), float(np.mean(g["val"])), g)
+        for g in groups
+        if g["val"] and not g["diverged"]
+    )
+    if len(rows) < 3:
+        return None
+    seeds = min(len(r[2]["val"]) for r in rows)
+    decided = seeds >= MIN_SEEDS
+    best_step = max(rows, key=lambda r: r[1])[0]
+    upto = [r for r in rows if r[0] <= best_step]
+    rho = spearman([r[0] for r in upto], [r[1] for r in upto])
+    rho_lr = spearman([r[2]["lr"] for r in upto], [r[1] for r in upto])
+    span = max(r[1] for r in rows) - min(r[1] for r in rows)
+    pairs = tuple(
+        (a, b, compare_settings(seed_stats(a[2]["val"]), seed_stats(b[2]["val"])))
+        for i, a in enumerate(rows)
+        for b in rows[i + 1 :]
+        if math.isclose(a[0], b[0], rel_tol=1e-6)
+    )
+    worst = max(abs(a[1] - b[1]) for a, b, _ in pairs) if pairs else None
+    same = None
+    if pairs and decided:
+        same = all(verdict == "within noise" for *_, verdict in pairs)
+    return EffectiveStep(
+        rows=rows,
+        seeds=seeds,
+        best_step=best_step,
+        upto=len(upto),
+        rho=rho,
+        rho_lr=rho_lr,
+        rises=None if rho is None or not decided else rho >= RISES_RHO,
+        pairs=pairs,
+        worst=worst,
+        span=span,
+        same=same,
+        beyond=sum(r[0] > best_step for r in rows),
+        diverged_beyond=sum(
+            1 for g in groups if g["diverged"] and step_size(g["lr"], g["momentum"]) > best_step
+        ),
+    )
