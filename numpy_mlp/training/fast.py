@@ -201,9 +201,11 @@ class FastStep:
     largest batch that will be passed. `step(X, Y, idx)` trains on rows `idx` of X (n, d_in) and
     one-hot Y (n, k) and returns (batch loss, number of rows whose predicted class is the label).
     `operations(m)` is the step for m rows as its list of named operations (what it runs).
+    one_hot=True promises one-hot targets (`fit` checks its Y once): each row's label logit is
+    then picked out of the shifted logits instead of summed from Y * S (the same number).
     """
 
-    def __init__(self, mlp: MLP, optimizer: SGD, batch_size: int, *, one_hot: bool = True) -> None:
+    def __init__(self, mlp: MLP, optimizer: SGD, batch_size: int, *, one_hot: bool = False) -> None:
         dtype = mlp.dtype
         shapes = [W.shape for W in mlp.weights]
         self.mlp, self.weights, self.f = mlp, mlp.weights, mlp.activation

@@ -65,7 +65,7 @@ class StackedStep:
         optimizers: Sequence[SGD],
         batch_size: int,
         *,
-        one_hot: bool = True,
+        one_hot: bool = False,
     ) -> None:
         self.one_hot = one_hot  # targets one-hot: each label logit is picked, not summed
         for mlp, opt in zip(mlps, optimizers, strict=True):

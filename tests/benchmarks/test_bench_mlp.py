@@ -38,7 +38,7 @@ def _batch(train_rows, seed=0):
 @pytest.fixture
 def numpy_step():
     mlp = MLP(LAYERS, seed=123, dtype=DTYPE)
-    return mlp, FastStep(mlp, SGD(), BATCH)
+    return mlp, FastStep(mlp, SGD(), BATCH, one_hot=True)  # MNIST's targets, as fit sees them
 
 
 @pytest.fixture
