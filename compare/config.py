@@ -32,7 +32,7 @@ class Settings:
     nesterov: bool = False
     early_stopping: int = 0  # patience in epochs; 0 = off
     activation: str = "tanh"  # hidden layers: tanh, logistic or relu
-    init: str = "glorot_uniform"  # glorot_uniform, he_uniform or random_normal
+    init: str = "glorot_uniform"  # a name in numpy_mlp.model.initializers.INITIALIZERS
     # Keras's initial weights: "numpy" copies the NumPy model's (same seed), so the two models
     # differ only by arithmetic and batch order; "keras" lets Keras draw its own
     keras_init: str = "numpy"

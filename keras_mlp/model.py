@@ -133,6 +133,10 @@ def _keras_initializer(init: str, seed: int):
     k = keras()
     if init == "random_normal":
         return k.initializers.RandomNormal(mean=0.0, stddev=0.05, seed=seed)
+    if init == "glorot_uniform_x4":  # Glorot's limit times 4: variance scale 4^2
+        return k.initializers.VarianceScaling(16.0, "fan_avg", "uniform", seed=seed)
+    if init == "lecun_uniform":
+        return k.initializers.LecunUniform(seed=seed)
     return {"glorot_uniform": k.initializers.GlorotUniform, "he_uniform": k.initializers.HeUniform}[
         init
     ](seed=seed)

@@ -480,19 +480,19 @@ def learning_sentences(
         subject = "Its" if one else f"{activation} at depth {n['depth']}: its"
         if trend is None:
             text += (
-                f" {subject} layer factors cannot be measured (fewer than 3 hidden layers), so "
-                "they cannot show whether a vanishing gradient is the cause."
+                f" {subject} backward factors cannot be measured (fewer than 3 hidden layers), "
+                "so they cannot show whether a vanishing gradient is the cause."
             )
         elif trend == "vanishes":
             text += (
-                f" {subject} layer factor, {mean:.3f}, leaves the gradient "
-                f"{mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden layers "
-                "down: the vanishing gradient the factors predicted."
+                f" {subject} backward factor, {mean:.3f}, leaves the backpropagated error "
+                f"delta {mean ** len(n['factors']):.2g} of its size {len(n['factors'])} hidden "
+                "layers down: the vanishing gradient the factors predicted."
             )
         else:
             text += (
-                f" {subject} layer factor, {mean:.2f}, keeps the gradient's size, so a vanishing "
-                "gradient does not explain it."
+                f" {subject} backward factor, {mean:.2f}, keeps the backpropagated error's size, "
+                "so a vanishing gradient does not explain it."
             )
     deepest = max(n["depth"] for _, n in stuck_all)
     level = [
@@ -505,9 +505,10 @@ def learning_sentences(
             text += (
                 " At the same depth, "
                 + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
-                + f" learn{'s' * (len(level) == 1)}: what stops a deep network here is the "
-                "product of its layer factors, one per layer, which only a factor near 1 keeps "
-                "from shrinking as layers are added."
+                + f" learn{'s' * (len(level) == 1)}: one thing that stops a deep network here "
+                "is the product of its backward factors, one per layer, which only a factor near "
+                "1 keeps from shrinking delta as layers are added; the forward statistics above "
+                "say whether its signal collapses on the way up as well."
             )
     out.append(text)
     return out

@@ -44,7 +44,6 @@ from numpy_mlp import (
     SGD,
     GradientFlow,
     check_grad,
-    gradient_norms,
     load_mnist,
     one_hot,
     standardize,
@@ -552,45 +551,57 @@ plt.tight_layout()
 # and **tuning** the learning rate and friends (`mlp-compare study vanishing` and
 # `mlp-compare study sweep` do both at full size). Here they are with the library alone.
 #
-# Backpropagation multiplies $\delta$ by $W^\top$ and by $f'(Z)$ once per layer on its way down,
+# Backpropagation carries the error $\delta^{(l)} = \partial L / \partial Z^{(l)}$ down one layer
+# at a time, multiplying it by $W^\top$ and by $f'(Z)$ at every layer,
 # $\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)}[1{:}]^\top\right) \odot f'(Z^{(l)})$ (as in
-# section 2, $W^{(l)}$ leads from layer $l$ to layer $l+1$), so from one hidden layer to the one
-# below, the gradient's size changes by a **layer factor**
+# section 2, $W^{(l)}$ leads from layer $l$ to layer $l+1$). What one layer does to the error is
+# the **layer factor** of this section, the *backward factor*
 #
-# $$\frac{\|\partial L/\partial W^{(l)}\|}{\|\partial L/\partial W^{(l+1)}\|}.$$
+# $$\frac{\|\delta^{(l)}\|}{\|\delta^{(l+1)}\|},$$
 #
-# The logistic's slope is at most $1/4$ (at $z = 0$). Glorot initialization makes $W^\top$ pass
-# $\delta$ on at about its own size, so in a logistic network each layer keeps about a quarter of
-# the gradient (a single factor can land a little above $1/4$: random weights pass some layers'
-# $\delta$ on slightly enlarged), and over many layers it shrinks geometrically. tanh (slope at
-# most 1, also Glorot) and ReLU (slope 1 on the units that are on, 0 on the rest; He
-# initialization's doubled variance makes up for the half that are off) are designed to keep the
-# factor near 1.
+# compared between hidden layers, which all have 50 units: $d$ hidden layers give $d - 1$ factors.
+# Each weight gradient is that error times the activations below it,
+# $\partial L / \partial W = [1 \,|\, A]^\top \delta$, so the ratio of two weight-gradient norms
+# is the backward factor **times a forward part** (how the activations it multiplies differ from
+# layer to layer). The two parts can move in opposite directions, and then the weight gradients
+# keep their size while $\delta$ shrinks: the weight-gradient ratio alone would hide it.
 #
-# Only neighbouring **hidden-to-hidden** matrices are compared, because they all have the same
-# shape, 51x50: the first layer's matrix is 785x50 and the output's 51x10, so a ratio of their
-# norms would mostly measure the shapes. $d$ hidden layers give $d - 2$ factors (none for 1 or 2).
+# The logistic's slope is at most $1/4$ (at $z = 0$): with Glorot's weights, which pass $\delta$
+# on at about its own size, each logistic layer keeps about a quarter of the error. The same
+# slope shrinks the **forward signal**: a unit's output varies over the images about a quarter as
+# much as its input does, so deep down every unit gives nearly the same value for every image.
+# tanh (slope at most 1, Glorot) and ReLU (slope 1 on the units that are on, 0 on the rest; He
+# initialization's doubled variance makes up for the half that are off) are designed to keep both
+# near their size. `layer_stats` measures all of it on a fixed batch: per hidden layer, the mean
+# activation, each unit's **spread** over the images (its standard deviation, averaged over the
+# units), the **saturated** share (tanh $|a| > 0.97$, logistic outside $[0.03, 0.97]$, ReLU units
+# dead on every image), $\|\delta\|$ and $\|\partial L/\partial W\|$; `LayerProbe` records the same
+# after every epoch of `fit` or `fit_many`.
 #
-# Below: 1, 2, 4 and 8 hidden layers of 50 units for each activation; the layer factors at
-# initialization (`gradient_norms` on 1,000 rows); then every network trained for 3 epochs on
-# 20,000 rows (momentum 0.9, batch 64) at three learning rates, the tutorial's 0.001, then 0.01
-# and 0.1, and tested on the 10,000 test images. A network that stays at chance at one learning
-# rate may learn at another: only one that learns at none of them is stuck. `fit_many` trains the
-# three copies of a network together, on the same batches, in one pass.
+# Below: 1, 2, 4 and 8 hidden layers of 50 units for each activation, measured at initialization
+# on 256 training rows; then every network trained for 3 epochs on 20,000 rows (momentum 0.9,
+# batch 64) at three learning rates, the tutorial's 0.001, then 0.01 and 0.1, and tested on the
+# 10,000 test images. A network that stays at chance at one learning rate may learn at another:
+# only one that learns at none of them is stuck. `fit_many` trains the three copies of a network
+# together, on the same batches, in one pass.
 
 # %%
-from numpy_mlp import fit_many
+from compare.studies.lessons import decomposition_sentence
+from compare.studies.rules import delta_factors, forward_factors
+from numpy_mlp import LayerProbe, fit_many, layer_stats
 
 INIT = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
 DEPTHS, RATES = (1, 2, 4, 8), (0.001, 0.01, 0.1)
 ROWS, STUDY_EPOCHS = 20_000, 3
+X_probe, y_probe = X_train_std[:256], y_train[:256]  # the fixed batch the instruments read
 class_shares = np.bincount(y_test, minlength=10) / len(y_test)
 networks = []
 for activation, init in INIT.items():
     for depth in DEPTHS:
         sizes = (784, *[50] * depth, 10)
         nets = [MLP(sizes, activation=activation, init=init, seed=123) for _ in RATES]  # same start
-        norms = gradient_norms(nets[0], X_train_std[:1000], y_train[:1000])  # at initialization
+        at_init = layer_stats(nets[0], X_probe, y_probe)
+        probes = [LayerProbe(X_probe, y_probe) for _ in RATES]  # one per network
         histories = fit_many(
             nets,
             [SGD(learning_rate=lr, momentum=0.9, decay=1e-7) for lr in RATES],
@@ -600,9 +611,10 @@ for activation, init in INIT.items():
             batch_size=64,
             validation_split=0.0,
             seed=1,
+            callbacks=[[p] for p in probes],
         )
         results = []
-        for lr, net, h in zip(RATES, nets, histories, strict=True):
+        for lr, net, h, probe in zip(RATES, nets, histories, probes, strict=True):
             predicted = net.predict_classes(X_test_std)
             results.append(
                 {
@@ -612,32 +624,56 @@ for activation, init in INIT.items():
                     "test_loss": net.loss(X_test_std, y_test),
                     "top_class": int(np.bincount(predicted).argmax()),
                     "top_class_share": lessons.top_class_share(predicted),
+                    "trained": probe.epochs[-1] if probe.epochs else None,
                 }
             )
+        deltas = delta_factors(at_init.delta_norm)
+        weights = lessons.layer_factors(at_init.grad_norm)
         networks.append(
             {
                 "activation": activation,
+                "init": init,
                 "depth": depth,
-                "norms": norms,
-                "factors": lessons.layer_factors(norms),
+                "stats": at_init,
+                "factors": deltas,  # the backward factors: the layer factors of this section
+                "delta_factors": deltas,
+                "weight_grad_factors": weights,
+                "forward_factors": forward_factors(weights, deltas) if weights else [],
+                "layer_stats": [at_init.to_dict()],
                 "results": results,
             }
         )
 
-print("Layer factors ||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization (hidden-to-hidden, 51x50):")
+print("Layer factors ||delta^(l)|| / ||delta^(l+1)|| at initialization (hidden layers, 50 units):")
 for n in networks:
     if n["factors"]:
         mean = lessons.geometric_mean(n["factors"])
         print(
-            f"{n['activation']:<8} depth {n['depth']}: {' '.join(f'{f:.2f}' for f in n['factors']):<30}"
+            f"{n['activation']:<8} depth {n['depth']}: {' '.join(f'{f:.2f}' for f in n['factors']):<37}"
             f" geometric mean {mean:.2f}   (slope bound {lessons.SLOPE_BOUND[n['activation']]:g})"
         )
-print(
-    f"(no factor at {' or '.join(str(d) for d in DEPTHS if d < 3)} hidden layers: "
-    "no two hidden-to-hidden matrices to compare)"
-)
-for sentence in lessons.factor_sentences(networks):
-    display(Markdown(sentence))
+print("(no factor at 1 hidden layer: no two hidden layers to compare)")
+print("\nWeight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| = backward x forward, depth 8:")
+for n in networks:
+    if n["depth"] == max(DEPTHS) and n["weight_grad_factors"]:
+        backward = lessons.geometric_mean(n["delta_factors"][1:])
+        forward = lessons.geometric_mean(n["forward_factors"])
+        print(
+            f"{n['activation']:<8} {lessons.geometric_mean(n['weight_grad_factors']):.2f} = "
+            f"{backward:.2f} x {forward:.2f}"
+        )
+print("\nForward signal at initialization, depth 8 (layer 1 ... 8; then the logits):")
+for n in networks:
+    if n["depth"] == max(DEPTHS):
+        s = n["stats"]
+        print(
+            f"{n['activation']:<8} unit spread {' '.join(f'{v:.2g}' for v in s.unit_spread)};"
+            f" logits {s.logit_spread:.2g}\n{'':<9}saturated   "
+            f"{' '.join(f'{v:.2f}' for v in s.saturation)}"
+        )
+for n in networks:
+    if n["depth"] == max(DEPTHS):
+        display(Markdown(decomposition_sentence(n)))
 
 print(f"\nTest accuracy (test loss) after {STUDY_EPOCHS} epochs on {ROWS:,} rows:")
 print(" " * 17 + "".join(f"{'lr ' + format(lr, 'g'):>19}" for lr in RATES))
@@ -657,15 +693,57 @@ print(
 for sentence in lessons.learning_sentences(networks, class_shares, STUDY_EPOCHS):
     display(Markdown(sentence))
 
+# %% [markdown]
+# Where a network's best rate is the largest tried, or it is at chance at every rate, the table
+# cannot say that a larger rate would not do better. So those networks are trained again at the
+# next rates on the 1-3-10 ladder (0.3, then 1), and the study's sentences judge all their rates.
+
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(11, 6.5), sharey="row")
+from compare.studies.lessons import learning_verdict
+from compare.studies.rules import needs_larger_rate, next_rate
+
+majority_percent = 100 * class_shares.max()
+extended = []
+for n in networks:
+    by_rate = {
+        r["learning_rate"]: None if r["diverged_epoch"] else 100 * r["test_accuracy"]
+        for r in n["results"]
+    }
+    if not needs_larger_rate(by_rate, majority_percent):
+        continue
+    larger = [next_rate(max(RATES))]
+    larger.append(next_rate(larger[0]))
+    nets = [MLP((784, *[50] * n["depth"], 10), activation=n["activation"],
+                init=n["init"], seed=123) for _ in larger]  # fmt: skip
+    histories = fit_many(
+        nets,
+        [SGD(learning_rate=lr, momentum=0.9, decay=1e-7) for lr in larger],
+        X_train_std[:ROWS],
+        y_train[:ROWS],
+        epochs=STUDY_EPOCHS,
+        batch_size=64,
+        validation_split=0.0,
+        seed=1,
+    )
+    for lr, net, h in zip(larger, nets, histories, strict=True):
+        by_rate[lr] = None if h.diverged else 100 * net.accuracy(X_test_std, y_test)
+    extended.append((n["activation"], n["depth"], by_rate))
+    cells = ", ".join(
+        f"lr {lr:g}: " + ("diverged" if a is None else f"{a:.2f} %") for lr, a in by_rate.items()
+    )
+    print(f"{n['activation']:<8} depth {n['depth']}: {cells}")
+for sentence in learning_verdict(extended, majority_percent) if extended else []:
+    display(Markdown(sentence))
+
+# %%
+fig, axes = plt.subplots(3, 3, figsize=(11, 9.5), sharey="row")
 for col, activation in enumerate(INIT):
     mine = [n for n in networks if n["activation"] == activation]
     ax = axes[0, col]
     for n in mine:
         if n["factors"]:
             ax.plot(
-                np.arange(2, n["depth"]), n["factors"], "o-", label=f"{n['depth']} hidden layers"
+                np.arange(1, n["depth"]), n["factors"], "o-", label=f"{n['depth']} hidden layers"
             )
     ax.axhline(1, color="grey", linestyle=":", label="1: size kept")
     if lessons.SLOPE_BOUND[activation] < 1:
@@ -680,11 +758,23 @@ for col, activation in enumerate(INIT):
     ax.set_ylim(min(0.1, 0.8 * min(every)), max(2, 1.25 * max(every)))
     ax.set_yticks([1 / 8, 1 / 4, 1 / 2, 1, 2], ["1/8", "1/4", "1/2", "1", "2"])
     ax.yaxis.set_minor_locator(plt.NullLocator())
-    ax.set_xlabel("l (factor between W^(l) and W^(l+1))")
+    ax.set_xlabel("l (factor between hidden layers l and l+1)")
     ax.set_title(f"{activation} ({INIT[activation]})")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    ax = axes[1, col]
+    ax = axes[1, col]  # the forward signal: before (solid) and after training (dashed)
+    deep = mine[-1]
+    ax.plot(np.arange(1, deep["depth"] + 1), deep["stats"].unit_spread, "o-", color="C0",
+            label="at initialization")  # fmt: skip
+    for i, r in enumerate(deep["results"]):
+        if r["trained"] is not None:
+            ax.plot(np.arange(1, deep["depth"] + 1), r["trained"].unit_spread, "--",
+                    color=f"C{i + 1}", label=f"after training, lr {r['learning_rate']:g}")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel(f"hidden layer of the {deep['depth']}-layer network")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    ax = axes[2, col]
     for i, lr in enumerate(RATES):
         acc = [
             100 * n["results"][i]["test_accuracy"]
@@ -714,8 +804,9 @@ for col, activation in enumerate(INIT):
     ax.set_xlabel("hidden layers")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-axes[0, 0].set_ylabel("layer factor at initialization")
-axes[1, 0].set_ylabel(f"test accuracy (%) after {STUDY_EPOCHS} epochs")
+axes[0, 0].set_ylabel("layer factor ||delta^(l)|| / ||delta^(l+1)||")
+axes[1, 0].set_ylabel("unit spread over the images (log)")
+axes[2, 0].set_ylabel(f"test accuracy (%) after {STUDY_EPOCHS} epochs")
 plt.tight_layout()
 
 # %% tags=["task:normal_init"]

@@ -11,7 +11,7 @@ before it, except the entry points named below):
     training/  the optimizer (SGD and its one update), fit and History (loop), the
                allocation-free step (fast), K networks at once (stacked: fit_many), when
                training has diverged (divergence), minibatch gathering (batches), callbacks,
-               gradient flow
+               gradient flow, per-layer instruments (forward signal and delta per layer)
     checks/    gradient checking against finite differences
     saving/    a model and its optimizer state as one .npz file (model_file)
 
@@ -32,6 +32,7 @@ from numpy_mlp.model.targets import as_inputs, as_targets, one_hot
 from numpy_mlp.saving.model_file import ModelFileError
 from numpy_mlp.training.callbacks import Callback, EarlyStopping
 from numpy_mlp.training.flow import GradientFlow, gradient_norms
+from numpy_mlp.training.instruments import LayerProbe, LayerStats, layer_stats
 from numpy_mlp.training.loop import History, TrainingDivergedError, fit
 from numpy_mlp.training.optimizers import SGD
 from numpy_mlp.training.stacked import fit_many
@@ -43,6 +44,8 @@ __all__ = [
     "EarlyStopping",
     "GradientFlow",
     "History",
+    "LayerProbe",
+    "LayerStats",
     "MnistChecksumError",
     "MnistError",
     "MnistFormatError",
@@ -55,6 +58,7 @@ __all__ = [
     "fit",
     "fit_many",
     "gradient_norms",
+    "layer_stats",
     "load_mnist",
     "one_hot",
     "read_idx",

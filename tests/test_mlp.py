@@ -251,12 +251,33 @@ def test_logistic_slope_is_at_most_a_quarter_and_has_no_overflow():
 
 @pytest.mark.parametrize(
     ("init", "limit"),
-    [("glorot_uniform", np.sqrt(6 / 150)), ("he_uniform", np.sqrt(6 / 100))],
+    [
+        ("glorot_uniform", np.sqrt(6 / 150)),
+        ("he_uniform", np.sqrt(6 / 100)),
+        ("lecun_uniform", np.sqrt(3 / 100)),
+        ("glorot_uniform_x4", 4 * np.sqrt(6 / 150)),
+    ],
 )
 def test_uniform_initializers_use_kerass_limits(init, limit):
     W = MLP((100, 50, 2), init=init, seed=0).weights[0]
     assert np.all(W[0] == 0) and np.abs(W[1:]).max() <= limit
     assert np.abs(W[1:]).max() > 0.95 * limit
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    ("init", "limit"),
+    [("lecun_uniform", np.sqrt(3 / 100)), ("glorot_uniform_x4", 4 * np.sqrt(6 / 150))],
+)
+def test_added_initializers_draw_in_the_range_keras_draws_in(init, limit):
+    from tests.conftest import keras_or_skip
+
+    keras_or_skip()
+    from keras_mlp.model import build_model
+
+    W = build_model((100, 50, 2), init=init).layers[0].kernel.numpy()
+    assert np.abs(W).max() <= limit * (1 + 1e-6) and np.abs(W).max() > 0.95 * limit
+    assert W.std() == pytest.approx(limit / np.sqrt(3), rel=0.03)  # uniform: sd = L / sqrt(3)
 
 
 def test_random_normal_initializer_has_keras_stddev():

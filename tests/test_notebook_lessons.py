@@ -161,8 +161,11 @@ def test_learning_sentences_say_which_learn_at_some_rate_and_which_at_none():
     )
     assert "every depth tried" in tanh and "none" not in tanh and "alone" not in tanh
     assert closing.startswith("Only logistic with 8 hidden layers learns at none of the rates")
-    assert "Its layer factor, 0.250, leaves the gradient 0.00024 of its size 6 hidden" in closing
-    assert "At the same depth, tanh (factor 1.00) learns: what stops" in closing
+    assert (
+        "Its backward factor, 0.250, leaves the backpropagated error delta 0.00024 of its size 6"
+        in closing
+    )
+    assert "At the same depth, tanh (factor 1.00) learns: one thing that stops" in closing
 
 
 def test_network_verdicts_convert_fractions_to_the_rules_percent():
@@ -224,7 +227,10 @@ def test_a_stuck_network_is_blamed_on_vanishing_only_when_its_factor_says_so():
     networks = _study(_stuck())
     networks[2]["factors"] = [1.0] * 6
     closing = lessons.learning_sentences(networks, MNIST_TEST_SHARES, 3)[-1]
-    assert "keeps the gradient's size, so a vanishing gradient does not explain it" in closing
+    assert (
+        "keeps the backpropagated error's size, so a vanishing gradient does not explain it"
+        in closing
+    )
     assert "At the same depth" not in closing
 
 

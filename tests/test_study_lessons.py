@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from compare.studies import lessons, sweep_lessons
+from compare.studies import lessons, rules, sweep_lessons
 from compare.studies.figures import sweep_figures
 from compare.studies.rules import seed_stats
 from compare.studies.sweep_report import sweep_report
@@ -48,7 +48,7 @@ def test_learning_verdict_renders_the_tiers():
         ("logistic", 8, {0.001: 10.1, 0.1: None}),
         ("tanh", 8, {0.001: 90.0, 0.1: 93.0}),
     ]
-    learn, above, chance, depth, late = lessons.learning_verdict(nets, MAJORITY)
+    learn, above, chance, depth, edge, late = lessons.learning_verdict(nets, MAJORITY)
     assert learn == (
         "Learn at one rate or more (test accuracy above 55.67 %, halfway from always answering "
         "the most common class to perfect): logistic at depth 2 (89.60 % at lr 0.1); tanh at "
@@ -58,6 +58,10 @@ def test_learning_verdict_renders_the_tiers():
     assert chance.startswith("At chance at every rate tried (0.001, 0.1") and "8 (10.10 %" in chance
     assert "learns at depth 2 but not at depth 8" in depth
     assert "yet a larger rate trains them: logistic depth 2 (18.00 % at lr 0.001" in late
+    # best at the largest rate tried (0.1): a larger one is owed before calling it the best
+    assert edge.startswith("Best at the largest rate tried") and (
+        "logistic depth 2 (lr 0.1); logistic depth 4 (lr 0.1); tanh depth 8 (lr 0.1)" in edge
+    )
     calm = lessons.learning_verdict([("tanh", 1, {0.01: 95.0})], MAJORITY)
     assert calm[-1] == "No network stays at chance at every rate tried."
     gone = lessons.learning_verdict([("relu", 8, {1.0: None})], MAJORITY)
@@ -75,6 +79,128 @@ def test_rate_note_renders_the_better_rate():
         0.001, {0.001: 11.35, 0.1: 21.0}, MAJORITY
     )
     assert lessons.rate_note(0.01, {0.01: 10.1, 0.1: None}, MAJORITY) == ""
+
+
+def test_delta_factors_compare_neighbouring_hidden_layers_only():
+    # delta_h1, delta_h2, delta_h3, delta_out: factors h1/h2 and h2/h3, the output left out
+    assert rules.delta_factors([1.0, 2.0, 8.0, 100.0]) == [0.5, 0.25]
+    assert rules.delta_factors([3.0, 9.0]) == []  # one hidden layer
+    # forward part = weight-gradient factor / backward factor of the same pair (h2/h3)
+    assert rules.forward_factors([1.0], [0.5, 0.25]) == [4.0]
+
+
+@pytest.mark.parametrize(
+    ("mean", "steps", "verdict"),
+    [(0.86, 7, "mild shrink"), (0.95, 7, "kept"), (0.9, 6, "kept"), (0.88, 6, "mild shrink"),
+     (0.23, 7, "shrink"), (1.13, 6, "mild growth"), (1.1, 6, "kept"), (None, 6, None)],
+)  # fmt: skip
+def test_compound_verdict_judges_what_a_factor_does_over_the_network(mean, steps, verdict):
+    # 0.9^6 = 0.53 stays within a factor of 2; 0.88^6 = 0.46 does not
+    assert rules.compound_verdict(mean, steps) == verdict
+
+
+@pytest.mark.parametrize(
+    ("backward", "forward", "part"),
+    [("mild shrink", "kept", "backward"), ("kept", "shrink", "forward"),
+     ("shrink", "mild growth", "both"), ("kept", "kept", "neither"), (None, "kept", None)],
+)  # fmt: skip
+def test_changing_part_names_which_side_moves(backward, forward, part):
+    assert rules.changing_part(backward, forward) == part
+
+
+def test_forward_verdict_flips_at_the_collapse_and_logit_thresholds():
+    collapsed = rules.forward_verdict([0.22, 0.052, 0.012, 0.0029, 1.9e-3], 1.3e-5)
+    assert collapsed.collapses and collapsed.logits_ignore_input
+    assert collapsed.per_layer == pytest.approx((1.9e-3 / 0.22) ** 0.25)
+    kept = rules.forward_verdict([0.65, 0.5, 0.26], 0.37)
+    assert not kept.collapses and not kept.logits_ignore_input
+    edge = rules.forward_verdict([1.0, 0.0101], 0.0101)  # just above both thresholds
+    assert not edge.collapses and not edge.logits_ignore_input
+    below = rules.forward_verdict([1.0, 0.0099], 0.0099)
+    assert below.collapses and below.logits_ignore_input
+
+
+def _vrun(activation, deltas, weights, spread=(0.6, 0.5, 0.4), logits=0.4, init="glorot_uniform"):
+    return {
+        "activation": activation,
+        "init": init,
+        "depth": len(deltas) + 1,
+        "delta_factors": deltas,
+        "weight_grad_factors": weights,
+        "forward_factors": rules.forward_factors(weights, deltas) if weights else [],
+        "layer_stats": [{"unit_spread": list(spread), "logit_spread": logits}],
+    }
+
+
+def test_decomposition_sentence_follows_which_part_changes():
+    # tanh as measured: delta shrinks (0.86 per layer), the weight gradients keep their size
+    tanh = lessons.decomposition_sentence(_vrun("tanh", [0.7, 0.82, 0.84, 0.9, 0.95, 0.9, 0.95],
+                                                [1.0, 1.0, 1.02, 1.01, 1.0, 1.02]))  # fmt: skip
+    assert "it shrinks on its way down" in tanh and "both parts change, in opposite" in tanh
+    # ReLU + He as measured: delta keeps its size, the activations shrink
+    relu = lessons.decomposition_sentence(_vrun("relu", [0.99, 1.02, 0.95, 1.02, 0.98, 0.99, 1.06],
+                                                [0.9, 0.88, 0.9, 0.87, 0.88, 0.89]))  # fmt: skip
+    assert "it keeps its size on its way down" in relu
+    assert "is the activations, not the error" in relu
+    # logistic: the error alone, and the forward collapse named with the logits' spread
+    logistic = lessons.decomposition_sentence(
+        _vrun("logistic", [0.23] * 7, [0.235] * 6, spread=[0.22, 1e-3, 9.3e-6], logits=1.3e-5)
+    )
+    assert "is the backpropagated error" in logistic and "f' <= 0.25" in logistic
+    assert "forward signal collapses" in logistic and "ignores the input" in logistic
+    assert "forward signal collapses" not in relu and "backward pass alone" not in logistic
+    shallow = lessons.decomposition_sentence(_vrun("tanh", [], []) | {"depth": 1})
+    assert "no two hidden layers' errors" in shallow
+
+
+def test_needs_larger_rate_and_the_ladder():
+    assert rules.needs_larger_rate({0.01: 80.0, 0.1: 90.0}, MAJORITY)  # best at the largest
+    assert not rules.needs_larger_rate({0.01: 90.0, 0.1: 80.0}, MAJORITY)
+    assert not rules.needs_larger_rate({0.01: 80.0, 0.1: None}, MAJORITY)  # largest diverged
+    assert rules.needs_larger_rate({0.01: 12.0, 0.1: 10.0}, MAJORITY)  # at chance everywhere
+    assert not rules.needs_larger_rate({0.01: 90.0}, MAJORITY)  # one rate: no best rate to judge
+    assert rules.needs_larger_rate({0.01: 10.0}, MAJORITY)  # ... unless it is at chance
+    ladder = [rules.next_rate(r) for r in (0.1, 0.3, 1.0, 3.0, 0.001)]
+    assert ladder == [0.3, 1.0, 3.0, 10.0, 0.003]
+
+
+def test_depth_is_blamed_only_when_no_larger_rate_is_owed():
+    owed = [("logistic", 4, {0.01: 20.0, 0.1: 90.0}), ("logistic", 8, {0.01: 10.1, 0.1: 10.1})]
+    text = " ".join(lessons.learning_verdict(owed, MAJORITY))
+    assert "depth, not the learning rate" not in text and "a larger rate must be tried" in text
+    assert "Best at the largest rate tried" in text and "logistic depth 4 (lr 0.1)" in text
+    settled = [("logistic", 4, {0.1: 90.0, 0.3: 85.0}), ("logistic", 8, {0.1: 10.1, 0.3: None})]
+    text = " ".join(lessons.learning_verdict(settled, MAJORITY))
+    assert "depth, not the learning rate, is what stops it" in text
+    assert "must be tried" not in text and "Best at the largest" not in text
+
+
+def test_init_verdicts_name_what_trains_the_deepest_network_or_that_nothing_did():
+    nets = [
+        ("logistic", "glorot_uniform", 4, {0.1: 90.0}),
+        ("logistic", "glorot_uniform", 8, {0.1: 10.1, 0.3: 10.1}),
+        ("logistic", "glorot_uniform_x4", 8, {0.1: 80.0}),
+        ("tanh", "glorot_uniform", 8, {0.1: 12.0}),
+    ]
+    logistic, tanh = rules.init_verdicts(nets, MAJORITY)
+    assert (logistic.depth, logistic.trains) == (8, (("glorot_uniform_x4", 0.1, 80.0),))
+    assert [(i, v.tier) for i, v in logistic.fails] == [("glorot_uniform", "chance")]
+    assert tanh.trains == () and [i for i, _ in tanh.fails] == ["glorot_uniform"]
+    alone = rules.init_verdicts(nets[:2], MAJORITY)[0]
+    assert alone.trains == () and alone.rates == (0.1, 0.3)
+    # rendered: what trains it, or that nothing tried did and what to try when not tried
+    words = lessons.init_sentences(nets, MAJORITY, epochs=5)
+    assert "trains in 5 epochs with glorot_uniform_x4 (80.00 % at lr 0.1)" in words[0]
+    assert "nothing tried trains it" in words[1] and "--inits lecun_uniform" in words[1]
+    assert "glorot_uniform (at chance at every rate)" in words[1]
+    above = [("tanh", "glorot_uniform", 8, {0.1: 40.0})]
+    assert (
+        "glorot_uniform (best 40.00 % at lr 0.1, above chance)"
+        in lessons.init_sentences(above, MAJORITY)[0]
+    )
+    said = lessons.init_sentences(nets[:2], MAJORITY)[0]
+    assert "nothing tried trains it" in said and "--inits glorot_uniform_x4" in said
+    assert "--inits" not in lessons.init_sentences(nets[:3], MAJORITY)[0]
 
 
 # --------------------------------------------------------------------------- sweeps

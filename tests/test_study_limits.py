@@ -379,6 +379,8 @@ def test_vanishing_plan_pairs_each_activation_with_its_partner_or_crosses_the_li
     paired = vanishing_plan(activations=("relu", "tanh"), inits=("paired",), **common)
     assert paired.pairs == (("relu", PARTNER["relu"]), ("tanh", PARTNER["tanh"]))
     assert paired.settings.seed == 5 and paired.settings.dtype == "float64"
+    logistic = vanishing_plan(activations=("logistic",), inits=("paired",), **common)
+    assert logistic.pairs == (("logistic", PARTNER["logistic"]), ("logistic", "glorot_uniform_x4"))
     crossed = vanishing_plan(
         activations=("relu", "tanh"), inits=("he_uniform", "glorot_uniform"), **common
     )

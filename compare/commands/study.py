@@ -43,11 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 VANISHING_DOC = """Networks of 1, 2, 4 and 8 hidden layers (50 units each) for each activation, with
-the initializer it is usually paired with (logistic and tanh: Glorot uniform; ReLU: He uniform).
-Measures ||dL/dW|| per layer at initialization and after every epoch on a fixed batch, the factor
-by which the gradient changes from one hidden layer to the next, and the test accuracy after
-training each network at every --learning-rates value. Writes study.json, four figures and
-report.md."""
+the initializer it is usually paired with (logistic and tanh: Glorot uniform; ReLU: He uniform),
+and the logistic also with Glorot's range times 4. Measures per layer, on a fixed batch at
+initialization and after every epoch, the backpropagated error ||dL/dZ||, the weight gradient
+||dL/dW|| and the forward signal (unit spread, saturation); the factor by which delta changes from
+one hidden layer to the next; and the test accuracy after training each network at every
+--learning-rates value (adding larger rates when the best is the largest). Writes study.json,
+five figures and report.md."""
 
 SWEEP_DOC = """Train the NumPy MLP over values of one hyperparameter (--param, --values) or a grid
 of two (--grid), with --seeds seeds each; everything else is the tutorial's configuration. Writes
@@ -123,7 +125,8 @@ def add_vanishing_args(parser: argparse.ArgumentParser) -> None:
         default=("paired",),
         metavar="paired",
         help="initializers; 'paired' is the usual partner of each activation (Glorot for "
-        "logistic and tanh, He for ReLU); a list crosses every activation with every init",
+        "logistic and tanh, He for ReLU) and, for the logistic, glorot_uniform_x4 too; a list "
+        "crosses every activation with every init",
     )
     parser.add_argument(
         "--learning-rates",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -138,19 +138,3 @@ def finish_record(
 
 def _percent(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels) * 100.0)
-
-
-def epoch_probe(probe: Callable[[], object], stop_if: Callable[[dict], bool] | None = None):
-    """A fit callback calling `probe()` after every epoch (results in `.values`); it stops
-    training when `stop_if(logs)` is true."""
-    from numpy_mlp import Callback
-
-    class Probe(Callback):
-        def __init__(self) -> None:
-            self.values: list = []
-
-        def on_epoch_end(self, epoch: int, logs: dict) -> bool:
-            self.values.append(probe())
-            return bool(stop_if and stop_if(logs))
-
-    return Probe()

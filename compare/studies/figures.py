@@ -30,22 +30,23 @@ def _one_per_network(runs: Sequence[dict]) -> list[dict]:
 
 
 def vanishing_figures(study: dict, out: Path) -> list[str]:
-    """vanishing_factors.png, vanishing_init.png, vanishing_training.png, vanishing_accuracy.png."""
+    """vanishing_factors.png, vanishing_layers.png, vanishing_init.png, vanishing_training.png,
+    vanishing_accuracy.png."""
     runs = study["runs"]
     nets = _one_per_network(runs)
     pairs = _pairs(runs)
     plt = _pyplot()
     names = []
 
-    if any(r.get("layer_factors") for r in nets):
+    if any(r.get("delta_factors") for r in nets):
         fig, axes = _panels(
-            plt, len(pairs), "Layer factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization"
+            plt, len(pairs), "Backward factor ||delta^(l)|| / ||delta^(l+1)|| at initialization"
         )
         for ax, (activation, init) in zip(axes, pairs, strict=True):
             for r in (r for r in nets if (r["activation"], r["init"]) == (activation, init)):
-                factors = r.get("layer_factors") or []
+                factors = r.get("delta_factors") or []
                 if factors:
-                    x = np.arange(2, len(factors) + 2)
+                    x = np.arange(1, len(factors) + 1)
                     ax.plot(x, factors, marker="o", label=f"depth {r['depth']}")
             ax.axhline(1.0, color="grey", ls=":", lw=1)
             ax.axhline(0.25, color="red", ls="--", lw=1)
@@ -56,7 +57,7 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
             ax.set_yscale("log")
             ax.set_ylim(0.05, 5)
             ax.set_title(f"{activation}, {init}")
-            ax.set_xlabel("l (factor between W_h(l) and W_h(l+1))")
+            ax.set_xlabel("l (factor between hidden layers l and l+1)")
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(True, which="both", alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
@@ -64,6 +65,8 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
         axes[0].set_ylabel("factor (log scale; below 1 = shrinks)")
         _save(fig, out / "vanishing_factors.png")
         names.append("vanishing_factors.png")
+
+    names += _layer_figure(plt, runs, nets, pairs, out)
 
     fig, axes = _panels(plt, len(pairs), "||dL/dW^(l)|| at initialization, fixed batch")
     for ax, (activation, init) in zip(axes, pairs, strict=True):
@@ -148,6 +151,70 @@ def vanishing_figures(study: dict, out: Path) -> list[str]:
     _save(fig, out / "vanishing_accuracy.png")
     names.append("vanishing_accuracy.png")
     return names
+
+
+def _best_complete(runs: Sequence[dict], net: dict) -> dict | None:
+    mine = [
+        r
+        for r in runs
+        if (r["activation"], r["init"], r["depth"])
+        == (net["activation"], net["init"], net["depth"])
+        and r["status"] == "complete"
+        and len(r.get("layer_stats") or []) > 1
+    ]
+    return max(mine, key=lambda r: r["test_accuracy"]) if mine else None
+
+
+LAYER_ROWS = (
+    ("delta_norm", "||delta^(l)|| (log)", True),
+    ("unit_spread", "unit spread (log)", True),
+    ("saturation", "saturated share", False),
+)
+
+
+def _layer_figure(plt, runs, nets, pairs, out: Path) -> list[str]:
+    """vanishing_layers.png: per hidden layer, ||delta||, unit spread and saturation, one column
+    per pair, one line per depth: solid at initialization, dashed after training at that
+    network's best rate."""
+    if not any(r.get("layer_stats") for r in nets):
+        return []
+    fig, grid = plt.subplots(
+        len(LAYER_ROWS), len(pairs), figsize=(4.2 * len(pairs), 9), squeeze=False, sharex="col"
+    )
+    fig.suptitle("Per hidden layer: solid at initialization, dashed after training (best rate)")
+    for col, pair in enumerate(pairs):
+        mine = sorted(
+            (r for r in nets if (r["activation"], r["init"]) == pair), key=lambda r: r["depth"]
+        )
+        for i, r in enumerate(mine):
+            colour = f"C{i}"
+            best = _best_complete(runs, r)
+            states = [(r["layer_stats"][0], "-", f"depth {r['depth']}")]
+            if best is not None:
+                states.append((best["layer_stats"][-1], "--", None))
+            for row, (key, _, log) in enumerate(LAYER_ROWS):
+                ax = grid[row, col]
+                for stats, style, name in states:
+                    values = np.asarray(stats[key], float)[: r["depth"]]  # hidden layers only
+                    if log:
+                        values = np.maximum(values, 1e-300)
+                    x = np.arange(1, values.size + 1)
+                    ax.plot(x, values, style, marker="o", ms=3, color=colour, label=name)
+        for row, (_, label, log) in enumerate(LAYER_ROWS):
+            ax = grid[row, col]
+            if log:
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(-0.02, 1.02)
+            ax.grid(True, which="both", alpha=0.3)
+            if col == 0:
+                ax.set_ylabel(label)
+        grid[0, col].set_title(f"{pair[0]}, {pair[1]}")
+        grid[0, col].legend(fontsize=7)
+        grid[-1, col].set_xlabel("hidden layer (1 = next to the input)")
+        grid[-1, col].xaxis.get_major_locator().set_params(integer=True)
+    _save(fig, out / "vanishing_layers.png")
+    return ["vanishing_layers.png"]
 
 
 def _mean_sd(cells: Sequence[dict], key: str) -> tuple[float, float, int]:

@@ -22,9 +22,15 @@ from compare.studies.rules import (
     at_chance,
     better_rate,
     chance_ceiling,
+    changing_part,
+    compound_verdict,
     factor_trend,
+    forward_verdict,
+    geometric_mean,
+    init_verdicts,
     learned_threshold,
     near_uniform,
+    needs_larger_rate,
     network_verdict,
     no_better_than_majority,
     uniform_loss,
@@ -68,6 +74,122 @@ def factor_sentence(activation: str, depth: int, mean_factor: float | None) -> s
     if bound is not None and bound < 1:
         where = f" ({mean_factor / bound:.2f} times the bound f' <= {bound:g} on the slope)"
     return f"{activation}, depth {depth}: mean factor {mean_factor:.2f}{where}; {words}."
+
+
+TREND_WORDS = {
+    "kept": "keeps its size",
+    "mild shrink": "shrinks",
+    "shrink": "shrinks",
+    "mild growth": "grows",
+    "growth": "grows",
+}
+PART_WORDS = {
+    "backward": "what changes the weight gradients is the backpropagated error",
+    "forward": "what changes the weight gradients is the activations, not the error",
+    "both": "both parts change",
+    "neither": "neither part changes the weight gradients much",
+}
+
+
+def decomposition_sentence(r: Mapping) -> str:
+    """What one network's numbers at initialization say about where its weight gradients change
+    (rules.changing_part: the backpropagated error, the activations it multiplies, or both), and
+    whether its forward signal collapses (rules.forward_verdict). r: a vanishing study run
+    (delta_factors, weight_grad_factors, forward_factors, layer_stats[0])."""
+    activation, depth = r["activation"], r["depth"]
+    head = f"{activation}, {r['init']}, depth {depth}"
+    deltas = r.get("delta_factors") or []
+    d_mean = geometric_mean(deltas)
+    if d_mean is None:
+        return f"{head}: one hidden layer, so no two hidden layers' errors to compare."
+    bound = SLOPE_BOUND.get(activation)
+    backward = compound_verdict(d_mean, len(deltas))
+    bound_words = "" if bound is None else f", beside the slope bound f' <= {bound:g}"
+    text = (
+        f"{head}: the backpropagated error ||delta|| changes by {d_mean:.2f} per layer "
+        f"({d_mean:.2f}^{len(deltas)} = {d_mean ** len(deltas):.2g} from layer {depth} down to "
+        f"layer 1{bound_words}): it {TREND_WORDS[backward]} on its way down"
+    )
+    forwards = r.get("forward_factors") or []
+    f_mean, w_mean = geometric_mean(forwards), geometric_mean(r.get("weight_grad_factors") or [])
+    pairs = geometric_mean(deltas[1:])
+    if f_mean is not None and w_mean is not None and pairs is not None:
+        forward = compound_verdict(f_mean, len(forwards))
+        part = changing_part(backward, forward)  # the error judged over all its layers
+        opposite = part == "both" and ("shrink" in backward) != ("shrink" in forward)
+        text += (
+            f". The weight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| is {w_mean:.2f} per "
+            f"layer = backward {pairs:.2f} x forward {f_mean:.2f} (the activations each error "
+            f"multiplies, which {TREND_WORDS[forward]} over the {len(forwards)} steps); "
+            + PART_WORDS[part]
+            + (", in opposite directions, so the weight gradient hides what delta does" if opposite
+               else "")
+        )  # fmt: skip
+    stats = (r.get("layer_stats") or [{}])[0] or {}
+    if stats.get("unit_spread"):
+        fwd = forward_verdict(stats["unit_spread"], stats.get("logit_spread"))
+        if fwd.collapses:
+            text += (
+                f". The forward signal collapses: each unit's spread over the images falls from "
+                f"{fwd.first:.2g} at layer 1 to {fwd.last:.2g} at layer {depth} "
+                f"({fwd.per_layer:.2f} per layer)"
+            )
+            if fwd.logits_ignore_input:
+                text += (
+                    f" and the logits vary by {fwd.logit_spread:.2g}: the output ignores the "
+                    "input before any training"
+                )
+    return text + "."
+
+
+# What each activation's deep network needs from its initial weights, for the report to suggest.
+INIT_TO_TRY = {
+    "logistic": (
+        "glorot_uniform_x4",
+        "Glorot's range times 4 = 1 / max f': the weights make up for the slope's 1/4, in both "
+        "directions",
+    ),
+    "tanh": ("lecun_uniform", "variance 1 / fan_in, which keeps a slope-1 layer level"),
+    "relu": ("he_uniform", "variance 2 / fan_in makes up for the half of the units that are off"),
+}
+
+
+def _how_far(v) -> str:
+    """A network verdict in a few words: at chance, or its best accuracy above chance."""
+    if v.tier == ABOVE:
+        return f"best {v.best_accuracy:.2f} % at lr {fmt(v.best_rate)}, above chance"
+    return "diverged at every rate" if v.tier == DIVERGED else "at chance at every rate"
+
+
+def init_sentences(
+    networks: Sequence[tuple[str, str, int, Mapping[float, float | None]]],
+    majority_percent: float,
+    epochs: int | None = None,
+) -> list[str]:
+    """rules.init_verdicts as sentences: which initializers train each activation's deepest
+    network at some rate tried, or that nothing tried did (and what to try, if not tried)."""
+    out = []
+    when = f"in {plural(epochs, 'epoch')}" if epochs else "in these epochs"
+    for v in init_verdicts(networks, majority_percent):
+        head = f"{v.activation} at depth {v.depth}"
+        if v.trains:
+            trains = ", ".join(f"{i} ({a:.2f} % at lr {fmt(lr)})" for i, lr, a in v.trains)
+            text = f"{head} trains {when} with {trains}"
+            if v.fails:
+                text += f", not with {', '.join(i for i, _ in v.fails)}"
+            out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
+            continue
+        tried = ", ".join(f"{i} ({_how_far(n)})" for i, n in v.fails)
+        text = (
+            f"{head}: nothing tried trains it {when} (test accuracy above "
+            f"{learned_threshold(majority_percent):.2f} %): {tried}; rates "
+            f"{', '.join(fmt(r) for r in v.rates)}"
+        )
+        name, why = INIT_TO_TRY.get(v.activation, (None, None))
+        if name is not None and name not in [i for i, _ in v.fails]:
+            text += f". To try: --inits {name} ({why})"
+        out.append(text + ".")
+    return out
 
 
 def chance_sentence(
@@ -132,7 +254,9 @@ def learning_verdict(
     depth_of: dict[tuple[str, str], list[int]] = {}
     out = []
     late = []
+    rates_of: dict[tuple[str, int], Mapping[float, float | None]] = {}
     for activation, depth, by_rate in networks:
+        rates_of[activation, depth] = by_rate
         v = network_verdict(by_rate, majority_percent)
         tier = CHANCE if v.tier == DIVERGED else v.tier
         if v.best_rate is None:
@@ -169,14 +293,32 @@ def learning_verdict(
         for activation in tiers[CHANCE]:
             stuck = min(depth_of[(CHANCE, activation)])
             fine = [d for d in depth_of.get((LEARNS, activation), []) if d < stuck]
-            if fine:
+            owed = needs_larger_rate(rates_of[activation, stuck], majority_percent)
+            if fine and not owed:
                 out.append(
                     f"With the same activation and the same rates, {activation} learns at depth "
                     f"{max(fine)} but not at depth {stuck}: at these rates and epochs, depth, not the "
                     "learning rate, is what stops it."
                 )
+            elif fine:
+                out.append(
+                    f"{activation} learns at depth {max(fine)} but not at depth {stuck} at any rate "
+                    f"tried, yet the largest, {fmt(max(rates_of[activation, stuck]))}, still "
+                    "finished: a larger rate must be tried before depth alone is blamed."
+                )
     else:
         out.append("No network stays at chance at every rate tried.")
+    edge = [
+        f"{activation} depth {depth} (lr {fmt(max(by_rate))})"
+        for (activation, depth), by_rate in rates_of.items()
+        if network_verdict(by_rate, majority_percent).tier in (LEARNS, ABOVE)
+        and needs_larger_rate(by_rate, majority_percent)
+    ]
+    if edge:
+        out.append(
+            "Best at the largest rate tried, so a larger rate may do better still (the study "
+            f"must try one before calling this the best): {'; '.join(edge)}."
+        )
     if late:
         out.append(
             f"At lr {fmt(rates[0])} alone these stay at or below {learned:.2f} %, yet a larger "

@@ -16,7 +16,7 @@ from compare.config import MNIST_CLASSES, MNIST_INPUTS, TUTORIAL, Settings
 from compare.errors import UsageError
 from compare.options import INT_MAX, check_mnist_layers, check_network, check_training_rows
 from compare.studies.sweep import PARAMS, SweepPlan, apply_values
-from compare.studies.vanishing import PARTNER, VanishingPlan
+from compare.studies.vanishing import DEFAULT_PAIRS, VanishingPlan
 from numpy_mlp.training.optimizers import SETTING_RULES, check_setting
 
 MAX_DEPTH = 64  # hidden layers: the logistic gradient is gone (below 1e-30) long before
@@ -54,11 +54,12 @@ def vanishing_plan(
     dtype: str,
 ) -> VanishingPlan:
     """The networks of the study: every depth for each (activation, init) pair; inits "paired"
-    gives each activation its usual partner (PARTNER), a list crosses activations with inits."""
+    gives each activation its default pairs (DEFAULT_PAIRS: its usual partner, and the logistic
+    also with Glorot x 4), a list crosses activations with inits."""
     check_vanishing_sizes(depths, width)
     check_training_rows(limit, TUTORIAL.validation_split)
     if "paired" in inits:
-        pairs = tuple((a, PARTNER[a]) for a in activations)
+        pairs = tuple(p for a in activations for p in DEFAULT_PAIRS if p[0] == a)
     else:
         pairs = tuple((a, i) for a in activations for i in inits)
     return VanishingPlan(

@@ -12,40 +12,46 @@ from compare.studies.lessons import (
     SLOPE_BOUND,
     at_chance,
     chance_sentence,
-    factor_sentence,
+    decomposition_sentence,
+    init_sentences,
     learning_verdict,
     rate_note,
 )
+from compare.studies.rules import geometric_mean
 from numpy_mlp.io.atomic import atomic_write_text
 
 VANISHING_TEXT = """\
 ## What the figures show
 
-Backpropagation carries the error from the output down to the first layer one layer at a time:
+Backpropagation carries the error delta = dL/dZ from the output down to the first layer one layer
+at a time, and each weight gradient is that error times the activations below it:
 
-    delta_h = (delta_next W_next[1:]^T) * f'(Z_h)          dL/dW_h = A_prev^T delta_h
+    delta_h = (delta_next W_next[1:]^T) * f'(Z_h)          dL/dW_h = [1 | A_prev]^T delta_h
 
-Every hidden layer multiplies delta by a weight matrix and by the activation's slope f'(Z_h). The
-gradient of the first layer is therefore a product of as many such factors as there are layers
-above it: if each factor shrinks delta, the first layers' gradients shrink geometrically with
-depth, and those layers barely learn. That is the vanishing gradient.
+Every hidden layer multiplies delta by a weight matrix and by the activation's slope f'(Z_h): the
+backward factor ||delta^(l)|| / ||delta^(l+1)|| measures what one layer does to the error. The
+weight gradient of a layer also carries the activations A_prev it multiplies, which differ from
+layer to layer, so the ratio of two weight-gradient norms is the backward factor times a forward
+part; the two can move in opposite directions, and then the weight gradients keep their size while
+delta shrinks. The computed sentences above say which part moves for which network.
 
-* **logistic**: f'(z) = A (1 - A) is at most 1/4 (at z = 0). With Glorot-scaled weights the
-  weight factor is about 1, so every logistic layer shrinks delta by a factor near 4 (the layer
-  factors above measure it): the first layer of a deep logistic network gets gradients orders of
-  magnitude smaller than the last.
-* **tanh with Glorot init**: f'(0) = 1, and Glorot's scale sqrt(6 / (fan_in + fan_out)) is
-  chosen so that W keeps the variance of delta about level from layer to layer; the layer
-  factors stay near 1.
-* **ReLU with He init**: f' is 1 on the active half of the units and 0 on the rest; He's larger
-  scale sqrt(6 / fan_in) makes up for the half that is switched off, and the factors stay near 1
-  too.
+* **logistic**: f'(z) = A (1 - A) is at most 1/4 (at z = 0), so unless the weights are larger
+  than Glorot's, every logistic layer shrinks delta about 4-fold. The same slope shrinks the
+  forward signal: a unit's output varies over the images about a quarter as much as its input, so
+  in a deep stack every unit ends up giving about 0.5 for every image (not saturated: at the
+  middle of the curve) and the output cannot tell the images apart. Glorot's range times 4 (the
+  gain 1 / max f') makes up for the slope in both directions.
+* **tanh with Glorot init**: f'(0) = 1, and Glorot's scale sqrt(6 / (fan_in + fan_out)) keeps the
+  variance about level; units away from 0 have a slope below 1, so delta still shrinks a little
+  per layer, while the activations feeding the weight gradients change too.
+* **ReLU with He init**: f' is 1 on the active units and 0 on the rest; He's larger scale
+  sqrt(6 / fan_in) makes up for the half that is switched off, so delta keeps its size. Units that
+  are off for every image (dead) pass no gradient at all; the saturation figure counts them.
 
-The norms are measured on one fixed batch, so networks and epochs are compared on the same data;
-the "over training" figure shows whether training repairs or worsens the imbalance. A network
-whose first layers get almost no gradient can still learn a little if its last layers do; a
-larger learning rate scales every update, which is why the table tries several before blaming
-depth.
+The instruments are measured on one fixed batch, so networks and epochs are compared on the same
+data; "after training" shows whether training repairs or worsens the imbalance. A larger learning
+rate scales every update, which is why the table tries several (and adds larger ones when the
+largest is the best) before blaming depth.
 """
 
 
@@ -82,23 +88,44 @@ def _vanishing(study: dict, out: Path) -> str:
         f"each learning rate {', '.join(f'{r:g}' for r in rates)}; batch {s['batch_size']}, "
         f"momentum {s['momentum']}, {s['dtype']}, seed {s['seed']}"
         + (f", first {c['limit']} training rows" if c.get("limit") else "")
-        + f". Gradient norms: {c['norm']}, on the first {c['probe_rows']} training rows, at "
-        "initialization (the same for every learning rate).",
+        + f". Norms: Frobenius norms, on the first {c['probe_rows']} training rows, at "
+        "initialization (the same for every learning rate) unless marked after training.",
         "",
-        "## How much the gradient changes from one hidden layer to the next",
+        "## How much the backpropagated error changes from one hidden layer to the next",
         "",
-        "The layer factor is ||dL/dW^(l)|| / ||dL/dW^(l+1)|| for neighbouring hidden-to-hidden "
-        "matrices W_h2 ... W_hd, which all have the same shape "
-        f"({c['width'] + 1} x {c['width']}), so only the backward pass differs between them. "
-        "Below 1 the gradient shrinks on its way down, above 1 it grows. The table gives each "
-        "network's geometric mean over its factors (a depth-d network has d - 2 of them), beside "
-        "the most the activation's slope f' can contribute.",
+        "The backward factor is ||delta^(l)|| / ||delta^(l+1)||, delta = dL/dZ, for neighbouring "
+        f"hidden layers (all {c['width']} units wide), measured at initialization: below 1 the "
+        "error shrinks on its way down, above 1 it grows. The table gives each network's "
+        "geometric mean over its factors (a depth-d network has d - 1 of them), beside the most "
+        "the activation's slope f' can contribute.",
         "",
-        *factor_table(runs),
+        *factor_table(runs, "mean_delta_factor"),
         "",
         *factor_lists(runs),
         "",
+        "## The weight-gradient factor: forward times backward",
+        "",
+        "dL/dW^(l) = [1 | A^(l-1)]^T delta^(l): the weight-gradient factor ||dL/dW^(l)|| / "
+        "||dL/dW^(l+1)|| between same-shape hidden-to-hidden matrices is the backward factor of "
+        "the same layers times a forward part, the activations each error multiplies (geometric "
+        "means at initialization, deepest network of each pair; forward = weight / backward).",
+        "",
+        *decomposition_table(runs),
+        "",
         *[f"* {line}" for line in factor_sentences(runs)],
+        "",
+        "## The forward signal at initialization",
+        "",
+        "Per hidden layer of the deepest network of each pair, input side first: each unit's "
+        "spread over the probe images (the mean over units of its standard deviation), and the "
+        "saturated share (tanh |a| > 0.97, logistic outside [0.03, 0.97], ReLU units dead on "
+        "every image); last, the logits' spread.",
+        "",
+        *forward_table(runs),
+        "",
+        "## After training",
+        "",
+        *trained_lines(runs),
         "",
         "## Test accuracy at each learning rate",
         "",
@@ -122,7 +149,14 @@ def _vanishing(study: dict, out: Path) -> str:
         "",
         *_figures(
             [
-                ("vanishing_factors.png", "Layer factor between hidden layers at initialization"),
+                (
+                    "vanishing_factors.png",
+                    "Backward factor between hidden layers at initialization",
+                ),
+                (
+                    "vanishing_layers.png",
+                    "delta norm, unit spread and saturation per layer, before and after training",
+                ),
                 ("vanishing_init.png", "Gradient norm per layer at initialization"),
                 ("vanishing_training.png", "Gradient norm per layer over training"),
                 ("vanishing_accuracy.png", "Test accuracy against depth"),
@@ -142,24 +176,31 @@ def _networks(runs: Sequence[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def factor_table(runs: Sequence[dict]) -> list[str]:
-    """Markdown: mean layer factor per pair and depth (depths with no factor are left out)."""
+def _pairs(nets: Sequence[dict]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((r["activation"], r["init"]) for r in nets))
+
+
+def _deepest(nets: Sequence[dict], pair: tuple[str, str]) -> dict:
+    return max((r for r in nets if (r["activation"], r["init"]) == pair), key=lambda r: r["depth"])
+
+
+def factor_table(runs: Sequence[dict], key: str = "mean_delta_factor") -> list[str]:
+    """Markdown: the geometric-mean factor `key` per pair and depth (depths with none left out)."""
     nets = _networks(runs)
-    depths = sorted({r["depth"] for r in nets if r.get("mean_layer_factor") is not None})
+    depths = sorted({r["depth"] for r in nets if r.get(key) is not None})
     if not depths:
-        return ["No network has three or more hidden layers, so there is no layer factor."]
-    pairs = list(dict.fromkeys((r["activation"], r["init"]) for r in nets))
+        return ["No network has two or more hidden layers, so there is no factor."]
     rows = [
         "| activation, init | max f' | " + " | ".join(f"depth {d}" for d in depths) + " |",
         "|---|---|" + "---|" * len(depths),
     ]
-    for activation, init in pairs:
+    for activation, init in _pairs(nets):
         cells = []
         for d in depths:
             match = [
                 r for r in nets if (r["activation"], r["init"], r["depth"]) == (activation, init, d)
             ]
-            mean = match[0].get("mean_layer_factor") if match else None
+            mean = match[0].get(key) if match else None
             cells.append("-" if mean is None else f"{mean:.2f}")
         bound = SLOPE_BOUND.get(activation)
         rows.append(
@@ -171,34 +212,108 @@ def factor_table(runs: Sequence[dict]) -> list[str]:
 
 
 def factor_lists(runs: Sequence[dict]) -> list[str]:
-    """The individual factors of the deepest network of each pair, input side first."""
+    """The individual backward factors of the deepest network of each pair, input side first."""
     nets = _networks(runs)
     lines = []
-    for activation, init in dict.fromkeys((r["activation"], r["init"]) for r in nets):
-        deepest = max(
-            (r for r in nets if (r["activation"], r["init"]) == (activation, init)),
-            key=lambda r: r["depth"],
-        )
-        factors = deepest.get("layer_factors") or []
+    for pair in _pairs(nets):
+        deepest = _deepest(nets, pair)
+        factors = deepest.get("delta_factors") or []
         if factors:
+            d = deepest["depth"]
             lines.append(
-                f"* {activation}, depth {deepest['depth']}, factors W_h2/W_h3 ... "
-                f"W_h{deepest['depth'] - 1}/W_h{deepest['depth']}: "
-                + ", ".join(f"{f:.2f}" for f in factors)
+                f"* {pair[0]}, {pair[1]}, depth {d}, delta_h1/delta_h2 ... "
+                f"delta_h{d - 1}/delta_h{d}: " + ", ".join(f"{f:.2f}" for f in factors)
             )
     return lines
 
 
-def factor_sentences(runs: Sequence[dict]) -> list[str]:
+def decomposition_table(runs: Sequence[dict]) -> list[str]:
+    """Markdown: weight-gradient factor = backward x forward, deepest network of each pair."""
     nets = _networks(runs)
-    out = []
-    for activation, init in dict.fromkeys((r["activation"], r["init"]) for r in nets):
-        deepest = max(
-            (r for r in nets if (r["activation"], r["init"]) == (activation, init)),
-            key=lambda r: r["depth"],
+    rows = [
+        "| activation, init | depth | weight-gradient factor | = backward | x forward |",
+        "|---|---|---|---|---|",
+    ]
+    for pair in _pairs(nets):
+        r = _deepest(nets, pair)
+        weights = r.get("weight_grad_factors") or []
+        if not weights:
+            continue
+        backward = geometric_mean((r.get("delta_factors") or [])[1:])
+        forward = geometric_mean(r.get("forward_factors") or [])
+        cells = [r.get("mean_weight_grad_factor"), backward, forward]
+        rows.append(
+            f"| {pair[0]}, {pair[1]} | {r['depth']} | "
+            + " | ".join("-" if v is None else f"{v:.2f}" for v in cells)
+            + " |"
         )
-        out.append(factor_sentence(activation, deepest["depth"], deepest.get("mean_layer_factor")))
-    return out
+    if len(rows) == 2:
+        return ["No network has three or more hidden layers, so no two same-shape matrices."]
+    return rows
+
+
+def forward_table(runs: Sequence[dict]) -> list[str]:
+    """Markdown: unit spread and saturation per hidden layer at initialization, deepest nets."""
+    nets = _networks(runs)
+    rows = ["| activation, init | depth | unit spread, layer 1 ... d | saturated share | logits |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for pair in _pairs(nets):
+        r = _deepest(nets, pair)
+        stats = (r.get("layer_stats") or [None])[0]
+        if not stats:
+            continue
+        spread = ", ".join(f"{v:.2g}" for v in stats["unit_spread"])
+        sat = ", ".join(f"{v:.2f}" for v in stats["saturation"])
+        rows.append(
+            f"| {pair[0]}, {pair[1]} | {r['depth']} | {spread} | {sat} | "
+            f"{stats['logit_spread']:.2g} |"
+        )
+    return rows
+
+
+def _best_run(runs: Sequence[dict], net: dict) -> dict | None:
+    """The finished run of `net` (same activation, init, depth) with the best test accuracy."""
+    mine = [
+        r
+        for r in runs
+        if (r["activation"], r["init"], r["depth"])
+        == (net["activation"], net["init"], net["depth"])
+        and r["status"] == "complete"
+    ]
+    return max(mine, key=lambda r: r["test_accuracy"]) if mine else None
+
+
+def trained_lines(runs: Sequence[dict]) -> list[str]:
+    """The backward factor and the forward signal after training, at each deepest network's best
+    rate, beside the same at initialization."""
+    nets = _networks(runs)
+    lines = []
+    for pair in _pairs(nets):
+        best = _best_run(runs, _deepest(nets, pair))
+        if best is None or len(best.get("layer_stats") or []) < 2:
+            continue
+        before, after = best["layer_stats"][0], best["layer_stats"][-1]
+        b, a = best.get("mean_delta_factor"), best.get("mean_trained_delta_factor")
+        factor = (
+            f"backward factor {b:.2f} at initialization, {a:.2f} after training"
+            if a is not None and b is not None
+            else "no backward factor"
+        )
+        lines.append(
+            f"* {pair[0]}, {pair[1]}, depth {best['depth']}, at its best rate "
+            f"{best['learning_rate']:g} ({best['test_accuracy']:.2f} %): {factor}; last hidden "
+            f"layer's unit spread {before['unit_spread'][-1]:.2g} -> "
+            f"{after['unit_spread'][-1]:.2g}, saturated share {before['saturation'][-1]:.2f} -> "
+            f"{after['saturation'][-1]:.2f}; logits' spread {before['logit_spread']:.2g} -> "
+            f"{after['logit_spread']:.2g}."
+        )
+    return lines or ["No network finished training."]
+
+
+def factor_sentences(runs: Sequence[dict]) -> list[str]:
+    """`decomposition_sentence` for the deepest network of each pair."""
+    nets = _networks(runs)
+    return [decomposition_sentence(_deepest(nets, pair)) for pair in _pairs(nets)]
 
 
 def _final_loss(r: dict) -> float | None:
@@ -212,12 +327,26 @@ def conclusions(study: dict) -> list[str]:
     majority_percent = c.get("test_majority_percent")
     if majority_percent is None:
         return ["(This study.json predates the chance measurements; rerun the study.)"]
-    networks: dict[tuple[str, int], dict[float, float | None]] = {}
+    inits: dict[str, set[str]] = {}
     for r in study["runs"]:
-        networks.setdefault((r["activation"], r["depth"]), {})[r["learning_rate"]] = (
-            r.get("test_accuracy") if r["status"] == "complete" else None
+        inits.setdefault(r["activation"], set()).add(r["init"])
+
+    def label(r: dict) -> str:  # the activation, with its init where it has several
+        many = len(inits[r["activation"]]) > 1
+        return f"{r['activation']} ({r['init']})" if many else r["activation"]
+
+    networks: dict[tuple[str, int], dict[float, float | None]] = {}
+    by_init: dict[tuple[str, str, int], dict[float, float | None]] = {}
+    for r in study["runs"]:
+        accuracy = r.get("test_accuracy") if r["status"] == "complete" else None
+        networks.setdefault((label(r), r["depth"]), {})[r["learning_rate"]] = accuracy
+        by_init.setdefault((r["activation"], r["init"], r["depth"]), {})[r["learning_rate"]] = (
+            accuracy
         )
     verdict = learning_verdict([(a, d, v) for (a, d), v in networks.items()], majority_percent)
+    verdict += init_sentences(
+        [(*k, v) for k, v in by_init.items()], majority_percent, c.get("epochs")
+    )
     lines = [*"\n\n".join(verdict).split("\n"), ""]
     chance = [
         r
@@ -241,11 +370,9 @@ def conclusions(study: dict) -> list[str]:
                 r.get("test_top_class_percent"),
             )
             words += rate_note(
-                r["learning_rate"], networks[(r["activation"], r["depth"])], majority_percent
+                r["learning_rate"], networks[(label(r), r["depth"])], majority_percent
             )
-            lines.append(
-                f"* {r['activation']} depth {r['depth']}, lr {r['learning_rate']:g}: {words}"
-            )
+            lines.append(f"* {label(r)} depth {r['depth']}, lr {r['learning_rate']:g}: {words}")
     else:
         lines.append(
             f"No network is at chance: every finished one scores more than {CHANCE_MARGIN:g} points "
@@ -258,8 +385,7 @@ def conclusions(study: dict) -> list[str]:
             f"Diverged (training loss above 2 ln {c['n_classes']} = "
             f"{2 * math.log(c['n_classes']):.2f}): "
             + ", ".join(
-                f"{r['activation']} depth {r['depth']} at lr {r['learning_rate']:g}"
-                for r in diverged
+                f"{label(r)} depth {r['depth']} at lr {r['learning_rate']:g}" for r in diverged
             )
             + ".",
         ]
@@ -277,8 +403,8 @@ def shape_sentence(runs: Sequence[dict]) -> str:
         f"plus the bias), with W_out, {layers[-2] + 1} x {layers[-1]}: dL/dW = A_prev^T delta sums "
         "over the rows of a batch for every one of a matrix's entries, and the Frobenius norm "
         "grows with the number of entries, so the ratio mixes the two matrices' shapes with what "
-        "the backward pass does to delta. The layer factor above compares matrices of one shape "
-        "and measures the backward pass alone."
+        "the layers do to delta and to the activations. The backward factor above compares the "
+        "errors delta of layers of one width instead."
     )
     shallow = [r for r in nets if r["depth"] == 1 and r.get("first_over_last")]
     if shallow:

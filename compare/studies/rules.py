@@ -16,6 +16,13 @@ The rules:
   non-finite: worse than a uniform guess in cross-entropy, whatever its accuracy;
 - the layer factor ||g^(l)|| / ||g^(l+1)|| between neighbouring same-shape hidden matrices; a
   mean factor below VANISHES_BELOW vanishes, above EXPLODES_ABOVE explodes;
+- the backward factor ||delta^(l)|| / ||delta^(l+1)|| between neighbouring hidden layers, and the
+  forward part of a weight-gradient factor (weight factor / backward factor); a part changes the
+  gradient when its factor compounded over the network is not "kept" (0.5 to 2); the forward
+  signal collapses when the last hidden layer's unit spread is below SPREAD_COLLAPSE of the
+  first's, and the logits ignore the input below LOGITS_IGNORE;
+- a larger learning rate is owed when the largest tried finished and is the best (or every rate
+  is at chance); which initializers train each activation's deepest network;
 - over seeds: mean, sample standard deviation (ddof=1) and a 95 % Student-t interval, from
   MIN_SEEDS = 3 seeds on; with fewer, no spread is estimated and no comparison drawn; two settings
   are told apart only when their intervals do not overlap.
@@ -216,6 +223,151 @@ def compounded_trend(total: float) -> str:
     if EXPLODES_ABOVE < total <= 10:
         return "mild growth"
     return "shrink" if total < 0.1 else "growth"
+
+
+# --------------------------------------------------------------------------- backward and forward
+
+
+def delta_factors(delta_norms: Sequence[float]) -> list[float]:
+    """||delta^(l)|| / ||delta^(l+1)|| for neighbouring hidden layers: the backward factor.
+
+    `delta_norms` has one entry per layer after the input (hidden layers h1 ... hd, then the
+    output), as `numpy_mlp.layer_stats` gives them. The hidden layers all have the same width, so a
+    depth-d network has d - 1 factors (the output layer, k wide, is left out). Below 1 the
+    backpropagated error shrinks on its way down through that layer.
+    """
+    hidden = [float(n) for n in delta_norms[:-1]]
+    return [a / b if b else math.nan for a, b in zip(hidden[:-1], hidden[1:], strict=True)]
+
+
+def forward_factors(weight_factors: Sequence[float], delta_factors: Sequence[float]) -> list[float]:
+    """The forward part of each weight-gradient factor: weight factor / backward factor.
+
+    dL/dW_h(l) = [1 | A_h(l-1)]^T delta_h(l), so the weight-gradient factor between W_h(l) and
+    W_h(l+1) (l = 2 ... d-1) is the backward factor delta_h(l) / delta_h(l+1) times this part,
+    how much more gradient the activations A_h(l-1) make of an error of a given size than A_h(l)
+    do. `delta_factors` are all d - 1 backward factors (input side first); the weight factors'
+    pairs start at the second.
+    """
+    pairs = delta_factors[1:]
+    return [w / d if d else math.nan for w, d in zip(weight_factors, pairs, strict=True)]
+
+
+def compound_verdict(mean_factor: float | None, steps: int) -> str | None:
+    """What a per-layer factor does over `steps` layers: `compounded_trend` of
+    mean_factor ** steps ("kept", "mild shrink", "shrink", "mild growth", "growth"); None when
+    there is no factor."""
+    if mean_factor is None or steps < 1:
+        return None
+    return compounded_trend(mean_factor**steps)
+
+
+def changing_part(backward: str | None, forward: str | None) -> str | None:
+    """Which part of the weight gradient changes it from layer to layer, from the two
+    `compound_verdict`s: "backward" (the backpropagated error), "forward" (the activations it
+    multiplies), "both" or "neither" (a part changes it unless it is "kept")."""
+    if backward is None or forward is None:
+        return None
+    moved = (backward != "kept", forward != "kept")
+    return {(True, True): "both", (True, False): "backward", (False, True): "forward"}.get(
+        moved, "neither"
+    )
+
+
+# The forward signal "collapses" when the last hidden layer's unit spread is below this fraction
+# of the first's; the logits "ignore the input" when their spread over the rows is below
+# LOGITS_IGNORE: every softmax probability then moves by under about 1 % from image to image.
+SPREAD_COLLAPSE = 0.01
+LOGITS_IGNORE = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardVerdict:
+    """What the forward signal does with depth: collapses (last/first unit spread below
+    SPREAD_COLLAPSE), logits_ignore_input (logit spread below LOGITS_IGNORE), per_layer (the
+    geometric mean of spread(l+1) / spread(l); None for one hidden layer), and the numbers."""
+
+    collapses: bool
+    logits_ignore_input: bool
+    per_layer: float | None
+    first: float
+    last: float
+    logit_spread: float | None
+
+
+def forward_verdict(unit_spread: Sequence[float], logit_spread: float | None) -> ForwardVerdict:
+    """unit_spread: per hidden layer, input side first (numpy_mlp's `layer_stats`)."""
+    spreads = [float(v) for v in unit_spread]
+    first, last = spreads[0], spreads[-1]
+    steps = [b / a for a, b in zip(spreads[:-1], spreads[1:], strict=True) if a > 0]
+    return ForwardVerdict(
+        collapses=first > 0 and last / first < SPREAD_COLLAPSE,
+        logits_ignore_input=logit_spread is not None and logit_spread < LOGITS_IGNORE,
+        per_layer=geometric_mean(steps) if len(steps) == len(spreads) - 1 else None,
+        first=first,
+        last=last,
+        logit_spread=logit_spread,
+    )
+
+
+# --------------------------------------------------------------------------- larger rates, inits
+
+
+def needs_larger_rate(by_rate: Mapping[float, float | None], majority_percent: float) -> bool:
+    """True when a learning rate larger than any tried might train the network better: the
+    largest rate tried finished (did not diverge) and either the network is at chance at every
+    rate, or, of two or more rates, the largest gives the best test accuracy. by_rate: {rate: test
+    accuracy %, None when diverged}."""
+    done = {lr: a for lr, a in by_rate.items() if a is not None}
+    top = max(by_rate)
+    if top not in done:
+        return False
+    if all(at_chance(a, majority_percent) for a in done.values()):
+        return True
+    return len(by_rate) > 1 and done[top] >= max(done.values())
+
+
+def next_rate(lr: float) -> float:
+    """The next learning rate on the 1-3-10 ladder: 0.1 -> 0.3 -> 1 -> 3."""
+    step = 3.0 if f"{lr:.6e}".startswith("1") else 10.0 / 3.0
+    return float(f"{lr * step:.6g}")
+
+
+@dataclasses.dataclass(frozen=True)
+class InitVerdict:
+    """One activation at the deepest depth studied: trains, the (init, best rate, accuracy) that
+    learn at some rate tried; fails, the (init, network_verdict) of those that do not; rates,
+    every rate tried there."""
+
+    activation: str
+    depth: int
+    trains: tuple[tuple[str, float, float], ...]
+    fails: tuple[tuple[str, NetworkVerdict], ...]
+    rates: tuple[float, ...]
+
+
+def init_verdicts(
+    networks: Sequence[tuple[str, str, int, Mapping[float, float | None]]],
+    majority_percent: float,
+) -> list[InitVerdict]:
+    """networks: (activation, init, depth, {rate: test accuracy %, None when diverged}); one
+    verdict per activation, at its deepest depth ("learns": network_verdict's LEARNS tier)."""
+    out = []
+    for activation in dict.fromkeys(a for a, *_ in networks):
+        mine = [n for n in networks if n[0] == activation]
+        deepest = max(d for _, _, d, _ in mine)
+        trains, fails = [], []
+        for _, init, depth, by_rate in mine:
+            if depth != deepest:
+                continue
+            v = network_verdict(by_rate, majority_percent)
+            if v.tier == LEARNS:
+                trains.append((init, v.best_rate, v.best_accuracy))
+            else:
+                fails.append((init, v))
+        rates = sorted({lr for _, _, d, by_rate in mine if d == deepest for lr in by_rate})
+        out.append(InitVerdict(activation, deepest, tuple(trains), tuple(fails), tuple(rates)))
+    return out
 
 
 # --------------------------------------------------------------------------- seeds

@@ -1,12 +1,20 @@
 """The vanishing-gradient study: networks of growing depth, for each activation and initializer.
 
-Every network has `depth` hidden layers of `width` units (784-w-...-w-10). For each, the study
-measures ||dL/dW^(l)|| for every weight matrix on one fixed batch of training rows, at
-initialization and after every epoch, and the per-layer factor between neighbouring
-hidden-to-hidden matrices (the same shape, so only the backward pass differs between them). Each
-network is trained at every learning rate of the plan (one record per network and rate), with
-the gradient flow recorded during training (GradientFlow), and the test accuracy after the
-study's epochs. Why the norms behave as they do is in report.py's text, which report.md shows.
+Every network has `depth` hidden layers of `width` units (784-w-...-w-10). On one fixed batch of
+training rows it measures, at initialization and after every epoch (numpy_mlp's `LayerProbe`),
+per layer: the backpropagated error ||delta^(l)|| = ||dL/dZ^(l)||, the weight-gradient norm
+||dL/dW^(l)||, and the forward signal (mean activation, each unit's spread over the rows,
+saturation, and the logits' spread). From the numbers at initialization it derives
+
+    the backward factor        ||delta^(l)|| / ||delta^(l+1)||   between neighbouring hidden layers
+    the weight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)||  between same-shape hidden matrices
+    its forward part           weight-gradient factor / backward factor
+
+since dL/dW = [1 | A]^T delta makes each weight gradient the activations below times the error.
+Each network is trained at every learning rate of the plan (one record per network and rate);
+when its best test accuracy is at the largest rate tried, or it is at chance at every rate, the
+study adds the next rate on the 1-3-10 ladder (at most MAX_ADDED_RATES of them). Why the numbers
+behave as they do is in report.py's text, which report.md shows.
 """
 
 from __future__ import annotations
@@ -18,11 +26,27 @@ from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
-from compare.studies.cells import cached_data, epoch_probe, train_cell
-from compare.studies.rules import geometric_mean, layer_factors
+from compare.studies.cells import cached_data, train_cell
+from compare.studies.rules import (
+    delta_factors,
+    forward_factors,
+    geometric_mean,
+    layer_factors,
+    needs_larger_rate,
+    next_rate,
+)
 
-# The initializer each activation is usually paired with (and the study's default pairing).
+# The initializer each activation is usually paired with.
 PARTNER = {"logistic": "glorot_uniform", "tanh": "glorot_uniform", "relu": "he_uniform"}
+# The study's default (activation, init) pairs: each activation with its partner, and the
+# logistic also with Glorot's range times 4, the gain that makes up for its slope of at most 1/4.
+DEFAULT_PAIRS = (
+    ("logistic", PARTNER["logistic"]),
+    ("logistic", "glorot_uniform_x4"),
+    ("tanh", PARTNER["tanh"]),
+    ("relu", PARTNER["relu"]),
+)
+MAX_ADDED_RATES = 2  # larger rates the study adds per network when its best is the largest
 PROBE_ROWS = 256  # the fixed batch the norms are measured on
 FLOW_EVERY = 10
 
@@ -31,7 +55,7 @@ FLOW_EVERY = 10
 class VanishingPlan:
     depths: tuple[int, ...] = (1, 2, 4, 8)
     width: int = 50
-    pairs: tuple[tuple[str, str], ...] = tuple(PARTNER.items())  # (activation, init)
+    pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIRS  # (activation, init)
     epochs: int = 5
     learning_rates: tuple[float, ...] = (0.001, 0.01, 0.1)
     limit: int | None = None
@@ -53,18 +77,27 @@ class VanishingPlan:
             for lr in self.learning_rates
         ]
 
+    def groups(self) -> list[list[Settings]]:
+        """`networks()` cut into one list per network (pair and depth): its learning rates."""
+        nets, k = self.networks(), len(self.learning_rates)
+        return [nets[i : i + k] for i in range(0, len(nets), k)]
+
 
 def study_network(settings: Settings, data, probe_X, probe_y) -> dict:
-    """One network's record: norms at initialization and per epoch, and the training record."""
+    """One network's record: the instruments at initialization and per epoch, the factors they
+    give, and the training record."""
     from compare.studies.cells import build
-    from numpy_mlp import gradient_norms
+    from numpy_mlp import LayerProbe
 
     mlp = build(settings)
-    at_init = gradient_norms(mlp, probe_X, probe_y)
-    probe = epoch_probe(lambda: gradient_norms(mlp, probe_X, probe_y))
+    probe = LayerProbe(probe_X, probe_y)
     record = train_cell(settings, data, gradient_flow_every=FLOW_EVERY, callbacks=[probe], mlp=mlp)
     history = record.pop("history", {})
-    factors = layer_factors(at_init)
+    stats = [s.to_dict() for s in (probe.at_start, *probe.epochs)]
+    at_init = stats[0]
+    weights = layer_factors(at_init["grad_norm"])
+    deltas = delta_factors(at_init["delta_norm"])
+    trained = delta_factors(stats[-1]["delta_norm"]) if len(stats) > 1 else []
     return json_safe(
         {
             "activation": settings.activation,
@@ -72,11 +105,21 @@ def study_network(settings: Settings, data, probe_X, probe_y) -> dict:
             "depth": len(settings.layers) - 2,
             "layers": list(settings.layers),
             "learning_rate": settings.learning_rate,
-            "grad_norms": at_init,
-            "layer_factors": factors,
-            "mean_layer_factor": geometric_mean(factors),
-            "first_over_last": at_init[0] / at_init[-1] if at_init[-1] else None,
-            "epoch_grad_norms": probe.values,
+            "delta_factors": deltas,
+            "mean_delta_factor": geometric_mean(deltas),
+            "weight_grad_factors": weights,
+            "mean_weight_grad_factor": geometric_mean(weights),
+            "forward_factors": forward_factors(weights, deltas) if weights else [],
+            "trained_delta_factors": trained,
+            "mean_trained_delta_factor": geometric_mean(trained),
+            "layer_stats": stats,
+            "grad_norms": at_init["grad_norm"],
+            "first_over_last": (
+                at_init["grad_norm"][0] / at_init["grad_norm"][-1]
+                if at_init["grad_norm"][-1]
+                else None
+            ),
+            "epoch_grad_norms": [s["grad_norm"] for s in stats[1:]],
             "train_grad_norms": history.get("grad_norm", []),
             "update_ratios": history.get("update_ratio", []),
             **record,
@@ -119,8 +162,20 @@ def run_vanishing(
             "settings": plan.settings.to_dict(),
             "accuracy_unit": "percent",
             "norm": "Frobenius norm of dL/dW over the whole matrix, bias row included",
-            "layer_factor": "||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization for neighbouring "
-            "hidden-to-hidden matrices (same shape); mean_layer_factor is their geometric mean",
+            "delta_factor": "||delta^(l)|| / ||delta^(l+1)||, delta = dL/dZ, at initialization for "
+            "neighbouring hidden layers (d - 1 per network); mean_delta_factor is their geometric "
+            "mean; trained_delta_factors: the same after the last epoch",
+            "weight_grad_factor": "||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization for "
+            "neighbouring hidden-to-hidden matrices (same shape, d - 2 per network) = the delta "
+            "factor of the same pair times forward_factors (the activations it multiplies)",
+            "layer_stats": "numpy_mlp.layer_stats on the probe rows, at initialization then after "
+            "every epoch: mean_activation, unit_spread (mean over units of each unit's std over "
+            "the rows), saturation (tanh |a| > 0.97, logistic outside [0.03, 0.97], relu dead "
+            "units), logit_spread, delta_norm, grad_norm, weight_norm, update_ratio (the "
+            "optimizer's next step on the probe gradient)",
+            "added_rates": f"when a network's best test accuracy is at the largest rate tried, or "
+            f"it is at chance at every rate, the next rate on the 1-3-10 ladder is added (at most "
+            f"{MAX_ADDED_RATES} per network; such runs have rate_added true)",
             "n_classes": plan.settings.layers[-1],
             "test_majority_class": majority_class,
             "test_majority_percent": majority_percent,
@@ -131,13 +186,33 @@ def run_vanishing(
     def save() -> None:
         write_json(out / "study.json", study)
 
-    networks = plan.networks()
+    groups = plan.groups()
+    total, done = sum(len(g) for g in groups), 0
+
+    def train(settings: Settings, added: bool = False) -> dict:
+        nonlocal done
+        record = study_network(settings, data, probe_X, probe_y)
+        if added:
+            record["rate_added"] = True
+        study["runs"].append(record)
+        save()
+        done += 1
+        say(_line(done, total, record))
+        return record
+
     try:
-        for i, settings in enumerate(networks):
-            record = study_network(settings, data, probe_X, probe_y)
-            study["runs"].append(record)
-            save()
-            say(_line(i + 1, len(networks), record))
+        for group in groups:
+            by_rate = {}
+            for settings in group:
+                record = train(settings)
+                by_rate[settings.learning_rate] = _accuracy(record)
+            for _ in range(MAX_ADDED_RATES):
+                if not needs_larger_rate(by_rate, majority_percent):
+                    break
+                total += 1
+                lr = next_rate(max(by_rate))
+                record = train(dataclasses.replace(group[-1], learning_rate=lr), added=True)
+                by_rate[lr] = _accuracy(record)
         study["status"] = "complete"
     except KeyboardInterrupt:
         study["status"] = "interrupted"
@@ -153,6 +228,11 @@ def run_vanishing(
     return study
 
 
+def _accuracy(record: dict) -> float | None:
+    """The test accuracy of a finished run, None for a diverged one."""
+    return record.get("test_accuracy") if record["status"] == "complete" else None
+
+
 def majority(labels) -> tuple[int, float]:
     """The most common class of `labels` and its share in percent (what always answering it
     scores)."""
@@ -165,11 +245,10 @@ def majority(labels) -> tuple[int, float]:
 
 def _line(i: int, total: int, r: dict) -> str:
     test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
-    mean = r.get("mean_layer_factor")
-    factor = f"mean layer factor {mean:.2f}" if mean is not None else "no layer factor (depth < 3)"
-    ratio = r.get("first_over_last")
-    ratio = "-" if ratio is None else f"{ratio:.1e}"
+    mean = r.get("mean_delta_factor")
+    factor = f"delta factor {mean:.2f}" if mean is not None else "no delta factor (depth 1)"
+    added = " (added: best at the largest rate)" if r.get("rate_added") else ""
     return (
-        f"[{i}/{total}] {r['activation']:<8} {r['init']:<14} depth {r['depth']} "
-        f"lr {r['learning_rate']:g}: {factor}, first/last {ratio}; test {test}"
+        f"[{i}/{total}] {r['activation']:<8} {r['init']:<17} depth {r['depth']} "
+        f"lr {r['learning_rate']:g}{added}: {factor}; test {test}"
     )
