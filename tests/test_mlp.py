@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from numpy_mlp import MLP
 from numpy_mlp.checks.gradcheck import check_gradients, relative_error
-from numpy_mlp.model.activations import cross_entropy_delta, softmax
+from numpy_mlp.model.loss import delta_out as cross_entropy_delta
+from numpy_mlp.model.loss import softmax
 
 
 def test_layout_names_and_shapes():

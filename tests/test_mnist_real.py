@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from numpy_mlp import load_mnist, one_hot, standardize
 
@@ -31,6 +32,19 @@ def test_standardize_uses_training_statistics(mnist_dir):
     # one standard deviation for the whole (uncentred) scaled set, as the tutorial computes it
     np.testing.assert_allclose(Xs * scaled.std() + scaled.mean(axis=0), scaled, atol=1e-12)
     assert abs(Xts.mean()) < 0.05  # test set: training statistics, so only close to 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardize_by_table_is_the_arithmetic_bit_for_bit(dtype):
+    """8-bit pixels go through a lookup table made with the same operations: the same bits as
+    the chunked arithmetic, which other integer inputs take."""
+    rng = np.random.default_rng(0)
+    X_train = rng.integers(0, 256, (300, 17)).astype(np.uint8)
+    X_test = rng.integers(0, 256, (50, 17)).astype(np.uint8)
+    by_table = standardize(X_train, X_test, dtype=dtype, chunk_rows=64)
+    by_arithmetic = standardize(X_train.astype(np.int16), X_test.astype(np.int16), dtype=dtype)
+    for a, b in zip(by_table, by_arithmetic, strict=True):
+        assert a.dtype == dtype and np.array_equal(a, b)
 
 
 def test_standardize_formula_by_hand():

@@ -1,4 +1,5 @@
-"""The step spelled out operation by operation (numpy_mlp.training.profile) is the step itself."""
+"""The step's list of named operations, which the profiler (numpy_mlp.training.profile) times, is the
+step itself."""
 
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ def test_operations_in_order_change_the_parameters_exactly_as_the_step(dtype, ac
         idx = rng.choice(X.shape[0], m, replace=False)
         loss, correct = whole(X, Y, idx)
         ops = step_operations(profiled, X, Y, idx)
-        results = {op.label: op.run() for op in ops}
+        run_operations(ops)
         assert np.array_equal(profiled.mlp.params, whole.mlp.params)  # bit for bit
-        assert results["loss: sum log(row sum) - sum label logit"] == loss
-        assert results["count predicted == label"] == correct
+        assert profiled.result.loss == loss
+        assert profiled.result.correct == correct
     assert not np.array_equal(whole.mlp.params, MLP(LAYERS, seed=3, dtype=dtype).params)
     assert profiled.optimizer.iterations == whole.optimizer.iterations == 4
 
@@ -61,9 +62,34 @@ def test_every_product_and_call_is_listed_with_its_kind():
     # three matrices: 3 forward products, 3 weight gradients, 2 delta propagations
     assert kinds.count("product") == 8
     assert kinds.count("update") == 1 and ops[-1].kind == "update"
-    assert kinds[:2] == ["gather", "gather"]
-    assert "Z_h1 = [1|A] W^(0)  (16x13 @ 13x7)" in [op.label for op in ops]
+    assert kinds[:4] == ["gather"] * 4 and "gather" not in kinds[4:]
+    assert "Z_h1 = [1|A_in] W^(0)  (16x13 @ 13x7)" in [op.label for op in ops]
     assert len({op.label for op in ops}) == len(ops)
+    # the loss stops the step before backpropagation, the gradient check before the update
+    labels = [op.label for op in ops]
+    first_backward = next(i for i, op in enumerate(ops) if op.label.startswith("dL/dW"))
+    assert labels.index("stop if L is not finite") < first_backward
+    assert kinds[-2:] == ["check", "update"]
+
+
+def test_the_step_runs_the_list_the_profiler_times():
+    """What the step runs is the operations list itself (no copy that could drift from it)."""
+    X, Y = _data("float64")
+    _, step = _pair("float64")
+    ops = step_operations(step, X, Y, np.arange(16))
+    assert step.operations(16) is step.operations(16)  # built once per batch size
+    assert [op.run for op in step.operations(16)] == step._runs[16]
+    assert ops[4:] == step.operations(16)
+
+
+def test_profile_module_holds_no_arithmetic():
+    import inspect
+
+    from numpy_mlp.training import profile
+
+    source = inspect.getsource(profile)
+    for call in ("np.dot", "np.matmul", "np.exp", "np.log", "np.tanh", "np.take", "np.add"):
+        assert call not in source
 
 
 def test_a_non_finite_loss_stops_before_the_update():

@@ -184,14 +184,17 @@ def add_sweep_args(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="worker processes, one BLAS thread each (default: the number of cores; never more "
-        f"than the cells, at most {MAX_JOBS})",
+        f"than the cells, at most {MAX_JOBS}); stacked groups are split so that every process "
+        "has work",
     )
     parser.add_argument(
         "--method",
         choices=("stacked", "separate"),
         default="stacked",
-        help="stacked: cells that share a network shape and batches train together in one "
-        "process; separate: every cell trains alone (default: stacked)",
+        help="stacked: cells that share a network shape, seed and batches train together in one "
+        "fit_many (a group; groups are halved until every worker process has one); separate: "
+        "every cell trains alone by fit, one cell per task (default: stacked). The sweep prints "
+        "and records the placement",
     )
     parser.add_argument(
         "--scheduler",

@@ -79,7 +79,7 @@ class NumpySteps:
         from numpy_mlp import MLP, SGD
         from numpy_mlp.training.fast import FastStep
 
-        self.step = FastStep(MLP(layers, seed=0, dtype=np.float32), SGD(), batch)
+        self.step = FastStep(MLP(layers, seed=0, dtype=np.float32), SGD(), batch, one_hot=True)
         rng = np.random.default_rng(0)
         self.pool = [rng.choice(X.shape[0], batch, replace=False) for _ in range(8)]
         self.X, self.Y, self.threads = X, Y, threads
@@ -151,8 +151,8 @@ def numpy_step_profile(X: np.ndarray, Y: np.ndarray, *, rounds: int = 5, steps: 
     B = TUTORIAL.batch_size
     rng = np.random.default_rng(0)
     pool = [rng.choice(X.shape[0], B, replace=False) for _ in range(steps)]
-    whole = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B)
-    split = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B)
+    whole = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B, one_hot=True)
+    split = FastStep(MLP(TUTORIAL.layers, seed=0, dtype=np.float32), SGD(), B, one_hot=True)
     op_lists = [step_operations(split, X, Y, idx) for idx in pool]
     products = [op.run for op in op_lists[0] if op.kind == "product"]
     labels = [(op.label, op.kind) for op in op_lists[0]]

@@ -121,6 +121,26 @@ def run_group(cells: Sequence[Cell], data_dir, limit, method: str) -> list[tuple
     return [(c.id, r) for c, r in zip(cells, records, strict=True)]
 
 
+def placement(work: Sequence[Sequence[Cell]], plan: SweepPlan) -> str:
+    """How the cells of `work` (from `batches_of_work`) are placed on processes, in words."""
+    cells = sum(len(g) for g in work)
+    if plan.scheduler:
+        where = f"on the Dask cluster at {plan.scheduler}"
+    elif plan.jobs > 1 and len(work) > 1:
+        where = f"on {min(plan.jobs, len(work))} worker processes, one BLAS thread each"
+    else:
+        where = "one after another in this process, one BLAS thread"
+    if plan.method == "stacked":
+        sizes = ", ".join(str(len(g)) for g in work)
+        how = (
+            f"{cells} cell(s) in {len(work)} stacked group(s) of {sizes} (each group one fit_many: "
+            "cells with the same seed and shape share their batches)"
+        )
+    else:
+        how = f"{cells} cell(s), each trained alone by fit"
+    return f"{how}, {where}"
+
+
 def batches_of_work(cells: Sequence[Cell], method: str, jobs: int) -> list[list[Cell]]:
     """Groups of cells for the workers: stackable cells together (split so every job has work)."""
     if method != "stacked":
@@ -161,6 +181,9 @@ def run_sweep(
         f"{plan.base.epochs} epochs each, {plan.jobs} job(s), method {plan.method}"
     )
     work = batches_of_work(todo, plan.method, plan.jobs)
+    placed = placement(work, plan) if todo else None
+    if placed:
+        say(f"Placement: {placed}")
     started = time.perf_counter()
     status, error = "running", None
     executor, close = None, lambda: None
@@ -179,6 +202,9 @@ def run_sweep(
             futures = [
                 executor.submit(run_group, g, data_dir, plan.limit, plan.method) for g in work
             ]
+            # the workers exist (forked at the first submit): while this process waits for them,
+            # a thread loads the plotting library, which the figures would otherwise wait for
+            _warm_figures()
             results = (f.result() for f in as_completed(futures))
         for pairs in results:
             for cell_id, record in pairs:
@@ -196,8 +222,20 @@ def run_sweep(
         store.remove_if_empty()
         elapsed = time.perf_counter() - started
         trained = [r for cid, r in done.items() if cid in {c.id for c in todo}]
-        _write(plan, out, cells, done, status, elapsed, trained, error)
+        _write(plan, out, cells, done, status, elapsed, trained, error, placed)
     return 0
+
+
+def _warm_figures() -> None:
+    """Import the figure code (matplotlib, ~0.5-1 s) in a background thread while workers train."""
+    import threading
+
+    def load() -> None:
+        from compare.plots import _pyplot
+
+        _pyplot()
+
+    threading.Thread(target=load, name="figures-import", daemon=True).start()
 
 
 def check_folder(out: Path, plan: SweepPlan) -> None:
@@ -226,7 +264,15 @@ def _line(i: int, total: int, r: dict) -> str:
 
 
 def _write(
-    plan, out: Path, cells, done: dict, status: str, elapsed: float, trained, error=None
+    plan,
+    out: Path,
+    cells,
+    done: dict,
+    status: str,
+    elapsed: float,
+    trained,
+    error=None,
+    placed=None,
 ) -> None:
     from compare.finals import REPORTS, failed, settle
     from compare.folders import read_record
@@ -239,6 +285,7 @@ def _write(
         "model_epochs": epochs,
         "wall_seconds": elapsed,
         "model_epochs_per_second": epochs / elapsed if elapsed > 0 and epochs else None,
+        "placement": placed,
     }
     earlier = read_record(out / "sweep.json") if not trained else None  # nothing left to do
     if earlier is not None and isinstance(earlier.get("throughput"), dict):

@@ -167,7 +167,8 @@ def sweep_report(study: dict, out: Path) -> str:
         f"This run trained {t['cells_trained_now']} cell(s), {t['model_epochs']} model-epochs, in "
         f"{t['wall_seconds']:.1f} s"
         + (f" ({rate:.2f} model-epochs per second" if rate else "")
-        + (f", {c['jobs']} worker process(es), method {c['method']})." if rate else "."),
+        + (f", {c['jobs']} worker process(es), method {c['method']})." if rate else ".")
+        + (f" Placement: {t['placement']}." if t.get("placement") else ""),
         "",
         "## Figures",
         "",

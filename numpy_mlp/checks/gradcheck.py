@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from numpy_mlp.checks.grad import TOLERANCE, central_difference, relative_error
-from numpy_mlp.model.activations import Activation, log_softmax
+from numpy_mlp.model.activations import Activation
+from numpy_mlp.model.loss import cross_entropy
 from numpy_mlp.model.mlp import MLP, add_bias_unit, forward_pass
 from numpy_mlp.model.targets import as_inputs, as_targets
 
@@ -104,7 +105,7 @@ def _loss_from(
     for W in weights[l + 1 :]:
         active.append(np.packbits(Z > 0).tobytes())
         Z = add_bias_unit(f.f(Z)) @ W
-    return -(Y * log_softmax(Z)).sum() / Z.shape[0], b"".join(active)
+    return cross_entropy(Z, Y), b"".join(active)
 
 
 def fd_steps(mlp: MLP, X, l: int, entries: np.ndarray, h: float = 3e-4) -> np.ndarray:

@@ -41,6 +41,11 @@ def standardize(
     if std == 0:
         raise ValueError("the training images are constant: their standard deviation is zero")
 
+    if X_train.dtype == np.uint8 and X_test.dtype == np.uint8:  # MNIST's pixels
+        return _by_table(X_train, mean, std, dtype, chunk_rows), _by_table(
+            X_test, mean, std, dtype, chunk_rows
+        )
+
     def apply(X: np.ndarray) -> np.ndarray:
         out = np.empty(X.shape, dtype=dtype)
         for start in range(0, X.shape[0], chunk_rows):
@@ -54,3 +59,20 @@ def standardize(
         return out
 
     return apply(X_train), apply(X_test)
+
+
+def _by_table(X: np.ndarray, mean: np.ndarray, std: float, dtype, chunk_rows: int) -> np.ndarray:
+    """The same arithmetic for 8-bit pixels, done once per (value, pixel) pair: a (256, d) table
+    computed with the very operations `apply` performs, then looked up (bit for bit the same result,
+    in about two thirds of the time: it trims the start-up of every command that loads MNIST)."""
+    d = X.shape[1]
+    levels = np.arange(256, dtype=np.float64)[:, None]
+    table = (((levels / 255.0 - 0.5) * 2.0 - mean) / std).astype(dtype).ravel()
+    columns = np.arange(d)
+    out = np.empty(X.shape, dtype=dtype)
+    for start in range(0, X.shape[0], chunk_rows):
+        where = X[start : start + chunk_rows].astype(np.intp)
+        where *= d  # row `value` of the table
+        where += columns  # column `pixel`
+        np.take(table, where, out=out[start : start + chunk_rows])
+    return out

@@ -1,8 +1,7 @@
 """Activations, their derivatives, and the loss, side by side.
 
-Shapes: Z and A are (n, units); Y is one-hot (n, k). Hidden layers use one of `ACTIVATIONS`
-(tanh by default, as in the tutorial), the output layer softmax, and the loss is the batch-mean
-categorical cross-entropy.
+Shapes: Z and A are (n, units). Hidden layers use one of `ACTIVATIONS` (tanh by default, as in
+the tutorial); the output layer's softmax and the cross-entropy loss are `numpy_mlp.model.loss`.
 
 Each hidden activation comes with its derivative written in terms of the activation A = f(Z)
 itself, so backpropagation needs only the stored activations. Every kernel takes an optional
@@ -90,32 +89,3 @@ def get_activation(name: str) -> Activation:
         raise ValueError(
             f"activation must be one of {', '.join(ACTIVATIONS)}, got {brief(name)}"
         ) from None
-
-
-def softmax(Z: np.ndarray) -> np.ndarray:
-    """A_ik = exp(Z_ik - max_j Z_ij) / sum_j exp(Z_ij - max_j Z_ij), row by row.
-
-    Subtracting the row maximum changes nothing mathematically and keeps exp from overflowing.
-    """
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """log softmax(Z), row by row, without forming softmax (stable for very negative logits)."""
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def cross_entropy(Z_out: np.ndarray, Y: np.ndarray) -> float:
-    """L = -(1/n) sum_i sum_k Y_ik log softmax(Z_out)_ik, from the logits Z_out (n, k).
-
-    Computed from the logits, as TensorFlow does, so a confident wrong answer gives a large finite
-    loss rather than log(0).
-    """
-    return float(-(Y * log_softmax(Z_out)).sum() / Z_out.shape[0])
-
-
-def cross_entropy_delta(A_out: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """delta_out = dL/dZ_out = (A_out - Y) / n: softmax and cross-entropy differentiated together."""
-    return (A_out - Y) / A_out.shape[0]

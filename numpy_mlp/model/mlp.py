@@ -32,15 +32,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numpy_mlp.model.activations import (
-    ACTIVATIONS,
-    Activation,
-    cross_entropy,
-    cross_entropy_delta,
-    get_activation,
-    softmax,
-)
+from numpy_mlp.model.activations import ACTIVATIONS, Activation, get_activation
 from numpy_mlp.model.initializers import get_initializer
+from numpy_mlp.model.loss import cross_entropy, delta_out, softmax
 from numpy_mlp.model.parameters import (
     add_bias_unit,
     allocate,
@@ -99,7 +93,7 @@ def backward_pass(
     hidden layers, f'(Z^(l)) (`trace["f_prime"][l]`), for showing them (`explain`).
     """
     grads: list[np.ndarray] = [np.empty(0)] * len(weights)
-    delta = cross_entropy_delta(activations[-1], Y)  # delta_out = (A_out - Y) / n
+    delta = delta_out(activations[-1], Y)  # delta_out = (A_out - Y) / n
     for l in reversed(range(len(weights))):
         A = activations[l]  # A^(l), bias unit in column 0
         grads[l] = A.T @ delta  # dL/dW^(l) = A^(l)^T delta^(l+1)
@@ -238,9 +232,9 @@ class MLP:
         return A @ self.W_out[1:] + self.W_out[0]
 
     def loss(self, X, Y) -> float:
-        """L = -(1/n) sum_i sum_k Y_ik log A_out_ik (computed from Z_out for stability)."""
+        """L = -(1/n) sum_i sum_k Y_ik log A_out_ik (computed from Z_out: `model.loss`)."""
         X = self.as_inputs(X)
-        return cross_entropy(self.logits(X), self.as_targets(Y, X.shape[0]))
+        return float(cross_entropy(self.logits(X), self.as_targets(Y, X.shape[0])))
 
     # -- backward ----------------------------------------------------------------------------------
     def gradients(self, X, Y) -> list[np.ndarray]:

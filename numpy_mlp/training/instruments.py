@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from numpy_mlp.model.activations import cross_entropy
+from numpy_mlp.model.loss import cross_entropy
 from numpy_mlp.model.mlp import MLP, backward_pass, forward_pass
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.optimizers import SGD
@@ -131,7 +131,7 @@ def layer_stats(mlp: MLP, X, Y, optimizer: SGD | None = None) -> LayerStats:
             for D, w in zip(moves, weight_norm, strict=True)
         ]
     return LayerStats(
-        loss=cross_entropy(Z[-1], Y),
+        loss=float(cross_entropy(Z[-1], Y)),
         mean_activation=[float(np.mean(A)) for A in hidden],
         unit_spread=[unit_spread(A) for A in hidden],
         saturation=[saturation(f.name, A) for A in hidden],

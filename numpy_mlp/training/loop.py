@@ -18,11 +18,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from numpy_mlp.io.progress import progress_bar
-from numpy_mlp.model.activations import cross_entropy
+from numpy_mlp.model.loss import cross_entropy
 from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.divergence import TrainingDivergedError, epoch_divergence
-from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep
+from numpy_mlp.training.fast import FastStep, NonFiniteLoss, ReferenceStep, is_one_hot
 from numpy_mlp.training.flow import GradientFlow
 from numpy_mlp.training.optimizers import SGD
 
@@ -72,7 +72,7 @@ def evaluate(mlp: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     for start in range(0, X.shape[0], 4096):
         Xc, Yc = X[start : start + 4096], Y[start : start + 4096]
         Z_out = mlp.logits(Xc)
-        loss_sum += cross_entropy(Z_out, Yc) * Xc.shape[0]
+        loss_sum += float(cross_entropy(Z_out, Yc)) * Xc.shape[0]
         correct += int(np.count_nonzero(Z_out.argmax(axis=1) == Yc.argmax(axis=1)))
     return loss_sum / X.shape[0], correct / X.shape[0]
 
@@ -159,15 +159,14 @@ def fit(
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     X_train, Y_train, X_val, Y_val = prepare_data(mlp, X, Y, validation_split, validation_data)
-    n = X_train.shape[0]
+    n, B = X_train.shape[0], min(batch_size, X_train.shape[0])
     if optimizer is None:
         optimizer = mlp.optimizer if mlp.optimizer is not None else SGD()
     mlp.optimizer = optimizer
-    step = (
-        FastStep(mlp, optimizer, min(batch_size, n))
-        if engine == "fast"
-        else ReferenceStep(mlp, optimizer)
-    )
+    if engine == "fast":
+        step = FastStep(mlp, optimizer, B, one_hot=is_one_hot(Y_train))
+    else:
+        step = ReferenceStep(mlp, optimizer)
     if gradient_flow is not None:
         gradient_flow.start([W.shape for W in mlp.weights])
         step.flow = gradient_flow
@@ -178,12 +177,7 @@ def fit(
     rng = np.random.default_rng(seed)
     history = History()
     show_bar = verbose == 1 and sys.stderr.isatty()
-    with contextlib.ExitStack() as stack:
-        if blas_threads is not None:
-            stack.enter_context(threadpool_limits(limits=blas_threads, user_api="blas"))
-        # A diverging run overflows before the loss turns non-finite; the error says so plainly.
-        stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
-        batches = stack.enter_context(PrefetchedBatches(X_train, Y_train, min(batch_size, n)))
+    with training_scope(blas_threads, X_train, Y_train, B) as (stack, batches):
         for callback in callbacks:  # on_train_end runs however training ends
             stack.callback(callback.on_train_end)
         for epoch in range(epochs):
@@ -195,31 +189,58 @@ def fit(
                     total=-(-n // batch_size), desc=f"Epoch {epoch + 1}/{epochs}", unit="step"
                 )
             try:
-                loss_sum, correct = _train_epoch(step, batches.epoch(order), epoch, bar)
+                sums = _train_epoch(step, batches.epoch(order), epoch, bar)
             except TrainingDivergedError as exc:
                 exc.history = history
                 raise
-            logs = {"loss": loss_sum / n, "accuracy": correct / n}
-            if X_val.shape[0]:
-                logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
-            logs["seconds"] = time.perf_counter() - started
-            if gradient_flow is not None:
-                logs.update(gradient_flow.end_epoch())
+            logs = _epoch_logs(mlp, sums, n, (X_val, Y_val), gradient_flow, started)
             history.append(epoch, logs)
             if verbose:
                 print(epoch_line(epoch, epochs, logs), flush=True)
-            verdict = epoch_divergence(logs, mlp.n_classes)
-            if verdict is not None:
-                what, value = verdict
-                exc = TrainingDivergedError(
-                    epoch + 1, None, value, optimizer.learning_rate, what,
-                    n_classes=mlp.n_classes,
-                )  # fmt: skip
-                exc.history = history
-                raise exc
+            _raise_if_diverged(logs, epoch, mlp, optimizer, history)
             if callbacks_stop(callbacks, epoch, logs):
                 break
     return history
+
+
+@contextlib.contextmanager
+def training_scope(blas_threads: int | None, X_train, Y_train, batch_size: int):
+    """What a training run holds while it runs: the BLAS thread limit, floating-point errors
+    silenced (a diverging run overflows before its loss turns non-finite; the divergence rule
+    says so plainly) and the background batch gatherer with the labels taken once. Yields
+    (ExitStack, PrefetchedBatches); the ExitStack takes callbacks to run on the way out."""
+    with contextlib.ExitStack() as stack:
+        if blas_threads is not None:
+            stack.enter_context(threadpool_limits(limits=blas_threads, user_api="blas"))
+        stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+        labels = np.argmax(Y_train, axis=1)  # the labels as integers, once
+        batches = PrefetchedBatches(X_train, Y_train, batch_size, labels=labels)
+        yield stack, stack.enter_context(batches)
+
+
+def _epoch_logs(mlp: MLP, sums, n: int, validation, gradient_flow, started: float) -> dict:
+    """An epoch's logs: mean training loss and accuracy, validation loss and accuracy (when
+    there are validation rows), seconds since `started`, gradient flow (when recorded)."""
+    (loss_sum, correct), (X_val, Y_val) = sums, validation
+    logs = {"loss": loss_sum / n, "accuracy": correct / n}
+    if X_val.shape[0]:
+        logs["val_loss"], logs["val_accuracy"] = evaluate(mlp, X_val, Y_val)
+    logs["seconds"] = time.perf_counter() - started
+    if gradient_flow is not None:
+        logs.update(gradient_flow.end_epoch())
+    return logs
+
+
+def _raise_if_diverged(logs: dict, epoch: int, mlp: MLP, optimizer: SGD, history: History):
+    """TrainingDivergedError (with the History) when this epoch's logs break the divergence rule."""
+    verdict = epoch_divergence(logs, mlp.n_classes)
+    if verdict is not None:
+        what, value = verdict
+        exc = TrainingDivergedError(
+            epoch + 1, None, value, optimizer.learning_rate, what, n_classes=mlp.n_classes
+        )
+        exc.history = history
+        raise exc
 
 
 def callbacks_stop(callbacks: list[Callback], epoch: int, logs: dict[str, float]) -> bool:
@@ -234,9 +255,10 @@ def _train_epoch(step, batches, epoch: int, bar) -> tuple[float, int]:
     """One epoch of SGD steps over `batches`; returns (sum of batch loss x rows, correct rows)."""
     loss_sum, correct, rows = 0.0, 0, 0
     try:
-        for s, (A_in, Yb) in enumerate(batches):
+        for s, batch in enumerate(batches):
+            A_in = batch[0]
             try:
-                loss, hits = step.train_batch(A_in, Yb)
+                loss, hits = step.train_batch(*batch)
             except NonFiniteLoss as exc:
                 raise TrainingDivergedError(
                     epoch + 1, s + 1, exc.loss, step.optimizer.learning_rate, exc.what

@@ -10,6 +10,14 @@ thin matrix products; stacked, the K networks share the calls:
 * every layer is one stacked product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
 * the update is `momentum_update` once on (K, T), each network's eta_t and momentum a (K, 1) column.
 
+The forward pass, loss and backpropagation are the fast step's own operations
+(`numpy_mlp.training.fast.layer_operations`, with `numpy_mlp.model.loss`), built on buffers with a
+leading stack axis and `np.matmul` for the products: nothing of the arithmetic is written twice.
+Sharing costs nothing measurable: against the hand-written stacked pass it replaced, a K = 4
+step of the tutorial network took 711 us against 725 us (fastest of 20 alternating rounds, one
+BLAS thread, float32, on the 2-core machine under load), and the single-network step 221 us
+against 219 us.
+
 Each network's arithmetic is `fit`'s: the same formulas, the same batches in the same order (same
 `seed`), its own optimizer; only how the products are blocked differs, so in float64 every network
 ends where `fit` alone takes it, to the last bit (the tests check it). A network that diverges (the
@@ -19,19 +27,18 @@ weights the same event leaves in `fit`; the others carry on.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from numpy_mlp.model.loss import LossResult, Operation
 from numpy_mlp.model.mlp import MLP
 from numpy_mlp.model.parameters import flat_views
-from numpy_mlp.training.batches import PrefetchedBatches
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.divergence import TrainingDivergedError, epoch_divergence
+from numpy_mlp.training.fast import LayerBuffers, StepInputs, is_one_hot, layer_operations
 from numpy_mlp.training.flow import GradientFlow
 from numpy_mlp.training.loop import (
     History,
@@ -39,6 +46,7 @@ from numpy_mlp.training.loop import (
     check_positive,
     evaluate,
     prepare_data,
+    training_scope,
 )
 from numpy_mlp.training.optimizers import SGD, momentum_update
 
@@ -51,7 +59,15 @@ class StackedStep:
     until `write_back`.
     """
 
-    def __init__(self, mlps: Sequence[MLP], optimizers: Sequence[SGD], batch_size: int) -> None:
+    def __init__(
+        self,
+        mlps: Sequence[MLP],
+        optimizers: Sequence[SGD],
+        batch_size: int,
+        *,
+        one_hot: bool = False,
+    ) -> None:
+        self.one_hot = one_hot  # targets one-hot: each label logit is picked, not summed
         for mlp, opt in zip(mlps, optimizers, strict=True):
             opt.init_state(mlp.weights)
         self.mlps, self.optimizers = list(mlps), list(optimizers)
@@ -74,53 +90,35 @@ class StackedStep:
             self.l2 = np.stack(
                 [o.l2 if o.l2 is not None else np.zeros_like(self.P[0]) for o in opts]
             )
-        sizes, B = [r - 1 for r, _ in self.shapes] + [self.shapes[-1][1]], batch_size
-        self.capacity = B
-        self.Z = [np.empty((K, B, d), dtype) for d in sizes[1:]]  # Z of every layer
-        self.A = [np.ones((K, B, u + 1), dtype) for u in sizes[1:-1]]  # [1 | f(Z_h)]
-        self.delta = [np.empty((K, B, u), dtype) for u in sizes[1:-1]]
-        self.f_prime = [np.empty((K, B, u), dtype) for u in sizes[1:-1]]
+        self.capacity = batch_size
+        self.buffers = LayerBuffers(self.shapes, dtype, batch_size, lead=(K,))
+        self.inputs, self.result = StepInputs(), LossResult()
+        self._runs: dict[int, list] = {}
 
-    def forward(self, A_in: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Forward pass of every network on A_in = [1 | X_batch] (m, d_in + 1), one-hot Y (m, k).
+    def operations(self, m: int) -> list[Operation]:
+        """Forward pass, loss and backpropagation of every network on m rows (the per-layer
+        operations of `numpy_mlp.training.fast`, on (K, m, ...) stacks with np.matmul)."""
+        return layer_operations(
+            self.buffers.rows(m), self.W, self.dW, self.f, self.inputs, self.result,
+            product=np.matmul, one_hot=self.one_hot,
+        )  # fmt: skip
 
-        Returns (batch loss per network (K,), correct rows per network (K,)); leaves
-        A_out = softmax(Z_out) in self.Z[-1].
+    def gradients(self, A_in, Y, labels, positions) -> tuple[np.ndarray, np.ndarray]:
+        """Forward and backward pass of every network on one batch: A_in = [1 | X_batch]
+        (m, d_in + 1), Y (m, k), labels (m,), positions (m,) (`model.loss.label_positions`).
+
+        Fills G (and its views dW) with every network's dL/dW; returns (batch loss per network
+        (K,), correct rows per network (K,)).
         """
         m = A_in.shape[0]
-        A = A_in[None]  # shared by the K networks
-        for l, W in enumerate(self.W):
-            Z = self.Z[l][:, :m]
-            np.matmul(A, W, out=Z)  # Z = [1 | A] W, per network
-            if l < len(self.W) - 1:
-                A = self.A[l][:, :m]
-                self.f.f(Z, out=A[:, :, 1:])  # A_h = [1 | f(Z_h)]
-        # correct: argmax Z_out = argmax Y, the first maximum winning ties (as fit counts)
-        correct = np.count_nonzero(Z.argmax(axis=2) == Y.argmax(axis=1)[None, :], axis=1)
-        Z -= Z.max(axis=2, keepdims=True)  # shifted logits: softmax unchanged, exp cannot overflow
-        z_label = (Z * Y[None]).sum(axis=2)
-        np.exp(Z, out=Z)
-        rowsum = Z.sum(axis=2, keepdims=True)
-        losses = (np.log(rowsum).sum(axis=(1, 2)) - z_label.sum(axis=1)) / m
-        Z /= rowsum  # A_out = softmax(Z_out)
-        return losses, correct
-
-    def backward(self, A_in: np.ndarray, Y: np.ndarray) -> None:
-        """Backpropagation after `forward`: fills G (and its views dW) with every network's dL/dW."""
-        m = A_in.shape[0]
-        delta = self.Z[-1][:, :m]
-        delta -= Y[None]
-        delta /= m  # delta_out = (A_out - Y) / m
-        for l in range(len(self.W) - 1, -1, -1):
-            A = self.A[l - 1][:, :m] if l else A_in[None]
-            np.matmul(A.transpose(0, 2, 1), delta, out=self.dW[l])  # dL/dW = [1 | A]^T delta
-            if l:
-                below = self.delta[l - 1][:, :m]
-                np.matmul(delta, self.W[l][:, 1:, :].transpose(0, 2, 1), out=below)
-                f_prime = self.f_prime[l - 1][:, :m]
-                self.f.derivative(A[:, :, 1:], out=f_prime)
-                below *= f_prime  # delta_h = (delta W[1:]^T) * f'(Z_h)
-                delta = below
+        runs = self._runs.get(m)
+        if runs is None:
+            runs = self._runs[m] = [op.run for op in self.operations(m)]
+        inputs = self.inputs
+        inputs.A_in, inputs.Y, inputs.labels, inputs.positions = A_in[None], Y, labels, positions
+        for run in runs:
+            run()
+        return self.result.loss, self.result.correct
 
     def gradient_finite(self) -> np.ndarray:
         """(K,) True where every entry of that network's gradient is finite (one reduction)."""
@@ -221,99 +219,125 @@ def fit_many(
         for callback in cbs:
             callback.on_train_begin(mlp)
 
-    stack = StackedStep(mlps, optimizers, B)
-    ids = np.arange(K)  # which network each row of the stack is
-    histories = [History() for _ in mlps]
-    n_classes = mlps[0].n_classes
+    stack = StackedStep(mlps, optimizers, B, one_hot=is_one_hot(Y_train))
+    run = _StackedRun(stack, callbacks, flows, (X_val, Y_val))
     rng = np.random.default_rng(seed)
-
-    def leave(rows: np.ndarray, reason: list[TrainingDivergedError | None]) -> None:
-        """Networks at `rows` of the stack stop here: their state goes back, the stack shrinks."""
-        nonlocal ids
-        stack.write_back(rows.tolist())
-        for row, exc in zip(rows, reason, strict=True):
-            if exc is not None:
-                exc.history = histories[ids[row]]
-                histories[ids[row]].diverged = exc
-        alive = np.setdiff1d(np.arange(ids.shape[0]), rows)
-        ids = ids[alive]
-        if ids.shape[0]:
-            stack.keep(alive)
-
-    with contextlib.ExitStack() as scope:
-        if blas_threads is not None:
-            scope.enter_context(threadpool_limits(limits=blas_threads, user_api="blas"))
-        scope.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
-        batches = scope.enter_context(PrefetchedBatches(X_train, Y_train, B))
+    with training_scope(blas_threads, X_train, Y_train, B) as (scope, batches):
         # However training ends (a callback raising, Ctrl-C mid-epoch): every network's
         # on_train_end runs (each even if another raises), after the stack's weights and
         # velocities are written back, so they match the iteration counts, as in fit.
         for cb in reversed([c for cbs in callbacks for c in cbs]):
             scope.callback(cb.on_train_end)
-        scope.callback(lambda: stack.write_back() if ids.shape[0] else None)
+        scope.callback(lambda: stack.write_back() if run.alive() else None)
         for epoch in range(epochs):
-            if not ids.shape[0]:
+            if not run.alive():
                 break
             started = time.perf_counter()
             order = rng.permutation(n) if shuffle else np.arange(n)
-            loss_sum = np.zeros(ids.shape[0])
-            hits = np.zeros(ids.shape[0], np.int64)
-            for s, (A_in, Yb) in enumerate(batches.epoch(order)):
-                losses, correct = stack.forward(A_in, Yb)
-                stack.backward(A_in, Yb)
-                bad = ~np.isfinite(losses) | ~stack.gradient_finite()
-                if bad.any():  # as fit: stop before this step's update, weights as they were
-                    rows = np.flatnonzero(bad)
-                    errors = [
-                        _step_error(epoch, s, losses[r], stack, r) for r in rows
-                    ]  # fmt: skip
-                    kept = ~bad
-                    loss_sum, hits, losses, correct = (
-                        loss_sum[kept], hits[kept], losses[kept], correct[kept]
-                    )  # fmt: skip
-                    leave(rows, errors)
-                    if not ids.shape[0]:
-                        break
-                if flows is not None and all([flows[i].due() for i in ids]):
-                    for row, i in enumerate(ids):
-                        flows[i].note_gradient(stack.G[row])
-                    before = stack.P.copy()
-                    stack.update()
-                    for row, i in enumerate(ids):
-                        flows[i].note_update(before[row], stack.P[row])
-                else:
-                    stack.update()
-                loss_sum += losses * A_in.shape[0]
-                hits += correct
-            if not ids.shape[0]:
+            sums = run.train_epoch(batches.epoch(order), epoch)
+            if not run.alive():
                 break
-            stack.write_back()
-            seconds = time.perf_counter() - started
-            stopping, reasons = [], []
-            for row, i in enumerate(ids):
-                logs = {"loss": float(loss_sum[row]) / n, "accuracy": int(hits[row]) / n}
-                if X_val.shape[0]:
-                    logs["val_loss"], logs["val_accuracy"] = evaluate(mlps[i], X_val, Y_val)
-                logs["seconds"] = seconds
-                if flows is not None:
-                    logs.update(flows[i].end_epoch())
-                histories[i].append(epoch, logs)
-                verdict = epoch_divergence(logs, n_classes)
-                if verdict is not None:
-                    what, value = verdict
-                    lr = optimizers[i].learning_rate
-                    stopping.append(row)
-                    reasons.append(
-                        TrainingDivergedError(epoch + 1, None, value, lr, what, n_classes=n_classes)
-                    )
-                elif callbacks_stop(callbacks[i], epoch, logs):
-                    stopping.append(row)
-                    reasons.append(None)
+            stopping, reasons = run.close_epoch(epoch, sums, n, time.perf_counter() - started)
             if verbose:
-                print(_epoch_line(epoch, epochs, histories, ids), flush=True)
+                print(_epoch_line(epoch, epochs, run.histories, run.ids), flush=True)
             if stopping:
-                leave(np.array(stopping), reasons)
-    return histories
+                run.leave(np.array(stopping), reasons)
+    return run.histories
+
+
+class _StackedRun:
+    """The networks of one `fit_many` call while they train: which row of the stack each one is
+    (`ids`), their Histories, callbacks and gradient-flow records."""
+
+    def __init__(self, stack: StackedStep, callbacks, flows, validation) -> None:
+        self.stack, self.callbacks, self.flows = stack, callbacks, flows
+        self.mlps, self.optimizers = list(stack.mlps), list(stack.optimizers)
+        self.X_val, self.Y_val = validation
+        self.ids = np.arange(len(self.mlps))  # which network each row of the stack is
+        self.histories = [History() for _ in self.mlps]
+        self.n_classes = self.mlps[0].n_classes
+
+    def alive(self) -> bool:
+        return bool(self.ids.shape[0])
+
+    def leave(self, rows: np.ndarray, reasons: list[TrainingDivergedError | None]) -> None:
+        """Networks at `rows` of the stack stop here: their state goes back, the stack shrinks."""
+        self.stack.write_back(rows.tolist())
+        for row, exc in zip(rows, reasons, strict=True):
+            if exc is not None:
+                exc.history = self.histories[self.ids[row]]
+                self.histories[self.ids[row]].diverged = exc
+        alive = np.setdiff1d(np.arange(self.ids.shape[0]), rows)
+        self.ids = self.ids[alive]
+        if self.alive():
+            self.stack.keep(alive)
+
+    def train_epoch(self, batches, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch of steps; (sum of batch loss x rows, correct rows) per network still in."""
+        stack = self.stack
+        loss_sum = np.zeros(self.ids.shape[0])
+        hits = np.zeros(self.ids.shape[0], np.int64)
+        for s, batch in enumerate(batches):
+            losses, correct = stack.gradients(*batch)
+            bad = ~np.isfinite(losses) | ~stack.gradient_finite()
+            if bad.any():  # as fit: stop before this step's update, weights as they were
+                rows = np.flatnonzero(bad)
+                errors = [_step_error(epoch, s, losses[r], stack, r) for r in rows]
+                kept = ~bad
+                loss_sum, hits, losses, correct = (
+                    loss_sum[kept], hits[kept], losses[kept], correct[kept]
+                )  # fmt: skip
+                self.leave(rows, errors)
+                if not self.alive():
+                    break
+            self.update()
+            loss_sum += losses * batch[0].shape[0]
+            hits += correct
+        return loss_sum, hits
+
+    def update(self) -> None:
+        """The stack's update, with the gradient-flow records when they are due."""
+        stack, flows = self.stack, self.flows
+        if flows is not None and all([flows[i].due() for i in self.ids]):
+            for row, i in enumerate(self.ids):
+                flows[i].note_gradient(stack.G[row])
+            before = stack.P.copy()
+            stack.update()
+            for row, i in enumerate(self.ids):
+                flows[i].note_update(before[row], stack.P[row])
+        else:
+            stack.update()
+
+    def close_epoch(self, epoch: int, sums, n: int, seconds: float):
+        """Every network's logs for the epoch into its History; returns (rows that stop here,
+        the TrainingDivergedError of each, or None where its callbacks stopped it)."""
+        loss_sum, hits = sums
+        self.stack.write_back()
+        stopping, reasons = [], []
+        for row, i in enumerate(self.ids):
+            logs = {"loss": float(loss_sum[row]) / n, "accuracy": int(hits[row]) / n}
+            if self.X_val.shape[0]:
+                logs["val_loss"], logs["val_accuracy"] = evaluate(
+                    self.mlps[i], self.X_val, self.Y_val
+                )
+            logs["seconds"] = seconds
+            if self.flows is not None:
+                logs.update(self.flows[i].end_epoch())
+            self.histories[i].append(epoch, logs)
+            verdict = epoch_divergence(logs, self.n_classes)
+            if verdict is not None:
+                what, value = verdict
+                lr = self.optimizers[i].learning_rate
+                stopping.append(row)
+                reasons.append(
+                    TrainingDivergedError(
+                        epoch + 1, None, value, lr, what, n_classes=self.n_classes
+                    )
+                )
+            elif callbacks_stop(self.callbacks[i], epoch, logs):
+                stopping.append(row)
+                reasons.append(None)
+        return stopping, reasons
 
 
 def _step_error(epoch: int, s: int, loss: float, stack: StackedStep, row: int):
