@@ -96,6 +96,25 @@ def overfitting_sentence(label: str, history: dict) -> str:
     return text + f", and training loss fell only {drop:.0%} over the same epochs; {end}."
 
 
+def stopping_sentence(label: str, record: dict | None) -> str | None:
+    """Where early stopping ended one model's training, from its record (trainers.stopping_record)."""
+    if not record:
+        return None
+    best = f"best val_loss at epoch {record['best_epoch']}, whose weights it ends with"
+    if record.get("stopped_epoch"):
+        return (
+            f"{label} stopped early after epoch {record['stopped_epoch']} (no val_loss improvement "
+            f"for {record['patience']} epoch(s); {best})."
+        )
+    return f"{label} ran all {record['epochs_run']} epochs without stopping early ({best})."
+
+
+def early_stopping_lines(metrics: dict) -> list[str]:
+    """One sentence per model that trained with --early-stopping: the epoch at which it stopped."""
+    said = [stopping_sentence(label, m.get("early_stopping")) for _, label, m in _ran(metrics)]
+    return [" ".join(s for s in said if s), ""] if any(said) else []
+
+
 def overfitting_lines(metrics: dict) -> list[str]:
     sentences = [
         overfitting_sentence(label, m.get("history", {}))
@@ -258,6 +277,7 @@ def render_report(metrics: dict) -> str:
         "measures it.",
         "",
         *(line for sentence in overfitting_lines(metrics) for line in (sentence, "")),
+        *early_stopping_lines(metrics),
         "## Gradient agreement",
         "",
         *gradient_table(metrics),
@@ -333,6 +353,7 @@ def render_summary(metrics: dict) -> str:
         lines.append(
             f"{'tutorial':<8} {ref['train_accuracy']:>8.2f} {ref['test_accuracy']:>8.2f}{note}"
         )
+    lines += [line for line in early_stopping_lines(metrics) if line]
     agreement = metrics.get("gradient_agreement")
     if agreement:
         lines.append(
