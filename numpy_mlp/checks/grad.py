@@ -123,18 +123,21 @@ class GradCheck:
             else f"pass below rel {self.tolerance:g}"
         )
         head = {
-            "agrees": "gradient agrees with",
-            "disagrees": "gradient DISAGREES with",
-            "not differentiable": "NOT CHECKED everywhere: f is not differentiable near x against",
+            "agrees": "gradient agrees with finite differences",
+            "disagrees": "gradient DISAGREES with finite differences",
+            "not differentiable": f"gradient NOT CHECKED at {len(self.kinks)} "
+            f"entr{'y' if len(self.kinks) == 1 else 'ies'}, where f is not differentiable within "
+            "the step (below); the compared ones agree with finite differences",
         }[self.verdict]
         lines = [
-            f"{head} finite differences: {self.wrong} of {self.checked} compared entries past "
-            f"their pass line (worst at {self.max_line_ratio:.2g} of it), max rel error "
-            f"{self.max_rel_error:.2e} ({line}; {FORMULA})",
+            f"{head}: {self.wrong} of {self.checked} compared entries past their pass line "
+            f"(worst at {self.max_line_ratio:.2g} of it), max rel error {self.max_rel_error:.2e} "
+            f"({line}; {FORMULA})",
         ]
         if self.worst:
             lines += [
-                f"the {len(self.worst)} entries furthest past their pass line, worst first:",
+                f"the {len(self.worst)} entr{'y' if len(self.worst) == 1 else 'ies'} furthest past "
+                "their pass line, worst first:",
                 f"{'entry':<14} {'mine':>14} {'finite diff.':>14} {'rel error':>10}",
             ]
             for index, mine, fd, rel in self.worst:
