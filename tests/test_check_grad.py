@@ -282,3 +282,12 @@ def test_relative_error_has_no_floor():
     assert relative_error(1e-20, 3e-20) == pytest.approx(0.5)
     assert relative_error(0.0, 0.0) == 0
     assert relative_error(1.0, -1.0) == 1.0  # |a| + |b|, not |a + b|
+
+
+def test_an_error_exactly_on_the_pass_line_passes():
+    """f linear: the difference is exact (1.0); an error of exactly atol is within the line."""
+    x = np.array([0.3, -0.7])
+    on = check_grad(np.sum, lambda x: np.ones_like(x) + 2.0**-10, x, atol=2.0**-10, rtol=0.0)
+    assert on.max_line_ratio == 1.0 and on.passed
+    past = check_grad(np.sum, lambda x: np.ones_like(x) + 2.0**-9, x, atol=2.0**-10, rtol=0.0)
+    assert past.wrong == 2

@@ -145,7 +145,7 @@ def test_a_one_in_a_thousand_derivative_error_fails_in_the_table_and_the_final_l
     rows = {line.split()[0]: line.split()[-1] for line in text.stdout.splitlines()
             if line.startswith("W_")}  # fmt: skip
     assert rows == {"W_h1": "FAIL", "W_h2": "FAIL", "W_out": "ok"}
-    assert "FAILED: W_h1, W_h2\n" in text.stdout
+    assert "FAILED: W_h1, W_h2\n" in text.stdout and "As expected: the check caught" in text.stdout
 
 
 def test_gradcheck_fast_engine_weight_decay_and_saved_weights(tmp_path, cli):

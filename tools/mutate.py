@@ -39,7 +39,8 @@ FAST = ["-m", "not slow and not keras"]
 TARGETS: dict[str, list[str]] = {
     "numpy_mlp/checks/grad.py": ["tests/test_check_grad.py", *FAST],
     "numpy_mlp/checks/gradcheck.py": [
-        "tests/test_mlp.py", "tests/test_planted_bugs.py", "-k", "grad or bias or relative", *FAST,
+        "tests/test_mlp.py", "tests/test_planted_bugs.py", "tests/test_cli_numpy.py", "-k",
+        "grad or backprop or bias or relative or bug or thousand or step", *FAST,
     ],
     "numpy_mlp/checks/bugs.py": ["tests/test_cli_numpy.py", "-k", "bug or thousand", *FAST],
     "numpy_mlp/training/callbacks.py": [
