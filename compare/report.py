@@ -73,8 +73,13 @@ def overfitting_sentence(label: str, history: dict) -> str:
         return ""
     n, lowest = len(val), min(val)
     best = val.index(lowest) + 1
-    since = next(e for e in range(1, n + 1) if max(val[e - 1 :]) <= lowest * (1 + LEVEL))
+    since = next((e for e in range(1, n + 1) if max(val[e - 1 :]) <= lowest * (1 + LEVEL)), None)
     end = f"at the end training loss {loss[-1]:.4f}, validation loss {val[-1]:.4f}"
+    if since is None:  # the last epoch itself is more than LEVEL above the lowest (early stopping)
+        return (
+            f"{label}: validation loss ended {val[-1] / lowest - 1:.0%} above its lowest value "
+            f"({lowest:.4f}, epoch {best}); {end}."
+        )
     if since >= n - 1:
         return (
             f"{label}: validation loss was still improving at the end ({val[-2]:.4f} -> "

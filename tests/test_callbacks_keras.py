@@ -141,3 +141,36 @@ def test_early_stopping_equals_keras_on_random_logs(keras, model):
             trial,
             options,
         )
+
+
+def test_run_with_early_stopping_stops_both_models_by_one_rule_and_says_when(
+    keras, model, tmp_path, mnist_dir, cli
+):
+    """`run --early-stopping 1`: each side's stop is what the other side's EarlyStopping makes of
+    its val_loss history, and the report names each model's stopping epoch."""
+    import json
+
+    from tests.conftest import quick_run
+
+    out = tmp_path / "run"
+    result = cli("run", "--early-stopping", "1", *quick_run(mnist_dir, out, limit=1500, epochs=6,
+                                                            lr="0.3"))  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    report = (out / "report.md").read_text()
+    options = {"monitor": "val_loss", "patience": 1}
+    for impl, label in (("numpy", "NumPy"), ("keras", "Keras")):
+        record, history = metrics[impl]["early_stopping"], metrics[impl]["history"]
+        logs = [{"val_loss": v} for v in history["val_loss"]]
+        padded = logs + [{"val_loss": 1e9}] * 10  # what epochs it would have gone on to
+        numpy_trace, keras_trace = _run_numpy(options, padded), _run_keras(keras, model, options,
+                                                                           padded)  # fmt: skip
+        assert numpy_trace == keras_trace
+        stop = numpy_trace[-1][1]  # 0-based stop epoch under the shared rule
+        if record["stopped_epoch"] is None:
+            assert record["epochs_run"] == 6 and stop >= 6
+        else:
+            assert record["stopped_epoch"] == stop + 1 == record["epochs_run"] == len(logs)
+            assert f"{label} stopped early after epoch {record['stopped_epoch']}" in report
+        assert record["best_epoch"] == 1 + int(np.argmin(history["val_loss"]))
+        assert label in report and ("stopped early" in report or "without stopping" in report)
