@@ -44,7 +44,8 @@ TARGETS: dict[str, list[str]] = {
     ],
     "numpy_mlp/checks/bugs.py": ["tests/test_cli_numpy.py", "-k", "bug or thousand", *FAST],
     "numpy_mlp/training/callbacks.py": [
-        "tests/test_callbacks_keras.py", "tests/test_training_parts.py", "-k", "early or keras",
+        "tests/test_callbacks_keras.py", "tests/test_training_parts.py", "-k",
+        "(early or keras) and not run_with",
     ],
     "numpy_mlp/training/divergence.py": ["tests/test_training.py", "tests/test_planted_bugs.py",
                                          "-k", "diverg or finite", *FAST],
