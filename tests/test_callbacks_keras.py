@@ -174,3 +174,14 @@ def test_run_with_early_stopping_stops_both_models_by_one_rule_and_says_when(
             assert f"{label} stopped early after epoch {record['stopped_epoch']}" in report
         assert record["best_epoch"] == 1 + int(np.argmin(history["val_loss"]))
         assert label in report and ("stopped early" in report or "without stopping" in report)
+
+
+def test_verbose_early_stopping_says_what_keras_says(keras, model, capsys):
+    options = {"patience": 2, "verbose": 1, "restore_best_weights": True}
+    _run_numpy(options, FLAT)
+    ours = capsys.readouterr().out
+    _run_keras(keras, model, options, FLAT)
+    theirs = capsys.readouterr().out
+    assert "Epoch 3: early stopping" in ours and ours == theirs
+    _run_numpy({**options, "verbose": 0}, FLAT)
+    assert capsys.readouterr().out == ""
