@@ -15,3 +15,57 @@ def test_divergence_starts_above_twice_the_uniform_loss_not_at_it():
     assert diverged(float("nan"), 3) and diverged(float("inf"), 3)
     assert epoch_divergence({"loss": bound, "val_loss": 1.0}, 3) is None
     assert epoch_divergence({"loss": 1.0, "val_loss": float("nan")}, 3)[0] == "validation loss"
+
+
+def _data(n=96, d=5, k=3, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.integers(0, k, n)
+
+
+def test_the_epochs_logged_accuracy_and_loss_count_every_row_once():
+    """With a step too small to move any weight, the epoch's running accuracy and loss are those
+    of the initial network on all training rows."""
+    import numpy as np
+
+    from numpy_mlp import MLP, SGD
+
+    X, y = _data()
+    mlp = MLP((5, 7, 3), seed=0, dtype=np.float64)
+    before = mlp.params.copy()
+    logs = mlp.fit(X, y, epochs=1, batch_size=10, validation_split=0.0, verbose=0,
+                   optimizer=SGD(learning_rate=1e-300, momentum=0.0)).history  # fmt: skip
+    np.testing.assert_allclose(mlp.params, before, rtol=0, atol=1e-250)  # moved by ~1e-300
+    assert logs["accuracy"][0] == mlp.accuracy(X, y)
+    assert np.isclose(logs["loss"][0], mlp.loss(X, mlp.as_targets(y, X.shape[0])), rtol=1e-12)
+
+
+def test_the_epoch_line_lists_every_metric(capsys):
+    import numpy as np
+
+    from numpy_mlp import MLP
+
+    X, y = _data()
+    MLP((5, 7, 3), seed=0, dtype=np.float64).fit(X, y, epochs=2, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - ")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert f" - {key}: " in lines[0]
+
+
+def test_fit_many_logs_each_epochs_seconds():
+    import time
+
+    import numpy as np
+
+    from numpy_mlp import MLP, SGD, fit_many
+
+    X, y = _data()
+    started = time.perf_counter()
+    histories = fit_many([MLP((5, 7, 3), seed=0, dtype=np.float64) for _ in range(2)],
+                         [SGD(0.01), SGD(0.1)], X, y, epochs=3, verbose=0)  # fmt: skip
+    elapsed = time.perf_counter() - started
+    for h in histories:
+        seconds = h.history["seconds"]
+        assert len(seconds) == 3 and all(0 < s <= elapsed for s in seconds)
