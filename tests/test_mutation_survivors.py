@@ -69,3 +69,17 @@ def test_fit_many_logs_each_epochs_seconds():
     for h in histories:
         seconds = h.history["seconds"]
         assert len(seconds) == 3 and all(0 < s <= elapsed for s in seconds)
+
+
+def test_update_ratios_divide_by_weights_smaller_than_one_too():
+    """||dW|| / ||W|| for a matrix of norm 0.5 and one of norm 0 (then ||dW|| itself)."""
+    import numpy as np
+
+    from numpy_mlp import GradientFlow
+
+    flow = GradientFlow(every=1)
+    flow.start([(1, 2), (1, 1)])
+    before = np.array([0.3, 0.4, 0.0])  # norms 0.5 and 0
+    flow.note_gradient(np.ones(3))
+    flow.note_update(before, before + np.array([0.05, 0.0, 0.2]))
+    np.testing.assert_allclose(flow.end_epoch()["update_ratio"], [0.1, 0.2])
