@@ -83,3 +83,49 @@ def test_update_ratios_divide_by_weights_smaller_than_one_too():
     flow.note_gradient(np.ones(3))
     flow.note_update(before, before + np.array([0.05, 0.0, 0.2]))
     np.testing.assert_allclose(flow.end_epoch()["update_ratio"], [0.1, 0.2])
+
+
+# compare/studies/lessons.py (being reshaped: these go through its public functions)
+
+
+def test_the_geometric_mean_of_factors_below_one():
+    from compare.studies.lessons import geometric_mean
+
+    assert geometric_mean([0.5, 2.0]) == 1.0 and abs(geometric_mean([0.25]) - 0.25) < 1e-15
+    assert geometric_mean([0.0, 1.0]) is None and geometric_mean([]) is None
+
+
+def test_the_factor_over_the_hidden_to_hidden_layers_has_depth_minus_two_powers():
+    from compare.studies.lessons import factor_sentence
+
+    assert "0.25^4 = 3.9e-03" in factor_sentence("logistic", 6, 0.25)
+
+
+def test_the_slope_bound_is_named_only_where_it_is_below_one():
+    from compare.studies.lessons import factor_sentence
+
+    assert "times the bound" in factor_sentence("logistic", 4, 0.2)
+    assert "times the bound" not in factor_sentence("tanh", 4, 0.2)
+    assert "times the bound" not in factor_sentence("relu", 4, 0.2)
+
+
+def test_a_network_answering_one_class_for_99_percent_is_said_to_do_so():
+    from compare.studies.lessons import chance_sentence
+
+    for share, said in ((99.0, True), (98.9, False)):
+        text = chance_sentence(11.0, 2.3, 1, 11.35, 10, top_class=1, top_share=share)
+        assert ("it answers 1 for" in text) == said, share
+
+
+def test_the_fast_engines_gradients_equal_backprops_for_labels_on_any_batch_shape():
+    import numpy as np
+
+    from numpy_mlp import MLP
+    from numpy_mlp.training.fast import fast_gradients
+
+    rng = np.random.default_rng(0)
+    mlp = MLP((4, 5, 3), seed=0, dtype=np.float64)
+    for rows in (2, 7):  # fewer and more rows than inputs
+        X, y = rng.normal(size=(rows, 4)), rng.integers(0, 3, rows)
+        for fast, reference in zip(fast_gradients(mlp, X, y), mlp.gradients(X, y), strict=True):
+            np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-15)

@@ -143,7 +143,8 @@ def _record(epochs_run: int, best_epoch: int) -> dict:
 @pytest.mark.parametrize(("best", "kept"), [(2, True), (3, False), (0, False)])
 def test_a_stored_best_epoch_beyond_the_epochs_run_is_not_trusted(store_and_cell, best, kept):
     store, cell, said = store_and_cell
-    store.save(cell, _record(epochs_run=2, best_epoch=best))
+    saved = store.save(cell, _record(epochs_run=2, best_epoch=best))
+    assert (saved["param"], saved["value"]) == ("learning_rate", 0.01)
     done = store.finished([cell])
     assert (cell.id in done) == kept
     assert any("best_epoch" in line for line in said) == (not kept)
