@@ -140,7 +140,7 @@ def _record(epochs_run: int, best_epoch: int) -> dict:
     }
 
 
-@pytest.mark.parametrize(("best", "kept"), [(2, True), (3, False), (0, False)])
+@pytest.mark.parametrize(("best", "kept"), [(1, True), (2, True), (3, False), (0, False)])
 def test_a_stored_best_epoch_beyond_the_epochs_run_is_not_trusted(store_and_cell, best, kept):
     store, cell, said = store_and_cell
     saved = store.save(cell, _record(epochs_run=2, best_epoch=best))
@@ -148,6 +148,34 @@ def test_a_stored_best_epoch_beyond_the_epochs_run_is_not_trusted(store_and_cell
     done = store.finished([cell])
     assert (cell.id in done) == kept
     assert any("best_epoch" in line for line in said) == (not kept)
+
+
+@pytest.mark.parametrize("runs", [1, 3])  # the plan has 3 epochs
+def test_stored_runs_of_one_epoch_and_of_every_epoch_are_trusted(store_and_cell, runs):
+    store, cell, said = store_and_cell
+    store.save(cell, _record(epochs_run=runs, best_epoch=runs))
+    assert cell.id in store.finished([cell]) and not said
+
+
+def test_a_cell_file_set_aside_twice_keeps_both(store_and_cell):
+    store, cell, said = store_and_cell
+    for _ in range(2):
+        store.save(cell, _record(epochs_run=2, best_epoch=9))
+        assert store.finished([cell]) == {}
+    names = sorted(p.name for p in store.folder.iterdir())
+    assert names == [f"{cell.id}.json.rejected", f"{cell.id}.json.rejected2"], names
+
+
+def test_a_cell_file_of_exactly_the_size_limit_is_read(store_and_cell):
+    from compare.studies.store import MAX_CELL_BYTES
+
+    store, cell, said = store_and_cell
+    store.folder.mkdir(exist_ok=True)
+    for size, problem in ((MAX_CELL_BYTES, "not valid JSON"), (MAX_CELL_BYTES + 1, "bytes, more")):
+        with open(store.path(cell.id), "wb") as handle:
+            handle.truncate(size)  # sparse: no disk used
+        assert store.finished([cell]) == {}
+        assert problem in said[-1], said
 
 
 @pytest.mark.parametrize(("share", "warned"), [(0.25, True), (0.2499, False), (0.6, True)])
