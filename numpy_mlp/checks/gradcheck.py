@@ -304,27 +304,3 @@ def check_gradients(
             )
         )
     return results
-
-
-def precision_check(
-    mlp: MLP, X, Y, tolerance: float = 1e-4, gradients: Callable | None = None
-) -> list[tuple[str, float, bool]]:
-    """A float32 model's backprop against float64 backprop at the same weights and inputs.
-
-    Per matrix: (name, max |g32 - g64| / max |g64|, passed); `gradients` is the float32 backprop
-    under test (default mlp.gradients). Rounding puts float32 near 1e-7
-    here; a 1e-3 error in a formula is far above `tolerance`, which finite differences at float32
-    precision (~1e-4 noise on small entries) could not resolve.
-    """
-    wide = MLP(mlp.layer_sizes, activation=mlp.activation.name, seed=0, dtype=np.float64)
-    wide.set_weights(mlp.weights)
-    X64 = np.asarray(X, dtype=np.float64)
-    narrow = (gradients or (lambda m, X, Y: m.gradients(X, Y)))(mlp, np.asarray(X, mlp.dtype), Y)
-    out = []
-    for name, g32, g64 in zip(
-        matrix_names(len(narrow)), narrow, wide.gradients(X64, Y), strict=True
-    ):
-        scale = float(np.max(np.abs(g64))) or 1.0
-        err = float(np.max(np.abs(g32.astype(np.float64) - g64))) / scale
-        out.append((name, err, err < tolerance))
-    return out
