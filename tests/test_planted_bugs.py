@@ -185,3 +185,19 @@ def test_the_shared_cores_warning_starts_at_a_quarter_of_the_cpu_time(share, war
     assert BUSY_OTHERS_SHARE == 0.25
     quiet = {"load_before": [0.1, 0.1, 0.1], "load_after": [0.2, 0.2, 0.2], "cores": 4}
     assert (shared_cores_warning({**quiet, "others_cpu_share": share}) is not None) == warned
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"),
+    [
+        ({"seconds": 0.0}, True),
+        ({"seconds": -1.0}, False),
+        ({"val_accuracy": None}, True),  # trained without validation rows
+        ({"train_accuracy": None}, False),
+        ({"epochs_run": 0, "best_epoch": None}, False),
+    ],
+)
+def test_what_a_stored_cell_may_and_may_not_hold(store_and_cell, change, kept):
+    store, cell, said = store_and_cell
+    store.save(cell, {**_record(epochs_run=2, best_epoch=1), **change})
+    assert (cell.id in store.finished([cell])) == kept, said
