@@ -129,3 +129,17 @@ def test_the_fast_engines_gradients_equal_backprops_for_labels_on_any_batch_shap
         X, y = rng.normal(size=(rows, 4)), rng.integers(0, 3, rows)
         for fast, reference in zip(fast_gradients(mlp, X, y), mlp.gradients(X, y), strict=True):
             np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-15)
+
+
+def test_validation_over_more_rows_than_one_chunk_counts_every_row():
+    import numpy as np
+
+    from numpy_mlp import MLP
+
+    X, y = _data(n=64)
+    X_val, y_val = _data(n=5000, seed=1)  # two chunks of evaluation
+    mlp = MLP((5, 7, 3), seed=0, dtype=np.float64)
+    logs = mlp.fit(X, y, epochs=1, verbose=0, validation_data=(X_val, y_val)).history
+    assert logs["val_accuracy"][0] == mlp.accuracy(X_val, y_val)
+    expected = mlp.loss(X_val, mlp.as_targets(y_val, X_val.shape[0]))
+    assert np.isclose(logs["val_loss"][0], expected, rtol=1e-12)

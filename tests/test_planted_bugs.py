@@ -194,6 +194,9 @@ def test_the_shared_cores_warning_starts_at_a_quarter_of_the_cpu_time(share, war
         ({"seconds": -1.0}, False),
         ({"val_accuracy": None}, True),  # trained without validation rows
         ({"train_accuracy": None}, False),
+        ({"train_accuracy": 100.0, "test_accuracy": 0.0}, True),
+        ({"test_accuracy": 100.5}, False),
+        ({"test_accuracy": -0.5}, False),
         ({"epochs_run": 0, "best_epoch": None}, False),
     ],
 )
