@@ -4,6 +4,7 @@
     python tools/mutate.py --per-file 0         # every mutant (slow)
     python tools/mutate.py numpy_mlp/checks/grad.py --per-file 20 --timeout 120
     python tools/mutate.py --list               # the mutants only, nothing run
+    python tools/mutate.py --survivors-of mutants.jsonl --out again.jsonl   # after new tests
 
 Mutants (found with Python's tokenizer, so strings, docstrings and comments are never touched):
 flipped comparisons (< <=, > >=, == !=), + and - swapped (also += -=), integer constants off by
@@ -156,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--match", default=None, help="only mutants whose source line contains this text"
     )
+    parser.add_argument(
+        "--survivors-of",
+        metavar="RESULTS.jsonl",
+        default=None,
+        help="rerun only the mutants that survived in an earlier --out file "
+        "(matched by module, change and mutated line, wherever the line is now)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args(argv)  # fmt: skip
     files = args.files or list(TARGETS)
@@ -163,10 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no tests chosen for {', '.join(unknown)}; add them to TARGETS")
     rng = random.Random(args.seed)
+    wanted = None
+    if args.survivors_of:
+        with open(args.survivors_of) as handle:
+            earlier = [json.loads(line) for line in handle if line.strip()]
+        wanted = {(r["path"], r["old"], r["new"], r["text"].strip())
+                  for r in earlier if r["result"] == "survived"}  # fmt: skip
+        files = [f for f in files if any(w[0] == f for w in wanted)]
     plan = {}
     for path in files:
         every = [m for m in mutants_of(path) if args.match is None or args.match in m.text]
-        if args.per_file and len(every) > args.per_file:
+        if wanted is not None:
+            every = [m for m in every if (m.path, m.old, m.new, m.text.strip()) in wanted]
+        elif args.per_file and len(every) > args.per_file:
             every = sorted(rng.sample(every, args.per_file), key=lambda m: (m.line, m.col))
         plan[path] = every
     if args.list:
