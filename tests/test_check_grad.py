@@ -291,3 +291,11 @@ def test_an_error_exactly_on_the_pass_line_passes():
     assert on.max_line_ratio == 1.0 and on.passed
     past = check_grad(np.sum, lambda x: np.ones_like(x) + 2.0**-9, x, atol=2.0**-10, rtol=0.0)
     assert past.wrong == 2
+
+
+def test_a_nan_gradient_entry_is_wrong_and_a_nan_f_is_refused():
+    x = np.array([0.3, -0.7])
+    result = check_grad(np.sum, lambda x: np.array([1.0, np.nan]), x)
+    assert result.wrong == 1 and not result.passed and result.worst[0][0] == (1,)
+    with pytest.raises(ValueError, match="finite value"):
+        check_grad(lambda x: np.sum(np.log(x)), lambda x: 1 / x, x)

@@ -355,6 +355,8 @@ def check_grad(
     if np.iscomplexobj(value):
         raise ValueError("check_grad: f(x) is complex; the check is for real functions")
     f0 = EXT(value)
+    if not np.isfinite(f0):
+        raise ValueError(f"check_grad: f(x) is {float(f0)}; the check needs a finite value at x")
     noise = _noise_estimate(f, x, f0, _working_epsilon(f, view, flat, f0))
     r = _rounding_bound(grad_f, x, mine)
     indices = np.arange(x.size)
@@ -387,7 +389,7 @@ def check_grad(
     diff = np.abs(ours - fd)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(diff == 0, 0.0, diff / line)
-    ratio = np.where(np.isnan(fd) & compared, np.inf, ratio)  # a NaN from f counts as wrong
+    ratio = np.where(np.isnan(ratio) & compared, np.inf, ratio)  # a NaN gradient is wrong
     rel = relative_error(ours, fd)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel_line = np.nan_to_num(line / (np.abs(ours) + np.abs(fd)), nan=0.0, posinf=0.0)

@@ -268,6 +268,7 @@ def check_gradients(
         diff = np.abs(exact - numeric)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(diff == 0, 0.0, diff / line)
+        ratio = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN backprop entry is wrong
         worst = None
         if compared.any():
             i = int(np.nanargmax(np.where(compared, ratio, np.nan)))
