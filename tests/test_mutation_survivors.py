@@ -143,3 +143,19 @@ def test_validation_over_more_rows_than_one_chunk_counts_every_row():
     assert logs["val_accuracy"][0] == mlp.accuracy(X_val, y_val)
     expected = mlp.loss(X_val, mlp.as_targets(y_val, X_val.shape[0]))
     assert np.isclose(logs["val_loss"][0], expected, rtol=1e-12)
+
+
+def test_cells_with_the_same_effective_step_are_paired_once_each():
+    import math
+
+    from compare.studies.sweep_lessons import effective_step
+
+    groups = [
+        {"label": f"({lr:g}, {m:g})", "lr": lr, "momentum": m, "diverged": 0,
+         "val": [80 + 5 * math.log10(lr / (1 - m))]}
+        for lr in (0.001, 0.01, 0.1) for m in (0.0, 0.9)
+    ]  # fmt: skip
+    text = " ".join(effective_step(groups))
+    assert text.count(" (step ") == 2  # steps 0.01 and 0.1 each made by two cells
+    assert "(0.001, 0.9) and (0.01, 0) (step 0.01)" in text
+    assert "(0.01, 0.9) and (0.1, 0) (step 0.1)" in text

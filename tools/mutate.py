@@ -67,7 +67,8 @@ TARGETS: dict[str, list[str]] = {
     "numpy_mlp/training/profile.py": ["tests/test_profile.py", *FAST],
     "compare/studies/lessons.py": ["tests/test_study_lessons.py", "tests/test_planted_bugs.py",
                                    "tests/test_mutation_survivors.py", *FAST],
-    "compare/studies/sweep_lessons.py": ["tests/test_study_lessons.py", *FAST],
+    "compare/studies/sweep_lessons.py": ["tests/test_study_lessons.py",
+                                         "tests/test_mutation_survivors.py", *FAST],
     "compare/studies/store.py": ["tests/test_planted_bugs.py", "tests/test_study_limits.py",
                                  "-k", "best_epoch or resume or set_aside or cell or stored", *FAST],
 }  # fmt: skip
