@@ -4,7 +4,7 @@
     python tools/mutate.py --per-file 0         # every mutant (slow)
     python tools/mutate.py numpy_mlp/checks/grad.py --per-file 20 --timeout 120
     python tools/mutate.py --list               # the mutants only, nothing run
-    python tools/mutate.py --survivors-of mutants.jsonl --out again.jsonl   # after new tests
+    python tools/mutate.py --survivors-of runs/mutants.jsonl --out runs/again.jsonl   # after new tests
 
 Mutants (found with Python's tokenizer, so strings, docstrings and comments are never touched):
 flipped comparisons (< <=, > >=, == !=), + and - swapped (also += -=), integer constants off by
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds per test run (default: 4 x the clean run, at least 30)",
     )
-    parser.add_argument("--out", default="mutants.jsonl", help="JSON lines, one per mutant")
+    parser.add_argument("--out", default="runs/mutants.jsonl", help="JSON lines, one per mutant")
     parser.add_argument(
         "--match", default=None, help="only mutants whose source line contains this text"
     )
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{m.label():<60} {m.text.strip()}")
         return 0
     results, survivors = [], []
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp, open(args.out, "w") as out:
         tree = Path(tmp)
         copy_tree(tree)
