@@ -85,6 +85,7 @@ class Mutant:
     old: str
     new: str
     text: str  # the source line, mutated
+    original: str  # the source line as it is
 
     def label(self) -> str:
         return f"{self.path}:{self.line}: {self.old} -> {self.new}"
@@ -108,7 +109,9 @@ def mutants_of(path: str) -> list[Mutant]:
         for new in replacements:
             line = lines[row - 1]
             text = line[:col] + new + line[tok.end[1] :]
-            found.append(Mutant(path, row, col, tok.string, new, text.rstrip("\n")))
+            found.append(
+                Mutant(path, row, col, tok.string, new, text.rstrip("\n"), line.rstrip("\n"))
+            )
     return found
 
 
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         files = [f for f in files if any(w[0] == f for w in wanted)]
     plan = {}
     for path in files:
-        every = [m for m in mutants_of(path) if args.match is None or args.match in m.text]
+        every = [m for m in mutants_of(path) if args.match is None or args.match in m.original]
         if wanted is not None:
             every = [m for m in every if (m.path, m.old, m.new, m.text.strip()) in wanted]
         elif args.per_file and len(every) > args.per_file:
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         tree = Path(tmp)
         copy_tree(tree)
         for path, ms in plan.items():
+            if not ms:
+                continue
             tests = TARGETS[path]
             clean, seconds = run_tests(tree, tests, timeout=1800)
             if clean != "passed":
