@@ -185,3 +185,19 @@ def test_verbose_early_stopping_says_what_keras_says(keras, model, capsys):
     assert "Epoch 3: early stopping" in ours and ours == theirs
     _run_numpy({**options, "verbose": 0}, FLAT)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("options", "logs"),
+    [
+        ({"patience": 1}, FLAT),  # stops at the second epoch (index 1)
+        ({"patience": 1}, [{"val_loss": 1.0 - 0.1 * e} for e in range(5)]),  # never stops
+    ],
+)
+def test_verbose_early_stopping_is_silent_unless_it_stopped(keras, model, capsys, options, logs):
+    options = {**options, "verbose": 1}
+    _run_numpy(options, logs)
+    ours = capsys.readouterr().out
+    _run_keras(keras, model, options, logs)
+    assert ours == capsys.readouterr().out
+    assert ("Epoch 2: early stopping" in ours) == (logs is FLAT)

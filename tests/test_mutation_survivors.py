@@ -159,3 +159,15 @@ def test_cells_with_the_same_effective_step_are_paired_once_each():
     assert text.count(" (step ") == 2  # steps 0.01 and 0.1 each made by two cells
     assert "(0.001, 0.9) and (0.01, 0) (step 0.01)" in text
     assert "(0.01, 0.9) and (0.1, 0) (step 0.1)" in text
+
+
+def test_a_validation_split_that_leaves_no_training_rows_is_refused():
+    import numpy as np
+    import pytest
+
+    from numpy_mlp import MLP
+
+    X, y = _data(n=3)
+    mlp = MLP((5, 7, 3), seed=0, dtype=np.float64)
+    with pytest.raises(ValueError, match="no training rows"):
+        mlp.fit(X[:0], y[:0], epochs=1, verbose=0, validation_data=(X, y))
