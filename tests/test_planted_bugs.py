@@ -105,7 +105,8 @@ def test_a_network_exactly_at_the_learned_threshold_at_the_lowest_rate_counts_as
     from compare.studies.lessons import learned_threshold, learning_verdict
 
     majority = 20.0
-    at = learned_threshold(majority)  # 60.0
+    at = learned_threshold(majority)
+    assert at == 60.0  # halfway from the majority share to 100 %
     for low, named in ((at, True), (at - 0.01, True), (at + 0.01, False)):
         sentences = learning_verdict([("tanh", 3, {0.01: low, 0.1: 90.0})], majority)
         late = [s for s in sentences if "tanh depth 3" in s]
