@@ -73,8 +73,13 @@ def overfitting_sentence(label: str, history: dict) -> str:
         return ""
     n, lowest = len(val), min(val)
     best = val.index(lowest) + 1
-    since = next(e for e in range(1, n + 1) if max(val[e - 1 :]) <= lowest * (1 + LEVEL))
+    since = next((e for e in range(1, n + 1) if max(val[e - 1 :]) <= lowest * (1 + LEVEL)), None)
     end = f"at the end training loss {loss[-1]:.4f}, validation loss {val[-1]:.4f}"
+    if since is None:  # the last epoch itself is more than LEVEL above the lowest (early stopping)
+        return (
+            f"{label}: validation loss ended {val[-1] / lowest - 1:.0%} above its lowest value "
+            f"({lowest:.4f}, epoch {best}); {end}."
+        )
     if since >= n - 1:
         return (
             f"{label}: validation loss was still improving at the end ({val[-2]:.4f} -> "
@@ -94,6 +99,25 @@ def overfitting_sentence(label: str, history: dict) -> str:
             f"{val[since - 1] - loss[since - 1]:.4f} to {val[-1] - loss[-1]:.4f}; {end}."
         )
     return text + f", and training loss fell only {drop:.0%} over the same epochs; {end}."
+
+
+def stopping_sentence(label: str, record: dict | None) -> str | None:
+    """Where early stopping ended one model's training, from its record (trainers.stopping_record)."""
+    if not record:
+        return None
+    best = f"best val_loss at epoch {record['best_epoch']}, whose weights it ends with"
+    if record.get("stopped_epoch"):
+        return (
+            f"{label} stopped early after epoch {record['stopped_epoch']} (no val_loss improvement "
+            f"for {record['patience']} epoch(s); {best})."
+        )
+    return f"{label} ran all {record['epochs_run']} epochs without stopping early ({best})."
+
+
+def early_stopping_lines(metrics: dict) -> list[str]:
+    """One sentence per model that trained with --early-stopping: the epoch at which it stopped."""
+    said = [stopping_sentence(label, m.get("early_stopping")) for _, label, m in _ran(metrics)]
+    return [" ".join(s for s in said if s), ""] if any(said) else []
 
 
 def overfitting_lines(metrics: dict) -> list[str]:
@@ -258,6 +282,7 @@ def render_report(metrics: dict) -> str:
         "measures it.",
         "",
         *(line for sentence in overfitting_lines(metrics) for line in (sentence, "")),
+        *early_stopping_lines(metrics),
         "## Gradient agreement",
         "",
         *gradient_table(metrics),
@@ -333,6 +358,7 @@ def render_summary(metrics: dict) -> str:
         lines.append(
             f"{'tutorial':<8} {ref['train_accuracy']:>8.2f} {ref['test_accuracy']:>8.2f}{note}"
         )
+    lines += [line for line in early_stopping_lines(metrics) if line]
     agreement = metrics.get("gradient_agreement")
     if agreement:
         lines.append(

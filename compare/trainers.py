@@ -111,8 +111,8 @@ def fit_numpy(mlp, data: MnistData, settings: Settings, **options) -> dict:
     from numpy_mlp import SGD, EarlyStopping
 
     callbacks = list(options.pop("callbacks", None) or [])
-    if settings.early_stopping:
-        callbacks.append(EarlyStopping(patience=settings.early_stopping))
+    if settings.early_stopping and not any(isinstance(c, EarlyStopping) for c in callbacks):
+        callbacks.append(early_stopper(settings))
     options.setdefault("blas_threads", settings.numpy_threads)
     return mlp.fit(
         data.X_train,
@@ -127,12 +127,42 @@ def fit_numpy(mlp, data: MnistData, settings: Settings, **options) -> dict:
     ).history
 
 
+def early_stopper(settings: Settings, keras=None):
+    """`--early-stopping N` on either side: EarlyStopping(monitor="val_loss", patience=N,
+    restore_best_weights=True), numpy_mlp's or (given the keras module) Keras's; the two follow
+    the same rule (numpy_mlp's is Keras's, rule for rule)."""
+    if keras is None:
+        from numpy_mlp import EarlyStopping
+    else:
+        EarlyStopping = keras.callbacks.EarlyStopping  # noqa: N806 - the class, by its name
+    return EarlyStopping(
+        monitor="val_loss", patience=settings.early_stopping, restore_best_weights=True
+    )
+
+
+def stopping_record(stopper, epochs_run: int) -> dict:
+    """What an early stopper did, epochs counted from 1: {"patience", "stopped_epoch" (None
+    if it did not stop), "best_epoch", "epochs_run"}."""
+    return {
+        "patience": stopper.patience,
+        "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch > 0 else None,
+        "best_epoch": stopper.best_epoch + 1,
+        "epochs_run": epochs_run,
+    }
+
+
 def train_numpy(data: MnistData, settings: Settings, *, verbose: int = 1) -> TrainResult:
     """Train numpy_mlp.MLP with `settings`; returns the TrainResult."""
     mlp = build_numpy(settings)
     initial = mlp.weights[0].copy()
-    history = fit_numpy(mlp, data, settings, verbose=verbose)
-    return _result("numpy", history, data, mlp.predict_proba, mlp.weights[0], initial, mlp.save)
+    stopper = early_stopper(settings) if settings.early_stopping else None
+    history = fit_numpy(
+        mlp, data, settings, verbose=verbose, callbacks=[stopper] if stopper else []
+    )
+    extra = {"early_stopping": stopping_record(stopper, len(history["loss"]))} if stopper else {}
+    return _result(
+        "numpy", history, data, mlp.predict_proba, mlp.weights[0], initial, mlp.save, extra
+    )
 
 
 def train_keras(
@@ -176,12 +206,9 @@ def train_keras(
     timer = epoch_timer()
     guard = divergence_guard(settings.layers[-1], settings.learning_rate)  # numpy_mlp's rule
     callbacks = [timer, k.callbacks.TerminateOnNaN(), guard]
-    if settings.early_stopping:
-        callbacks.append(
-            k.callbacks.EarlyStopping(
-                monitor="val_loss", patience=settings.early_stopping, restore_best_weights=True
-            )
-        )
+    stopper = early_stopper(settings, k) if settings.early_stopping else None
+    if stopper is not None:
+        callbacks.append(stopper)
     with floatx_of(model):  # keep float64 inputs float64 (fit casts inputs to floatx)
         fit = model.fit(
             data.X_train,
@@ -216,5 +243,10 @@ def train_keras(
             "initial_weights": "the NumPy model's"
             if settings.keras_init == "numpy"
             else "Keras's own initializers",
+            **(
+                {"early_stopping": stopping_record(stopper, len(fit.history.get("loss", [])))}
+                if stopper is not None
+                else {}
+            ),
         },
     )

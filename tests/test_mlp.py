@@ -314,3 +314,34 @@ def test_the_passes_can_show_their_intermediates():
         np.testing.assert_array_equal(trace["f_prime"][l], 1 - A[l][:, 1:] ** 2)  # tanh
     for mine, theirs in zip(grads, mlp.gradients(X, Y), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_small_gradient_check_sample_still_includes_a_bias_row_entry():
+    from numpy_mlp.checks.gradcheck import sample_entries
+
+    for n in (1, 2, 3):
+        entries = sample_entries((785, 50), n, np.random.default_rng(0))
+        assert entries.shape == (n, 2) and np.any(entries[:, 0] == 0)
+
+
+def test_the_reported_step_is_h_over_the_largest_input_feeding_the_weight():
+    from numpy_mlp.checks.gradcheck import fd_steps
+
+    mlp = MLP((2, 3, 2), seed=0, dtype=np.float64)
+    X = np.array([[2.0, 0.0], [-4.0, 0.0]])  # input 1 at most 4 in size, input 2 always 0
+    steps = fd_steps(mlp, X, 0, np.array([[0, 0], [1, 0], [2, 1]]), h=1e-3)
+    np.testing.assert_allclose(steps, [1e-3, 1e-3 / 4, 1e-3])  # bias unit 1; an all-zero input: h
+
+
+def test_a_nan_in_backprop_fails_the_check():
+    mlp = MLP((3, 4, 3), seed=0, dtype=np.float64)
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    y = np.array([0, 1, 2, 0])
+
+    def with_nan(m, X, Y):
+        grads = m.gradients(X, Y)
+        grads[1][2, 1] = np.nan
+        return grads
+
+    results = check_gradients(mlp, X, y, gradients=with_nan)
+    assert results[0].passed and not results[1].passed and results[1].wrong == 1

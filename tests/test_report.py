@@ -144,3 +144,13 @@ def test_short_runs_say_so_and_few_pairs_get_no_quartiles():
     assert ratio_text(three) == (
         "median 2.00x over 3 paired epochs (range 1.00-3.00x); epoch 1 excluded (tracing)"
     )
+
+
+def test_the_overfitting_sentence_when_the_last_epoch_is_far_above_the_lowest():
+    """Early stopping ends runs just after validation loss rose: the last epoch can be more than
+    10 % above the lowest, where no epoch "levels off"."""
+    from compare.report import overfitting_sentence
+
+    history = {"loss": [0.88, 0.56, 0.44], "val_loss": [0.755, 0.581, 0.645]}
+    text = overfitting_sentence("NumPy", history)
+    assert "11% above its lowest value (0.5810, epoch 2)" in text

@@ -140,14 +140,14 @@ def test_prefetched_batches_need_the_context_manager():
 
 def test_early_stopping_in_max_mode_stops_and_restores_the_best_weights():
     mlp = MLP((2, 3, 2), seed=0)
-    stopper = EarlyStopping("val_accuracy", patience=1, mode="max")
+    stopper = EarlyStopping("val_accuracy", patience=2, mode="max", restore_best_weights=True)
     stopper.on_train_begin(mlp)
     assert not stopper.on_epoch_end(0, {"val_accuracy": 0.5})
     mlp.weights[0][...] = 1.0  # epoch 1 is the best
     best = [W.copy() for W in mlp.weights]
     assert not stopper.on_epoch_end(1, {"val_accuracy": 0.8})
     mlp.weights[0][...] = 2.0
-    assert not stopper.on_epoch_end(2, {"val_accuracy": 0.7})  # patience 1: one bad epoch allowed
+    assert not stopper.on_epoch_end(2, {"val_accuracy": 0.7})  # patience 2: the 2nd bad one stops
     mlp.weights[0][...] = 3.0
     assert stopper.on_epoch_end(3, {"val_accuracy": 0.79})
     stopper.on_train_end()

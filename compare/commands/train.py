@@ -59,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"Training accuracy: {result.train_accuracy:.2f}")
         print(f"Test accuracy: {result.test_accuracy:.2f}")
+        from compare.report import stopping_sentence
+
+        stopped = stopping_sentence(impl.label, result.extra.get("early_stopping"))
+        if stopped:
+            print(stopped)
         model_path = out / f"model.{impl.model_suffix}"
         result.save(str(model_path))
         plots.learning_curves({impl.label: result.history}, out / "learning_curves.png")
