@@ -2,6 +2,7 @@
 
 Nothing in the project imports TensorFlow at module level: `tensorflow()` and `keras()` are called
 inside the functions that need them, so NumPy-only work never pays TensorFlow's start-up time.
+Keras itself runs on the backend keras_mlp.backend chose (TensorFlow unless told otherwise).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ class KerasUnavailableError(ImportError):
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2 while TensorFlow starts.
+def quiet_stderr():
+    """Silence file descriptor 2 while TensorFlow (or another backend) starts.
 
     Its C++ start-up lines (oneDNN notice, missing CUDA drivers on a CPU-only machine) are written
     before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Python exceptions
@@ -44,7 +45,7 @@ def tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # device discovery, with its CUDA probing, now
@@ -80,8 +81,7 @@ def set_threads(intra: int, inter: int) -> tuple[int, int]:
 
 
 def keras():
-    """The Keras 3 module (TensorFlow backend)."""
-    tensorflow()
-    import keras as keras_module
+    """The Keras 3 module, on the chosen backend (see keras_mlp.backend; TensorFlow by default)."""
+    from keras_mlp.backend import keras as keras_on_backend
 
-    return keras_module
+    return keras_on_backend()
