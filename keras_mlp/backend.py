@@ -77,8 +77,7 @@ def backend_module(name: str | None = None):
             module = importlib.import_module(name)
     except ImportError as exc:
         raise KerasUnavailableError(
-            f"the {name} backend needs {name}, which is not installed ({exc}); "
-            f"{install_hint(name)}"
+            f"the {name} backend needs {name}, which is not installed ({exc}); {install_hint(name)}"
         ) from None
     if name == "jax":
         module.config.update("jax_enable_x64", True)  # float64 models stay float64

@@ -78,9 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--against",
-        choices=("tensorflow",),
+        choices=("tensorflow", "jax", "torch"),
         default=None,
-        help="also compare with TensorFlow's autodiff gradients at the same weights, same formula",
+        metavar="BACKEND",
+        help="also compare with Keras's autodiff gradients on this backend (tensorflow, jax or "
+        "torch) at the same weights, same formula",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_data_args(parser)
@@ -162,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
     )
     precision = precision_check(mlp, X, y, gradients=gradients) if mlp.dtype == np.float32 else []
     failed = [r.name for r in results if not r.passed] + [n for n, _, ok in precision if not ok]
-    against = _against_tensorflow(mlp, X, y, tolerance) if args.against else []
-    failed += [f"{name} (vs TensorFlow)" for name, _, ok in against if not ok]
+    against = _against_keras(args.against, mlp, X, y, tolerance) if args.against else []
+    failed += [f"{name} (vs {args.against})" for name, _, ok in against if not ok]
     kinks = sum(r.kinks for r in results)
     if args.json:
         print(json.dumps({
@@ -177,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
             "formula": FORMULA, "tolerance": tolerance, "kinks": kinks,
             "matrices": [r.__dict__ | {"passed": r.passed, "size": r.size} for r in results],
             "float32_vs_float64": [{"name": n, "rel_error": e, "passed": ok} for n, e, ok in precision],
-            "vs_tensorflow": [{"name": n, "max_rel_error": e, "passed": ok} for n, e, ok in against],
+            "against": args.against,
+            "vs_keras": [{"name": n, "max_rel_error": e, "passed": ok} for n, e, ok in against],
             "passed": not failed,
         }, indent=2))  # fmt: skip
         return 1 if failed else 0
@@ -200,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if against:
         print(
-            "NumPy backprop against TensorFlow autodiff (every entry, the same formula and "
-            "threshold): "
+            f"NumPy backprop against Keras autodiff on {args.against} (every entry, the same "
+            "formula and threshold): "
             + ", ".join(f"{n} {e:.1e} {'ok' if ok else 'FAIL'}" for n, e, ok in against)
         )
     if kinks:
@@ -269,10 +272,14 @@ def bug_verdict(bug: str, names: list[str], failed: list[str], samples: int) -> 
     )
 
 
-def _against_tensorflow(mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:
-    """Per matrix: (name, max elementwise relative error NumPy vs TF over every entry, passed)."""
+def _against_keras(backend, mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:
+    """Per matrix: (name, max elementwise relative error NumPy vs Keras on `backend` over every
+    entry, passed)."""
     from keras_mlp import build_model, gradients, set_numpy_weights
+    from keras_mlp.backend import use_backend
     from numpy_mlp.checks.gradcheck import matrix_names, relative_error
+
+    use_backend(backend)
 
     model = build_model(
         mlp.layer_sizes, dtype=mlp.dtype.name, activation=mlp.activation.name, init=mlp.init
