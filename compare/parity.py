@@ -21,7 +21,7 @@ from numpy_mlp.checks.gradcheck import (
 
 # Tolerances follow the arithmetic: two correct implementations agree to ~1e-15 relative in
 # float64 and ~1e-7 in float32 on typical entries; the bounds leave room for accumulation order.
-AGREEMENT_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+AGREEMENT_TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
 FD_TOLERANCE = {"float64": 1e-7, "float32": 1e-2}
 
 

@@ -52,7 +52,9 @@ def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
     converted = []
     for i, (layer, W) in enumerate(zip(layers, weights, strict=True)):
         try:
-            converted.append(np.asarray(W, dtype=np.dtype(layer.kernel.dtype)))
+            # a copy: JAX on the CPU may adopt a NumPy buffer without copying it, and the caller's
+            # matrices (numpy_mlp's, updated in place) must not move the model's weights
+            converted.append(np.array(W, dtype=np.dtype(layer.kernel.dtype), copy=True))
         except (TypeError, ValueError) as exc:
             raise WeightShapeError(f"matrix {i} ({layer.name}) is not numeric: {exc}") from None
     for layer, W in zip(layers, converted, strict=True):
