@@ -11,6 +11,7 @@ its x64 mode is on; it is switched on here, before JAX starts, so a float64 mode
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -62,6 +63,20 @@ def use_backend(name: str | None = None) -> str:
     if name == "jax":
         os.environ["JAX_ENABLE_X64"] = "1"
     return name
+
+
+def backend_available(name: str) -> None:
+    """KerasUnavailableError naming the extra to install unless `name`'s module (and Keras) can be
+    found; imports nothing (for a process that will not run that backend itself)."""
+    for module in (name, "keras"):
+        try:
+            found = sys.modules.get(module) or importlib.util.find_spec(module)
+        except (ImportError, ValueError):  # a module blocked by a None entry in sys.modules
+            found = None
+        if found is None:
+            raise KerasUnavailableError(
+                f"the {name} backend needs {module}, which is not installed; {install_hint(name)}"
+            )
 
 
 def backend_module(name: str | None = None):

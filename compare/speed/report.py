@@ -156,6 +156,27 @@ def sweep_table(points: list, key: str) -> list[str]:
     return rows
 
 
+def _backends_lines(result: Mapping) -> list[str]:
+    """Keras on each backend against NumPy (when measured): the table and the fastest Keras."""
+    section = result.get("backends")
+    if not section:
+        return []
+    from compare.speed.backends import backends_table
+
+    return [
+        "## Keras per backend",
+        "",
+        "Each backend in a fresh process of its own (Keras fixes its backend at import); there, "
+        "NumPy's epoch (1 BLAS thread) and the backend's contenders ran one epoch each per round, "
+        "in turn, and Keras / NumPy is paired per round (median, range). `fit`: Keras's own "
+        "training loop; `steps`: a whole epoch of the model's train steps on batches prepared on "
+        "the device (full batches only), compiled as named. The fastest per backend in bold.",
+        "",
+        *backends_table(section),
+        "",
+    ]
+
+
 def render_bench_report(result: Mapping) -> str:
     s = result["tutorial"]
     lines = [
@@ -176,6 +197,7 @@ def render_bench_report(result: Mapping) -> str:
         "",
         "![Seconds per epoch, median and quartiles](bench_epochs.png)",
         "",
+        *_backends_lines(result),
         "## Where a NumPy step's time goes",
         "",
         *breakdown_table(s["numpy_step_breakdown"]),
