@@ -171,6 +171,6 @@ def _torch_epoch(model, Xb, Yb, setting):
         for X, Y in batches:
             loss, grads = gradients(X, Y)
             optimizer.apply(grads, variables)
-        float(loss)
+        float(loss.detach())  # wait for the last step
 
     return run
