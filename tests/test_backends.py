@@ -171,3 +171,98 @@ def test_a_process_cannot_switch_backends_once_keras_runs():
     with pytest.raises(BackendMismatchError, match="fresh process"):
         use_backend(other)
     assert use_backend(running) == running
+
+
+def test_bench_takes_a_list_of_backends_or_all():
+    import argparse
+
+    from compare.commands.bench import backends_arg
+
+    assert backends_arg("all") == list(BACKENDS)
+    assert backends_arg("jax,torch,jax") == ["jax", "torch"]
+    with pytest.raises(argparse.ArgumentTypeError, match="choose from"):
+        backends_arg("jax,mxnet")
+
+
+def test_bench_with_a_missing_backend_is_one_line_before_any_work(tmp_path):
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from compare.cli import main\n"
+        f"sys.exit(main(['bench', '--backend', 'jax,torch', '--out', {str(tmp_path / 'b')!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "keras-torch" in done.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def _record(backend: str, numpy: list[float], rows: dict[str, list[float]], device: dict) -> dict:
+    from compare.speed.stability import spread
+    from compare.speed.stats import paired_ratios
+
+    cpu = {"kind": "cpu", "name": "Test CPU", "cores": 2, "gpu_present_unused": False}
+    built = [
+        {
+            "name": name,
+            "kind": "steps",
+            "setting": name,
+            "updates": 843,
+            "first_epoch_seconds": 1.0,
+            "threads": {"backend": backend, "intra_op": 2, "inter_op": 2, "xla": "XLA's pool"},
+            "seconds": times,
+            "spread": spread(times),
+            "over_numpy": paired_ratios(times, numpy),
+        }
+        for name, times in rows.items()
+    ]
+    return {
+        "backend": backend,
+        "version": "1.0",
+        "keras": "3.15",
+        "device": device,
+        "threads": {"backend": backend},
+        "numpy": {"seconds": numpy, "spread": spread(numpy), "blas_threads": 1, "device": cpu},
+        "rows": built,
+        "fastest": min(built, key=lambda r: r["spread"]["median"])["name"],
+        "rounds": len(numpy),
+    }
+
+
+def test_the_fastest_keras_sentence_follows_the_numbers_and_names_both_devices():
+    from compare.speed.backends import backends_table, fastest_keras, fastest_sentence
+
+    cpu = {"kind": "cpu", "name": "Test CPU", "cores": 2, "gpu_present_unused": True}
+    gpu = {"kind": "gpu", "name": "Test GPU", "memory_gib": 80.0, "gpu_present_unused": False}
+    section = {
+        "tensorflow": _record("tensorflow", [1.0, 1.0, 1.0], {"a": [3.0, 3.0, 3.0]}, cpu),
+        "jax": _record("jax", [1.0, 1.1, 0.9], {"b": [2.0, 2.2, 1.8], "c": [0.5, 0.55, 0.45]}, gpu),
+    }
+    best = fastest_keras(section)
+    assert (best["backend"], best["name"]) == ("jax", "c")
+    sentence = fastest_sentence(section, best)
+    assert "2.00x slower" in sentence and "GPU Test GPU, 80.0 GiB" in sentence
+    assert "NumPy (1 BLAS thread) on the CPU (Test CPU" in sentence
+    # the same numbers with the GPU row slower than NumPy: the sentence flips
+    section["jax"] = _record("jax", [1.0, 1.0, 1.0], {"c": [4.0, 4.0, 4.0]}, gpu)
+    best = fastest_keras(section)
+    assert (best["backend"], best["name"]) == ("tensorflow", "a")
+    assert "3.00x faster" in fastest_sentence(section, best)
+    assert "a GPU was present but unused" in fastest_sentence(section, best)
+    table = "\n".join(backends_table(section))
+    assert "| tensorflow | 1.0, Keras 3.15 | **a** | 843 | 3.000 |" in table
+    assert "TF intra 2, inter 2" in table and "JAX: XLA's pool" in table
+
+
+def test_a_failed_backend_process_is_recorded_and_the_others_kept():
+    from compare.speed.backends import backends_table, fastest_keras, format_backends
+
+    cpu = {"kind": "cpu", "name": "Test CPU", "cores": 2, "gpu_present_unused": False}
+    section = {
+        "torch": {"backend": "torch", "error": "exit status 1"},
+        "jax": _record("jax", [1.0, 1.0, 1.0], {"c": [2.0, 2.0, 2.0]}, cpu),
+    }
+    assert fastest_keras(section)["backend"] == "jax"
+    assert "torch: not measured (exit status 1)" in format_backends(section)
+    assert any("not measured: exit status 1" in row for row in backends_table(section))
