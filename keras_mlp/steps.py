@@ -68,7 +68,8 @@ def epoch_fn(model, Xb, Yb, setting: str):
     function that runs it and returns once the last update is computed.
 
     Xb: (steps, batch, d_in), Yb: (steps, batch, k) NumPy arrays, put on the backend's device
-    here, once (the input pipeline is not what is timed). `setting`: one of the backend's
+    here, once (the input pipeline is not what is timed). After each call the model holds the
+    trained weights, whichever the setting. `setting`: one of the backend's
     EPOCH_SETTINGS. Call it once before timing: the first call traces and compiles.
     """
     from keras_mlp.backend import backend_name
@@ -76,8 +77,17 @@ def epoch_fn(model, Xb, Yb, setting: str):
     backend = backend_name()
     if setting not in EPOCH_SETTINGS[backend]:
         raise ValueError(f"{setting!r} is not a {backend} setting: {EPOCH_SETTINGS[backend]}")
+    from keras_mlp.model import floatx_of
+
     build = {"tensorflow": _tf_epoch, "jax": _jax_epoch, "torch": _torch_epoch}[backend]
-    return build(model, Xb, Yb, setting)
+    with floatx_of(model):  # a float64 model's optimizer constants in float64 (see build_model)
+        inner = build(model, Xb, Yb, setting)
+
+    def run() -> None:
+        with floatx_of(model):
+            inner()
+
+    return run
 
 
 def _tf_epoch(model, Xb, Yb, setting):
@@ -117,6 +127,13 @@ def _jax_epoch(model, Xb, Yb, setting):
         [v.value for v in model.non_trainable_variables],
         [v.value for v in optimizer.variables],
     ]
+
+    def keep(current) -> None:
+        """The new state for the next epoch, and the weights written back into the model."""
+        state[:] = list(current)
+        for variable, value in zip(model.trainable_variables, current[0], strict=True):
+            variable.assign(value)
+
     if setting == "jax.jit step":
         compiled = jax.jit(step)
         batches = [(jax.device_put(X), jax.device_put(Y)) for X, Y in zip(Xb, Yb, strict=True)]
@@ -126,7 +143,7 @@ def _jax_epoch(model, Xb, Yb, setting):
             for X, Y in batches:
                 current, loss = compiled(current, X, Y)
             loss.block_until_ready()
-            state[:] = list(current)
+            keep(current)
 
         return run
 
@@ -139,7 +156,7 @@ def _jax_epoch(model, Xb, Yb, setting):
     def run_program() -> None:
         current, losses = compiled_epoch(tuple(state), Xs, Ys)
         losses.block_until_ready()
-        state[:] = list(current)
+        keep(current)
 
     return run_program
 

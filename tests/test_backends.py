@@ -54,6 +54,26 @@ mine = [np.ones((4, 4)), np.ones((5, 3))]
 set_numpy_weights(model, mine)
 mine[0] += 1.0  # the caller's array changes; the model's weights must not
 record["weights_after_caller_change"] = float(get_numpy_weights(model)[0].max())
+# every compiled epoch bench times (torch.compile aside: minutes to compile here) trains as
+# NumPy does: the same float64 weights after 3 updates on the same batches
+from keras_mlp.steps import EPOCH_SETTINGS, epoch_fn
+from numpy_mlp import MLP, SGD
+from numpy_mlp.training.fast import FastStep
+Xb, Yb = Xl[:12].reshape(3, 4, 6), Yl[:12].reshape(3, 4, 3)
+mlp = MLP((6, 5, 3), seed=3, dtype="float64")
+start = [W.copy() for W in mlp.weights]
+step = FastStep(mlp, SGD(**settings.optimizer_kwargs()), 4)
+for i in range(3):
+    step(Xl, Yl, np.arange(4 * i, 4 * i + 4))
+record["epochs"] = {}
+for setting in EPOCH_SETTINGS[record["backend"]]:
+    if setting == "torch.compile":
+        continue
+    model = build_model((6, 5, 3), dtype="float64", **settings.optimizer_kwargs())
+    set_numpy_weights(model, start)
+    epoch_fn(model, Xb, Yb, setting)()
+    record["epochs"][setting] = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(get_numpy_weights(model), mlp.weights))
 record["device"] = keras_device()
 record["threads"] = keras_threads()
 print(json.dumps(record))
@@ -62,9 +82,7 @@ print(json.dumps(record))
 
 def backend_or_skip(backend: str) -> None:
     if importlib.util.find_spec(backend) is None:
-        pytest.skip(
-            f"{backend} is not installed (pip install 'mlp-compare[{EXTRAS[backend]}]')"
-        )
+        pytest.skip(f"{backend} is not installed (pip install 'mlp-compare[{EXTRAS[backend]}]')")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -109,6 +127,12 @@ def test_lockstep_float64_stays_equal_to_rounding(checked):
     assert max(checked["lockstep"]["float64"]) <= 1e-12, checked["lockstep"]
     # float32 drifts by rounding, far from float64's agreement but far below a real difference
     assert max(checked["lockstep"]["float32"]) <= 1e-5, checked["lockstep"]
+
+
+def test_every_compiled_epoch_bench_times_trains_as_numpy_does(checked):
+    assert checked["epochs"], checked
+    for setting, diff in checked["epochs"].items():
+        assert diff <= 1e-14, (checked["backend"], setting, diff)
 
 
 def test_set_numpy_weights_keeps_no_reference_to_the_callers_arrays(checked):
