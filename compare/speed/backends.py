@@ -217,7 +217,7 @@ def backend_rows(section: dict[str, dict]) -> list[dict]:
             {
                 "backend": "numpy",
                 "version": "",
-                "name": f"{NUMPY} (this process's anchor)",
+                "name": f"{NUMPY} (anchor)",
                 "threads": f"{numpy['blas_threads']} BLAS",
                 "device": device_text(numpy["device"]),
                 "spread": numpy["spread"],
