@@ -1,5 +1,9 @@
 """Choosing Keras's backend (TensorFlow, JAX or PyTorch), and importing Keras on it lazily.
 
+Nothing in the project imports a framework at module level: `tensorflow()`, `backend_module()` and
+`keras()` are called inside the functions that need them, so NumPy-only work never pays a
+framework's start-up time; a missing one is a KerasUnavailableError naming the extra to install.
+
 Keras fixes its backend when it is first imported in a process (from the KERAS_BACKEND variable),
 so the choice is made here, before that import: `use_backend(name)` records it (None: what
 KERAS_BACKEND says, else TensorFlow, the tutorial's), and `keras()` imports Keras on it. A process
@@ -10,18 +14,67 @@ its x64 mode is on; it is switched on here, before JAX starts, so a float64 mode
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
-
-from keras_mlp.tf import KerasUnavailableError, quiet_stderr
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
 # the extra that installs each backend, and the module it needs
 EXTRAS = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch"}
 LABELS = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+INSTALL_HINT = "install the keras extra: pip install 'mlp-compare[keras]'"
+
+
+class KerasUnavailableError(ImportError):
+    """Keras 3 or its backend (TensorFlow, JAX, PyTorch) is not installed, or is too old."""
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2 while TensorFlow (or another backend) starts.
+
+    Its C++ start-up lines (oneDNN notice, missing CUDA drivers on a CPU-only machine) are written
+    before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Python exceptions
+    still propagate; set MLP_COMPARE_TF_VERBOSE=1 to see everything.
+    """
+    if os.environ.get("MLP_COMPARE_TF_VERBOSE") or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def tensorflow():
+    """The `tensorflow` module; KerasUnavailableError naming the extra if it is missing."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        with quiet_stderr():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery, with its CUDA probing, now
+    except ImportError as exc:
+        raise KerasUnavailableError(
+            f"TensorFlow is not installed ({exc}); {INSTALL_HINT}"
+        ) from None
+    major, minor = (int(p) for p in tf.__version__.split(".")[:2])
+    if (major, minor) < (2, 16):
+        raise KerasUnavailableError(
+            f"TensorFlow {tf.__version__} is too old (Keras 3 needs 2.16 or newer); {INSTALL_HINT}"
+        )
+    return tf
 
 
 class BackendMismatchError(KerasUnavailableError):
@@ -84,8 +137,6 @@ def backend_module(name: str | None = None):
     to install when it is missing."""
     name = requested_backend(name)
     if name == "tensorflow":
-        from keras_mlp.tf import tensorflow
-
         return tensorflow()
     try:
         with quiet_stderr():
