@@ -106,6 +106,7 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
     assert tf_record["device"]["kind"] in ("cpu", "gpu") and tf_record["version"]
     assert tf_record["fastest"] in names and "Fastest Keras: tensorflow" in result.stdout
     assert "## Keras per backend" in md and "on the CPU" in md
+    assert "Devices compared: NumPy on the CPU" in md and "Devices compared" in result.stdout
     k = tutorial["keras_step_breakdown"]
     assert k["fit_per_step_us"] > 0 and k["compiled_step_us"] > 0
     assert "target" not in result.stdout.lower()  # development goals are not output

@@ -10,7 +10,7 @@ from compare.speed.stability import (
     UNSTABLE_RELATIVE_SPREAD,
     peak_load,
 )
-from compare.speed.tutorial import thread_text
+from compare.speed.tutorial import devices_line, thread_text
 
 TITLE = "Benchmark: NumPy MLP vs Keras MLP"
 
@@ -93,6 +93,8 @@ def epoch_table(s: Mapping) -> list[str]:
                 f"{label} / numpy fast, 1 BLAS thread, paired per round: median {r['median']:.2f}x,"
                 f" range {r['min']:.2f}-{r['max']:.2f}x over {r['pairs']} rounds."
             )
+        if "devices" in s:
+            rows += ["", devices_line(s["devices"])]
     return rows
 
 
