@@ -26,22 +26,31 @@ class Implementation:
         return getattr(trainers, f"train_{self.key}")
 
     def require(self, settings=None) -> None:
-        """Raise KerasUnavailableError (naming the extra to install) if this one cannot run here;
-        with `settings`, also set TensorFlow's threads (before it runs anything)."""
+        """Raise KerasUnavailableError (naming the extra to install) if this one cannot run here
+        (Keras on the backend chosen by keras_mlp.backend.use_backend); with `settings`, also set
+        TensorFlow's threads (before it runs anything)."""
         if self.needs_tensorflow:
-            from keras_mlp.tf import set_threads, tensorflow
+            from compare.errors import UsageError
+            from keras_mlp.backend import backend_module, use_backend
+            from keras_mlp.tf import set_threads
 
-            tensorflow()
-            if settings is not None:
-                try:
-                    set_threads(*settings.tf_threads)
-                except RuntimeError:
-                    from compare.errors import UsageError
-
+            backend = use_backend()
+            backend_module(backend)
+            if settings is None:
+                return
+            if backend != "tensorflow":
+                if tuple(settings.tf_threads) != (0, 0):
                     raise UsageError(
-                        "--tf-threads: TensorFlow has already started in this process; its "
-                        "threads can only be set before (run the command in a fresh process)"
-                    ) from None
+                        f"--tf-threads sets TensorFlow's threads; Keras runs on {backend} here"
+                    )
+                return
+            try:
+                set_threads(*settings.tf_threads)
+            except RuntimeError:
+                raise UsageError(
+                    "--tf-threads: TensorFlow has already started in this process; its "
+                    "threads can only be set before (run the command in a fresh process)"
+                ) from None
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {

@@ -195,6 +195,30 @@ def add_thread_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_backend_arg(parser: argparse.ArgumentParser) -> None:
+    """--backend: the Keras backend (TensorFlow, JAX or PyTorch) this command's Keras runs on."""
+    from keras_mlp.backend import BACKENDS, EXTRAS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="Keras's backend (default: KERAS_BACKEND if set, else tensorflow, the tutorial's); "
+        + ", ".join(f"{b} needs the {EXTRAS[b]} extra" for b in BACKENDS),
+    )
+
+
+def choose_backend(args: argparse.Namespace) -> str:
+    """Fix the Keras backend for this process from --backend (else KERAS_BACKEND, else
+    TensorFlow), before Keras is imported; UsageError for a KERAS_BACKEND Keras lacks."""
+    from keras_mlp.backend import use_backend
+
+    try:
+        return use_backend(getattr(args, "backend", None))
+    except ValueError as exc:
+        raise UsageError(f"KERAS_BACKEND: {exc}") from None
+
+
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from compare.environment import device_text, threads_text
 from compare.implementations import IMPLEMENTATIONS
 from compare.speed.stability import warnings as speed_warnings
 
@@ -144,9 +145,10 @@ def gradient_table(metrics: dict) -> list[str]:
             "",
             "TensorFlow was not part of this run, so only the finite-difference check is shown.",
         ]
+    short = _backend_short(next(iter(agreement.values())).get("backend", "tensorflow"))
     rows = [
-        "| dtype | matrix | NumPy vs TF: max abs | NumPy vs TF: rel. | NumPy vs FD | "
-        "TF vs FD | verdict |",
+        f"| dtype | matrix | NumPy vs {short}: max abs | NumPy vs {short}: rel. | NumPy vs FD | "
+        f"{short} vs FD | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for dtype, report in agreement.items():
@@ -157,13 +159,39 @@ def gradient_table(metrics: dict) -> list[str]:
                 f"{m['keras_vs_fd']:.2e} | {'pass' if m['passed'] else 'FAIL'} |"
             )
     tolerances = ", ".join(
-        f"{d}: {r['tolerance']:g} (TF), {r['fd_tolerance']:g} (FD)" for d, r in agreement.items()
+        f"{d}: {r['tolerance']:g} ({short}), {r['fd_tolerance']:g} (FD)"
+        for d, r in agreement.items()
     )
     return rows + [
         "",
-        f"Relative error NumPy vs TF is max|a - b| / max|b| over the matrix; "
+        f"{short}: Keras's gradients by {_AUTODIFF.get(short, 'autodiff')}. "
+        f"Relative error NumPy vs {short} is max|a - b| / max|b| over the matrix; "
         f"against finite differences it is elementwise. Tolerances: {tolerances}.",
     ]
+
+
+_SHORT = {"tensorflow": "TF", "jax": "JAX", "torch": "PyTorch"}
+_AUTODIFF = {
+    "TF": "tf.GradientTape",
+    "JAX": "jax.value_and_grad over the model's stateless call",
+    "PyTorch": "torch.autograd",
+}
+
+
+def _backend_short(backend: str) -> str:
+    return _SHORT.get(backend, backend)
+
+
+def devices_sentence(metrics: dict) -> str:
+    """Which device each implementation computed on (from the environment record)."""
+    env = metrics.get("environment", {})
+    parts = []
+    if "numpy" in metrics and env.get("numpy_device"):
+        parts.append(f"NumPy on the {device_text(env['numpy_device'])}")
+    if "keras" in metrics and env.get("keras_device"):
+        backend = _backend_short(env.get("keras_backend", "tensorflow"))
+        parts.append(f"Keras ({backend} backend) on the {device_text(env['keras_device'])}")
+    return "Devices: " + "; ".join(parts) + "." if parts else ""
 
 
 def speed_table(metrics: dict) -> list[str]:
@@ -185,11 +213,24 @@ def speed_table(metrics: dict) -> list[str]:
     if speed:
         rows += [
             "",
-            f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}. "
+            f"Keras / NumPy epoch time: {ratio_text(speed['keras_over_numpy_spread'])}"
+            f"{_devices_clause(metrics)}. "
             "Prediction on the test set: "
             f"Keras / NumPy {_num(speed.get('predict_keras_over_numpy'), '.2f')}x.",
         ]
     return rows
+
+
+def _devices_clause(metrics: dict) -> str:
+    """' (Keras on JAX on the CPU (...) against NumPy on the CPU (...))', where recorded."""
+    env = metrics.get("environment", {})
+    if not env.get("keras_device") or not env.get("numpy_device"):
+        return ""
+    backend = _backend_short(env.get("keras_backend", "tensorflow"))
+    return (
+        f" (Keras on {backend} on the {device_text(env['keras_device'])}, against NumPy on the "
+        f"{device_text(env['numpy_device'])})"
+    )
 
 
 def verdict(metrics: dict) -> str:
@@ -296,12 +337,19 @@ def render_report(metrics: dict) -> str:
         + (
             f", TensorFlow {env['tensorflow']}, Keras {env['keras']} (intra-op threads "
             f"{env['tf_intra_op_threads']}, inter-op {env['tf_inter_op_threads']}; 0 = all cores)"
-            if "tensorflow" in env
+            if env.get("keras_backend", "tensorflow") == "tensorflow" and "tensorflow" in env
+            else ""
+        )
+        + (
+            f", Keras {env['keras']} on {_backend_short(env['keras_backend'])} "
+            f"{env.get(env['keras_backend'])} ({threads_text(env.get('keras_threads', {}))})"
+            if env.get("keras_backend") not in (None, "tensorflow")
             else ""
         )
         + _blas(env, metrics.get("threads", {}))
         + ".",
         "",
+        *([devices_sentence(metrics), ""] if devices_sentence(metrics) else []),
         *machine_state_lines(metrics.get("machine")),
         "## Figures",
         "",
@@ -361,8 +409,9 @@ def render_summary(metrics: dict) -> str:
     lines += [line for line in early_stopping_lines(metrics) if line]
     agreement = metrics.get("gradient_agreement")
     if agreement:
+        backend = next(iter(agreement.values())).get("backend", "tensorflow")
         lines.append(
-            "gradients NumPy vs TensorFlow: "
+            f"gradients NumPy vs Keras on {backend}: "
             + ", ".join(
                 f"{d} {r['max_rel_error']:.1e} ({'pass' if r['passed'] else 'FAIL'})"
                 for d, r in agreement.items()

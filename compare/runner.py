@@ -193,7 +193,7 @@ class Run:
             )
             verdict = "agree" if report[dtype]["passed"] else "DISAGREE"
             _say(
-                f"{dtype}: max relative error NumPy vs TensorFlow "
+                f"{dtype}: max relative error NumPy vs Keras on {report[dtype]['backend']} "
                 f"{report[dtype]['max_rel_error']:.2e} ({verdict})"
             )
         self.metrics["gradient_agreement"] = report

@@ -178,6 +178,7 @@ def train_keras(
     steps_per_execution and jit_compile default to Keras's own defaults, so that the timing is
     that of Keras as a user gets it (`mlp-compare bench` tries faster settings).
     """
+    from compare.environment import keras_device
     from keras_mlp import (
         build_model,
         floatx_of,
@@ -186,8 +187,8 @@ def train_keras(
         save_model,
         set_numpy_weights,
     )
+    from keras_mlp.backend import keras
     from keras_mlp.callbacks import divergence_guard, epoch_timer
-    from keras_mlp.tf import keras
 
     k = keras()
     k.utils.set_random_seed(settings.seed)  # fit's shuffling, like the tutorial's seeding
@@ -226,7 +227,8 @@ def train_keras(
         epoch = int(np.argmax(~np.isfinite(losses))) + 1
         raise FloatingPointError(
             f"Keras loss became non-finite in epoch {epoch} (after "
-            f"{int(model.optimizer.iterations.numpy())} updates; TerminateOnNaN stopped it). "
+            f"{int(k.ops.convert_to_numpy(model.optimizer.iterations))} updates; TerminateOnNaN "
+            "stopped it). "
             f"Try a smaller learning rate (it was {settings.learning_rate:g})."
         )
     return _result(
@@ -238,6 +240,8 @@ def train_keras(
         initial,
         lambda path: save_model(model, path),
         extra={
+            "backend": k.backend.backend(),
+            "device": keras_device(),
             "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile,
             "initial_weights": "the NumPy model's"

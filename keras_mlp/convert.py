@@ -24,8 +24,13 @@ def to_bias_rows(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
 
 
 def get_numpy_weights(model) -> list[np.ndarray]:
-    """The model's weights in the bias-row layout, input to output (copies, the model's dtype)."""
-    return [to_bias_rows(layer.kernel.numpy(), layer.bias.numpy()) for layer in dense_layers(model)]
+    """The model's weights in the bias-row layout, input to output (copies, the model's dtype),
+    on any backend (read off the device the backend computes on)."""
+    from keras_mlp.backend import to_numpy
+
+    return [
+        to_bias_rows(to_numpy(layer.kernel), to_numpy(layer.bias)) for layer in dense_layers(model)
+    ]
 
 
 def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
@@ -47,7 +52,9 @@ def set_numpy_weights(model, weights: Sequence[np.ndarray]) -> None:
     converted = []
     for i, (layer, W) in enumerate(zip(layers, weights, strict=True)):
         try:
-            converted.append(np.asarray(W, dtype=layer.kernel.dtype))
+            # a copy: JAX on the CPU may adopt a NumPy buffer without copying it, and the caller's
+            # matrices (numpy_mlp's, updated in place) must not move the model's weights
+            converted.append(np.array(W, dtype=np.dtype(layer.kernel.dtype), copy=True))
         except (TypeError, ValueError) as exc:
             raise WeightShapeError(f"matrix {i} ({layer.name}) is not numeric: {exc}") from None
     for layer, W in zip(layers, converted, strict=True):

@@ -1,63 +1,16 @@
-"""Importing TensorFlow lazily, with a clear message when the `keras` extra is missing.
-
-Nothing in the project imports TensorFlow at module level: `tensorflow()` and `keras()` are called
-inside the functions that need them, so NumPy-only work never pays TensorFlow's start-up time.
+"""TensorFlow's own settings (its thread pools). Importing TensorFlow and Keras lazily lives in
+keras_mlp.backend; `tensorflow`, `keras` and KerasUnavailableError are also importable from here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
-INSTALL_HINT = "install the keras extra: pip install 'mlp-compare[keras]'"
-
-
-class KerasUnavailableError(ImportError):
-    """TensorFlow (with Keras 3) is not installed, or is too old."""
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2 while TensorFlow starts.
-
-    Its C++ start-up lines (oneDNN notice, missing CUDA drivers on a CPU-only machine) are written
-    before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Python exceptions
-    still propagate; set MLP_COMPARE_TF_VERBOSE=1 to see everything.
-    """
-    if os.environ.get("MLP_COMPARE_TF_VERBOSE") or "tensorflow" in sys.modules:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def tensorflow():
-    """The `tensorflow` module; KerasUnavailableError naming the extra if it is missing."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    try:
-        with _quiet_stderr():
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device discovery, with its CUDA probing, now
-    except ImportError as exc:
-        raise KerasUnavailableError(
-            f"TensorFlow is not installed ({exc}); {INSTALL_HINT}"
-        ) from None
-    major, minor = (int(p) for p in tf.__version__.split(".")[:2])
-    if (major, minor) < (2, 16):
-        raise KerasUnavailableError(
-            f"TensorFlow {tf.__version__} is too old (Keras 3 needs 2.16 or newer); {INSTALL_HINT}"
-        )
-    return tf
+from keras_mlp.backend import (  # noqa: F401 - re-exported: where these have always been
+    INSTALL_HINT,
+    KerasUnavailableError,
+    keras,
+    quiet_stderr,
+    tensorflow,
+)
 
 
 def set_threads(intra: int, inter: int) -> tuple[int, int]:
@@ -77,11 +30,3 @@ def set_threads(intra: int, inter: int) -> tuple[int, int]:
         tf.config.threading.get_intra_op_parallelism_threads(),
         tf.config.threading.get_inter_op_parallelism_threads(),
     )
-
-
-def keras():
-    """The Keras 3 module (TensorFlow backend)."""
-    tensorflow()
-    import keras as keras_module
-
-    return keras_module

@@ -98,6 +98,15 @@ def test_bench_end_to_end_small(tmp_path, mnist_dir, cli):
     assert ("No warning:" in md) == (not report["warnings"])
     assert "![" in md and (tmp_path / "bench_epochs.png").stat().st_size > 10_000
     assert "<table>" in (tmp_path / "report.html").read_text()
+    tf_record = report["backends"]["tensorflow"]  # the default backend, in its own process
+    names = [row["name"] for row in tf_record["rows"]]
+    assert names == ["keras fit, defaults", "steps, tf.function", "steps, tf.function + XLA"]
+    for row in tf_record["rows"]:
+        assert row["spread"]["n"] == tf_record["rounds"] and row["over_numpy"]["median"] > 0
+    assert tf_record["device"]["kind"] in ("cpu", "gpu") and tf_record["version"]
+    assert tf_record["fastest"] in names and "Fastest Keras: tensorflow" in result.stdout
+    assert "## Keras per backend" in md and "on the CPU" in md
+    assert "Devices compared: NumPy on the CPU" in md and "Devices compared" in result.stdout
     k = tutorial["keras_step_breakdown"]
     assert k["fit_per_step_us"] > 0 and k["compiled_step_us"] > 0
     assert "target" not in result.stdout.lower()  # development goals are not output

@@ -331,6 +331,6 @@ def test_gradcheck_against_tensorflow_in_the_same_table(tf, cli):
         "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)["vs_tensorflow"]
+    rows = json.loads(result.stdout)["vs_keras"]
     assert [r["name"] for r in rows] == ["W_h1", "W_h2", "W_out"]
     assert all(r["passed"] and r["max_rel_error"] < 1e-10 for r in rows)

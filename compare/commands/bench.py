@@ -37,6 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-keras", action="store_true", help="NumPy only")
     parser.add_argument(
+        "--backend",
+        type=backends_arg,
+        default=None,
+        metavar="LIST",
+        help="Keras backends to time, each in a process of its own: tensorflow, jax, torch "
+        "(comma-separated) or all (default: KERAS_BACKEND if set, else tensorflow); the "
+        "TensorFlow-only parts (fit settings, thread counts, sweeps) run when tensorflow is listed",
+    )
+    parser.add_argument(
         "--batches",
         type=batches_arg,
         default=None,
@@ -93,20 +102,37 @@ def widths_arg(text: str) -> list[int]:
     return values
 
 
+def backends_arg(text: str) -> list[str]:
+    """'jax,torch' -> ['jax', 'torch']; 'all' -> every backend Keras has."""
+    from keras_mlp.backend import BACKENDS
+
+    names = list(BACKENDS) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in BACKENDS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: choose from {', '.join(BACKENDS)} (comma-separated) or all"
+        )
+    return list(dict.fromkeys(names))
+
+
 def run(args: argparse.Namespace) -> int:
+    from compare.options import choose_backend
     from compare.speed.job import run_bench
+    from keras_mlp.backend import backend_available, backend_module, use_backend
 
-    with_keras = not args.no_keras
+    backends = [] if args.no_keras else (args.backend or [choose_backend(args)])
+    for backend in backends:
+        backend_available(backend)  # a missing one: one line naming its extra, before any work
+    with_keras = "tensorflow" in backends  # TensorFlow's own parts run in this process
     if with_keras:
-        from keras_mlp.tf import tensorflow
-
-        tensorflow()
+        backend_module(use_backend("tensorflow"))
     with output_folder(args.out) as out:
         claim_folder(out, "bench")  # its own earlier bench, or nothing
         run_bench(
             out,
             quick=args.quick,
             with_keras=with_keras,
+            backends=backends,
             batches=args.batches,
             widths=args.widths,
             data_dir=args.data_dir,

@@ -78,9 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--against",
-        choices=("tensorflow",),
+        choices=("tensorflow", "jax", "torch"),
         default=None,
-        help="also compare with TensorFlow's autodiff gradients at the same weights, same formula",
+        metavar="BACKEND",
+        help="also compare with Keras's autodiff gradients on this backend (tensorflow, jax or "
+        "torch) at the same weights, same formula",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_data_args(parser)
@@ -183,8 +185,8 @@ def run(args: argparse.Namespace) -> int:
         else (f"a deliberately broken backprop ({args.inject_bug})")
     )
     failed = [r.name for r in results if not r.passed]
-    against = _against_tensorflow(mlp, X, y, tolerance) if args.against else []
-    failed += [f"{name} (vs TensorFlow)" for name, _, ok in against if not ok]
+    against = _against_keras(args.against, mlp, X, y, tolerance) if args.against else []
+    failed += [f"{name} (vs {args.against})" for name, _, ok in against if not ok]
     kinks = sum(r.kinks for r in results)
     if args.json:
         print(json.dumps({
@@ -198,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
             "formula": FORMULA, "pass_line": PASS_LINE, "kinks": kinks,
             "tensorflow_tolerance": tolerance,
             "matrices": [r.__dict__ | {"passed": r.passed, "size": r.size} for r in results],
-            "vs_tensorflow": [{"name": n, "max_rel_error": e, "passed": ok} for n, e, ok in against],
+            "against": args.against,
+            "vs_keras": [{"name": n, "max_rel_error": e, "passed": ok} for n, e, ok in against],
             "passed": not failed,
         }, indent=2))  # fmt: skip
         return 1 if failed else 0
@@ -218,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(results))
     if against:
         print(
-            "NumPy backprop against TensorFlow autodiff (every entry, |a - b| / max(1e-12, |a| + "
-            f"|b|), two analytic gradients, pass below {tolerance:g}): "
+            f"NumPy backprop against Keras autodiff on {args.against} (every entry, |a - b| / "
+            f"max(1e-12, |a| + |b|), two analytic gradients, pass below {tolerance:g}): "
             + ", ".join(f"{n} {e:.1e} {'ok' if ok else 'FAIL'}" for n, e, ok in against)
         )
     if kinks:
@@ -287,10 +290,14 @@ def bug_verdict(bug: str, names: list[str], failed: list[str], samples: int) -> 
     )
 
 
-def _against_tensorflow(mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:
-    """Per matrix: (name, max elementwise relative error NumPy vs TF over every entry, passed)."""
+def _against_keras(backend, mlp, X, y, tolerance: float) -> list[tuple[str, float, bool]]:
+    """Per matrix: (name, max elementwise relative error NumPy vs Keras on `backend` over every
+    entry, passed)."""
     from keras_mlp import build_model, gradients, set_numpy_weights
+    from keras_mlp.backend import use_backend
     from numpy_mlp.checks.gradcheck import matrix_names, relative_error
+
+    use_backend(backend)
 
     model = build_model(
         mlp.layer_sizes, dtype=mlp.dtype.name, activation=mlp.activation.name, init=mlp.init

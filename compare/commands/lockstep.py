@@ -12,11 +12,13 @@ import argparse
 
 from compare.folders import claim_folder, output_folder
 from compare.options import (
+    add_backend_arg,
     add_data_args,
     add_out_arg,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
+    choose_backend,
     positive_int,
 )
 
@@ -44,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also record the difference every N updates, for the plot (default: 20)",
     )
+    add_backend_arg(parser)
     add_data_args(parser)
     add_out_arg(parser, "runs/lockstep", "lockstep.json and lockstep.png")
 
@@ -63,12 +66,12 @@ def _dtypes(args) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from compare.config import Settings
     from compare.lockstep import run_lockstep
-    from keras_mlp.tf import tensorflow
+    from keras_mlp.backend import backend_module
 
     check_mnist_layers(args.layers)
     check_training_rows(args.limit, args.validation_split)
     dtypes = _dtypes(args)
-    tensorflow()
+    backend_module(choose_backend(args))
     with output_folder(args.out) as out:
         claim_folder(out, "lockstep")  # its own earlier lockstep, or nothing
         run_lockstep(

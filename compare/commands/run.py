@@ -10,12 +10,14 @@ import datetime as dt
 from compare.folders import clear_earlier_run, output_folder
 from compare.implementations import IMPLEMENTATIONS
 from compare.options import (
+    add_backend_arg,
     add_data_args,
     add_out_arg,
     add_thread_args,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
+    choose_backend,
 )
 
 HELP = "the main job: train both, compare accuracy, gradients and speed, write a report"
@@ -30,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_training_args(parser)
     add_thread_args(parser)
+    add_backend_arg(parser)
     add_data_args(parser)
     add_out_arg(parser, None, "the artifacts", shown="runs/<UTC timestamp>")
 
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.runner import Run
 
     check_mnist_layers(args.layers)
+    choose_backend(args)
     check_training_rows(args.limit, args.validation_split)
     impls = chosen(args.impl)
     settings = Settings.from_args(args)

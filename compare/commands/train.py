@@ -8,12 +8,14 @@ from compare.folders import claim_folder, output_folder
 from compare.implementations import IMPLEMENTATIONS
 from compare.jsonio import write_json
 from compare.options import (
+    add_backend_arg,
     add_data_args,
     add_out_arg,
     add_thread_args,
     add_training_args,
     check_mnist_layers,
     check_training_rows,
+    choose_backend,
 )
 
 HELP = "train the NumPy or the Keras MLP on MNIST"
@@ -28,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_training_args(parser)
     add_thread_args(parser)
+    add_backend_arg(parser)
     add_data_args(parser)
     add_out_arg(parser, None, "the model and history.json", shown="runs/train-IMPL")
     parser.add_argument(
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from compare.data import load_data
 
     check_mnist_layers(args.layers)
+    choose_backend(args)
     check_training_rows(args.limit, args.validation_split)
     settings = Settings.from_args(args)
     impl = IMPLEMENTATIONS[args.impl]

@@ -22,9 +22,11 @@ def run_bench(
     batches: Sequence[int] | None = None,
     widths: Sequence[int] | None = None,
     data_dir: str | None = None,
+    backends: Sequence[str] = (),
 ) -> dict:
     """Measure everything, print the tables as they come, write bench.json, report.md,
-    report.html, bench_epochs.png and bench.png."""
+    report.html, bench_epochs.png and bench.png. `with_keras`: TensorFlow's in-process parts
+    (fit settings, thread counts, sweeps); `backends`: Keras on each, in a process of its own."""
     from compare.environment import (
         cpu_snapshot,
         environment,
@@ -46,6 +48,8 @@ def run_bench(
     result["tutorial"] = _tutorial(
         X, Y, y, peak, rounds=rounds, quick=quick, with_keras=with_keras, data_dir=data_dir
     )
+    if backends:
+        result["backends"] = _backends(backends, quick=quick, data_dir=data_dir)
     points = _sweeps(X, Y, batches, widths, peak["gflops"], quick=quick, with_keras=with_keras)
     result["sweep_batch"], result["sweep_width"] = points["batch"], points["width"]
     result["crossover"] = {kind: crossover(points[kind], kind) for kind in points}
@@ -102,6 +106,21 @@ def _tutorial(X, Y, y, peak: dict, *, rounds: int, quick: bool, with_keras: bool
         say=lambda m: print(m, flush=True),
     )
     print(format_tutorial(section, peak), flush=True)
+    return section
+
+
+def _backends(backends: Sequence[str], *, quick: bool, data_dir: str | None) -> dict:
+    """Keras on each backend, each in a process of its own, paired with NumPy; printed."""
+    from compare.speed.backends import backends_section, format_backends
+
+    section = backends_section(
+        backends,
+        rounds=3 if quick else 5,
+        quick=quick,
+        data_dir=data_dir,
+        say=lambda m: print(m, flush=True),
+    )
+    print(format_backends(section), flush=True)
     return section
 
 
@@ -165,6 +184,10 @@ def spreads_of(result: dict) -> dict[str, dict]:
     section = result["tutorial"]
     found = {f"epoch, {name}": s for name, s in section["spread"].items()}
     found["one NumPy step"] = section["numpy_step_breakdown"]["step_us"]
+    for backend, record in result.get("backends", {}).items():
+        for row in record.get("rows", []):
+            if "spread" in row:
+                found[f"{backend}: {row['name']}"] = row["spread"]
     for kind in ("batch", "width"):
         for p in result.get(f"sweep_{kind}", []):
             value = p["batch"] if kind == "batch" else p["layers"][1]

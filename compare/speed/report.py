@@ -10,7 +10,7 @@ from compare.speed.stability import (
     UNSTABLE_RELATIVE_SPREAD,
     peak_load,
 )
-from compare.speed.tutorial import thread_text
+from compare.speed.tutorial import devices_line, thread_text
 
 TITLE = "Benchmark: NumPy MLP vs Keras MLP"
 
@@ -93,6 +93,8 @@ def epoch_table(s: Mapping) -> list[str]:
                 f"{label} / numpy fast, 1 BLAS thread, paired per round: median {r['median']:.2f}x,"
                 f" range {r['min']:.2f}-{r['max']:.2f}x over {r['n']} rounds."
             )
+        if "devices" in s:
+            rows += ["", devices_line(s["devices"])]
     return rows
 
 
@@ -156,6 +158,27 @@ def sweep_table(points: list, key: str) -> list[str]:
     return rows
 
 
+def _backends_lines(result: Mapping) -> list[str]:
+    """Keras on each backend against NumPy (when measured): the table and the fastest Keras."""
+    section = result.get("backends")
+    if not section:
+        return []
+    from compare.speed.backends import backends_table
+
+    return [
+        "## Keras per backend",
+        "",
+        "Each backend in a fresh process of its own (Keras fixes its backend at import); there, "
+        "NumPy's epoch (1 BLAS thread) and the backend's contenders ran one epoch each per round, "
+        "in turn, and Keras / NumPy is paired per round (median, range). `fit`: Keras's own "
+        "training loop; `steps`: a whole epoch of the model's train steps on batches prepared on "
+        "the device (full batches only), compiled as named. The fastest per backend in bold.",
+        "",
+        *backends_table(section),
+        "",
+    ]
+
+
 def render_bench_report(result: Mapping) -> str:
     s = result["tutorial"]
     lines = [
@@ -176,6 +199,7 @@ def render_bench_report(result: Mapping) -> str:
         "",
         "![Seconds per epoch, median and quartiles](bench_epochs.png)",
         "",
+        *_backends_lines(result),
         "## Where a NumPy step's time goes",
         "",
         *breakdown_table(s["numpy_step_breakdown"]),

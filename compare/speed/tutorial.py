@@ -74,6 +74,9 @@ def tutorial_section(
         float(np.median(numpy)) / section["arithmetic_limit_one_core_seconds"]
     )
     if with_keras:
+        from compare.environment import keras_device, numpy_device
+
+        section["devices"] = {"numpy": numpy_device(), "keras": keras_device()}
         best = min(keras_configs, key=lambda k: section["median_seconds"][k])
         section["keras_best"] = best
         section["vs_keras_defaults_spread"] = paired_ratios(times["keras fit, defaults"], numpy)
@@ -155,6 +158,8 @@ def format_tutorial(s: dict, peak: dict) -> str:
                 f"  {label}: {r['median']:.1f}x faster ({r['min']:.1f}-{r['max']:.1f}x over "
                 f"{r['n']} rounds)"
             )
+        if "devices" in s:
+            lines.append(f"  {devices_line(s['devices'])}")
     lines.append(
         f"  NumPy epoch (1 BLAS thread) / arithmetic limit: {s['numpy_over_limit']:.1f}x of the "
         f"all-core limit, {s.get('numpy_over_one_core_limit', float('nan')):.1f}x of one core's "
@@ -162,6 +167,16 @@ def format_tutorial(s: dict, peak: dict) -> str:
     )
     lines.append(f"  Peak RSS of a NumPy training run: {s['peak_rss_mb']:.0f} MB")
     return "\n".join(lines)
+
+
+def devices_line(devices: dict) -> str:
+    """Which devices the epoch ratios compare (Keras here is TensorFlow, in this process)."""
+    from compare.environment import device_text
+
+    return (
+        f"Devices compared: NumPy on the {device_text(devices['numpy'])}; Keras (TensorFlow) on "
+        f"the {device_text(devices['keras'])}."
+    )
 
 
 def thread_text(threads: dict) -> str:
