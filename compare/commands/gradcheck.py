@@ -137,7 +137,9 @@ CHECK_COPIES = 4  # weight-sized float64 arrays held: weights, two gradients, on
 def check_memory(layers) -> None:
     """UsageError, before anything is allocated, for a network whose check needs more than
     MAX_CHECK_BYTES: it holds CHECK_COPIES float64 arrays the size of the weights."""
-    count = sum((m + 1) * d for m, d in zip(layers[:-1], layers[1:], strict=False))
+    from numpy_mlp.model.parameters import parameter_count
+
+    count = parameter_count(layers)
     need = count * 8 * CHECK_COPIES
     if need > MAX_CHECK_BYTES:
         raise UsageError(
