@@ -19,10 +19,15 @@ import pytest
 from numpy_mlp import MLP
 from tests.conftest import ROOT, quick_run
 
+# Far more epochs than a test lets it finish: the signals below must land while it trains. (With
+# 30 epochs on 20,000 rows the whole run took ~3 s, and a busy test process could read
+# "Epoch 2/30" from the pipe after the run had already ended with status 0.)
+EPOCHS = "1000"
+
 
 def _start_run(out, mnist_dir, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "compare", "run", "--impl", "numpy", "--epochs", "30",
+        [sys.executable, "-m", "compare", "run", "--impl", "numpy", "--epochs", EPOCHS,
          "--limit", "20000", "--data-dir", str(mnist_dir), "--out", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -41,7 +46,7 @@ def _wait_for(proc, needle: str, timeout: float = 120) -> None:
 def test_sigterm_ends_a_run_as_interrupted_with_exit_143(tmp_path, mnist_dir):
     out = tmp_path / "run"
     proc = _start_run(out, mnist_dir)
-    _wait_for(proc, "Epoch 2/30")
+    _wait_for(proc, f"Epoch 2/{EPOCHS}")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -53,7 +58,7 @@ def test_sigterm_ends_a_run_as_interrupted_with_exit_143(tmp_path, mnist_dir):
 def test_a_second_interrupt_right_after_the_first_still_ends_final(tmp_path, mnist_dir):
     out = tmp_path / "run"
     proc = _start_run(out, mnist_dir)
-    _wait_for(proc, "Epoch 2/30")
+    _wait_for(proc, f"Epoch 2/{EPOCHS}")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
@@ -66,7 +71,7 @@ def test_a_second_run_into_a_busy_folder_stops_at_once(tmp_path, mnist_dir, cli)
     out = tmp_path / "run"
     proc = _start_run(out, mnist_dir)
     try:
-        _wait_for(proc, "Epoch 1/30")
+        _wait_for(proc, f"Epoch 1/{EPOCHS}")
         result = cli("run", "--impl", "numpy", "--epochs", "1", "--out", str(out))
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
