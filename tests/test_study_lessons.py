@@ -486,3 +486,11 @@ def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
     assert result.returncode == 2
     assert "--learning-rates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_study_chooses_rates_on_the_last_validation_accuracy_in_percent():
+    from compare.studies.vanishing import val_accuracy
+
+    assert val_accuracy({"status": "complete", "history": {"val_accuracy": [0.5, 0.9]}}) == 90.0
+    assert val_accuracy({"status": "diverged", "history": {"val_accuracy": [0.5]}}) is None
+    assert val_accuracy({"status": "complete", "history": {}}) is None
