@@ -139,7 +139,9 @@ def _vanishing(study: dict, out: Path) -> str:
         "## Test accuracy at each learning rate",
         "",
         "Test accuracy in percent, with the final validation loss in brackets; one row per "
-        "network, one column per learning rate.",
+        "network, one column per learning rate. A network's best rate is the one with the best "
+        f"final validation accuracy; the test set only reports it. {ONE_SEED[0].upper()}"
+        f"{ONE_SEED[1:]}.",
         "",
         *accuracy_table(runs),
         "",

@@ -270,7 +270,7 @@ def _line(i: int, total: int, r: dict) -> str:
     test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
     mean = r.get("mean_delta_factor")
     factor = f"delta factor {mean:.2f}" if mean is not None else "no delta factor (depth 1)"
-    added = " (added: best at the largest rate)" if r.get("rate_added") else ""
+    added = " (added: best on validation at the largest rate)" if r.get("rate_added") else ""
     return (
         f"[{i}/{total}] {r['activation']:<8} {r['init']:<17} depth {r['depth']} "
         f"lr {r['learning_rate']:g}{added}: {factor}; test {test}"
