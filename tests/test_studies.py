@@ -62,7 +62,7 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     assert logistic["mean_delta_factor"] < 0.3
     assert 0.7 < tanh["mean_delta_factor"] < 0.95
     assert 0.95 < relu["mean_delta_factor"] < 1.05
-    # tanh's weight-gradient factor keeps its size while delta shrinks: the forward part grows
+    # tanh's weight-gradient factor keeps its size while delta shrinks: the rest grows
     assert 0.95 < tanh["mean_weight_grad_factor"] < 1.05
     assert (
         len(tanh["weight_grad_factors"]) == 6

@@ -239,7 +239,7 @@ def factor_lists(runs: Sequence[dict]) -> list[str]:
 
 
 def decomposition_table(runs: Sequence[dict]) -> list[str]:
-    """Markdown: weight-gradient factor = backward x forward, deepest network of each pair."""
+    """Markdown: weight-gradient factor = backward x the rest, deepest network of each pair."""
     nets = _networks(runs)
     rows = [
         "| activation, init | depth | weight-gradient factor | = backward | x rest |",

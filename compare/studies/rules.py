@@ -17,8 +17,9 @@ The rules:
 - the layer factor ||g^(l)|| / ||g^(l+1)|| between neighbouring same-shape hidden matrices; a
   mean factor below VANISHES_BELOW vanishes, above EXPLODES_ABOVE explodes;
 - the backward factor ||delta^(l)|| / ||delta^(l+1)|| between neighbouring hidden layers, and the
-  forward part of a weight-gradient factor (weight factor / backward factor); a part changes the
-  gradient when its factor compounded over the network is not "kept" (0.5 to 2); the forward
+  rest of a weight-gradient factor (weight factor / backward factor: the activations and how they
+  line up with delta); a part changes the gradient when its factor compounded over the network is
+  not "kept" (0.5 to 2); the forward
   signal collapses when the last hidden layer's unit spread is below SPREAD_COLLAPSE of the
   first's, and the logits ignore the input below LOGITS_IGNORE;
 - a network's best rate is the one with the best validation accuracy; a larger learning rate is
