@@ -489,7 +489,7 @@ def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
 
 
 def test_the_study_chooses_rates_on_the_last_validation_accuracy_in_percent():
-    from compare.studies.vanishing import val_accuracy
+    from compare.studies.cells import val_accuracy
 
     assert val_accuracy({"status": "complete", "history": {"val_accuracy": [0.5, 0.9]}}) == 90.0
     assert val_accuracy({"status": "diverged", "history": {"val_accuracy": [0.5]}}) is None

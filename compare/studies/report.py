@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from compare.html import write_html
+from compare.studies.cells import val_accuracy
 from compare.studies.lessons import (
     CHANCE_MARGIN,
     ONE_SEED,
@@ -19,7 +20,6 @@ from compare.studies.lessons import (
     rate_note,
 )
 from compare.studies.rules import geometric_mean
-from compare.studies.vanishing import val_accuracy
 from numpy_mlp.io.atomic import atomic_write_text
 
 VANISHING_TEXT = """\

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
-from compare.studies.cells import cached_data, train_cell
+from compare.studies.cells import cached_data, train_cell, val_accuracy
 from compare.studies.rules import (
     delta_factors,
     forward_factors,
@@ -246,14 +246,6 @@ def _finish(study: dict, out: Path) -> None:
             failed(study, exc, "writing the study's outputs")
         settle(out, "study.json", study, lambda: write_report(study, out))
         raise
-
-
-def val_accuracy(record: dict) -> float | None:
-    """The final validation accuracy of a finished run in percent, None for a diverged one (or
-    one without validation rows): the accuracy the study chooses rates on, so the test set only
-    reports."""
-    values = (record.get("history") or {}).get("val_accuracy") or []
-    return 100.0 * values[-1] if record["status"] == "complete" and values else None
 
 
 def majority(labels) -> tuple[int, float]:
