@@ -237,6 +237,14 @@ def test_init_verdicts_name_what_trains_the_deepest_network_or_that_nothing_did(
     # rendered: what trains it, or that nothing tried did and what to try when not tried
     words = lessons.init_sentences(nets, MAJORITY, epochs=5)
     assert "trains in 5 epochs with glorot_uniform_x4 (80.00 % at lr 0.1)" in words[0]
+    # the init that fails names its own rates (0.1 and 0.3), not the pair's pooled ones
+    assert "not with glorot_uniform (at chance at every rate; rates up to 0.3)." in words[0]
+    mixed = [
+        ("logistic", "glorot_uniform", 8, {0.1: 10.1}),
+        ("logistic", "glorot_uniform_x4", 8, {0.1: 80.0, 0.3: 85.0}),
+    ]
+    said = lessons.init_sentences(mixed, MAJORITY)[0]
+    assert "glorot_uniform (at chance at every rate; rates up to 0.1)" in said
     assert "nothing tried trains it" in words[1] and "--inits lecun_uniform" in words[1]
     assert "glorot_uniform (at chance at every rate)" in words[1]
     above = [("tanh", "glorot_uniform", 8, {0.1: 40.0})]

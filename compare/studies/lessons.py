@@ -185,9 +185,13 @@ def init_sentences(
         if v.trains:
             trains = ", ".join(f"{i} ({a:.2f} % at lr {fmt(lr)})" for i, lr, a in v.trains)
             text = f"{head} trains {when} with {trains}"
-            if v.fails:
-                text += f", not with {', '.join(i for i, _ in v.fails)}"
-            out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
+            if v.fails:  # each with its own rates: the rule adds rates per network
+                fails = ", ".join(
+                    f"{i} ({_how_far(n)}; rates up to {fmt(max(n.outcomes))})" for i, n in v.fails
+                )
+                out.append(text + f", not with {fails}.")
+            else:
+                out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
             continue
         tried = ", ".join(f"{i} ({_how_far(n)})" for i, n in v.fails)
         text = (
