@@ -201,7 +201,7 @@ def test_at_chance_at_every_rate_owes_no_larger_rate_when_the_loss_rises():
     val = {("logistic", 8): {0.1: 11.2, 0.3: 11.0, 1.0: 10.0}, ("logistic", 4): {0.1: 90.0}}
     rising = {("logistic", 8): {0.1: 2.302, 0.3: 2.31, 1.0: 2.4}}
     text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, rising))
-    assert "rates up to 1 were tried; the loss rises with the rate" in text
+    assert "rates up to 1 were tried; the loss rises with the rate (2.3020 at lr 0.1, " in text
     assert "must be tried" not in text and "depth, not the learning rate" in text
     flat = {("logistic", 8): {0.1: 2.302, 0.3: 2.30, 1.0: 2.31}}
     text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, flat))

@@ -326,8 +326,8 @@ def learning_verdict(
             if rises:
                 out.append(
                     f"{activation} at depth {stuck}: rates up to {top} were tried; the loss rises "
-                    "with the rate, so a larger rate is not what it lacks (the initializer verdict "
-                    "says whether another init trains it)."
+                    f"with the rate ({_losses(known)}), so a larger rate is not what it lacks (the "
+                    "initializer verdict says whether another init trains it)."
                 )
             elif known and not owed:
                 out.append(
@@ -365,6 +365,14 @@ def learning_verdict(
             f"rate trains them: {'; '.join(late)}."
         )
     return out
+
+
+def _losses(by_rate: Mapping[float, float | None]) -> str:
+    """Final validation losses by rate, e.g. "2.3029 at lr 0.001, diverged at lr 0.1"."""
+    return ", ".join(
+        f"{'diverged' if v is None else f'{v:.4f}'} at lr {fmt(lr)}"
+        for lr, v in sorted(by_rate.items())
+    )
 
 
 def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent: float) -> str:
