@@ -200,9 +200,13 @@ def test_at_chance_at_every_rate_owes_no_larger_rate_when_the_loss_rises():
     nets = [("logistic", 4, {0.1: 90.0}), ("logistic", 8, {0.1: 11.3, 0.3: 11.3, 1.0: 10.1})]
     val = {("logistic", 8): {0.1: 11.2, 0.3: 11.0, 1.0: 10.0}, ("logistic", 4): {0.1: 90.0}}
     rising = {("logistic", 8): {0.1: 2.302, 0.3: 2.31, 1.0: 2.4}}
-    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, rising))
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, rising, 10))
     assert "rates up to 1 were tried; the loss rises with the rate (2.3020 at lr 0.1, " in text
     assert "must be tried" not in text and "depth, not the learning rate" in text
+    assert "a uniform guess's loss" not in text  # 2.4 is 0.1 nats from ln 10
+    near = {("logistic", 8): {0.1: 2.3029, 0.3: 2.3056, 1.0: 2.3058}}
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, near, 10))
+    assert "every one is within 0.05 of ln 10 = 2.303, a uniform guess's loss" in text
     flat = {("logistic", 8): {0.1: 2.302, 0.3: 2.30, 1.0: 2.31}}
     text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, flat))
     assert "the loss rises" not in text and "does not rise with the rate" in text

@@ -257,6 +257,7 @@ def learning_verdict(
     majority_percent: float,
     val: Mapping[tuple[str, int], Mapping[float, float | None]] | None = None,
     losses: Mapping[tuple[str, int], Mapping[float, float | None]] | None = None,
+    n_classes: int | None = None,
 ) -> list[str]:
     """Which networks learn at some learning rate, which only get above chance, which at none
     (rules.network_verdict for each), as sentences.
@@ -326,8 +327,9 @@ def learning_verdict(
             if rises:
                 out.append(
                     f"{activation} at depth {stuck}: rates up to {top} were tried; the loss rises "
-                    f"with the rate ({_losses(known)}), so a larger rate is not what it lacks (the "
-                    "initializer verdict says whether another init trains it)."
+                    f"with the rate ({_losses(known)}){_uniform_note(known, n_classes)}, so "
+                    "nothing here says a larger rate would help (the initializer verdict says "
+                    "whether another init trains it)."
                 )
             elif known and not owed:
                 out.append(
@@ -365,6 +367,17 @@ def learning_verdict(
             f"rate trains them: {'; '.join(late)}."
         )
     return out
+
+
+def _uniform_note(by_rate: Mapping[float, float | None], n_classes: int | None) -> str:
+    """ "; every one within ... of ln k" when every loss is a uniform guess's (rules.near_uniform)."""
+    values = list(by_rate.values())
+    if n_classes is None or any(v is None or not near_uniform(v, n_classes) for v in values):
+        return ""
+    return (
+        f"; every one is within {UNIFORM_LOSS_TOLERANCE:g} of ln {n_classes} = "
+        f"{uniform_loss(n_classes):.3f}, a uniform guess's loss"
+    )
 
 
 def _losses(by_rate: Mapping[float, float | None]) -> str:

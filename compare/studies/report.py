@@ -362,7 +362,7 @@ def conclusions(study: dict) -> list[str]:
             accuracy
         )
     verdict = learning_verdict(
-        [(a, d, v) for (a, d), v in networks.items()], majority_percent, val, losses
+        [(a, d, v) for (a, d), v in networks.items()], majority_percent, val, losses, c["n_classes"]
     )
     verdict += init_sentences(
         [(*k, v) for k, v in by_init.items()], majority_percent, c.get("epochs")
