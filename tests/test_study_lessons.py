@@ -506,3 +506,10 @@ def test_the_study_chooses_rates_on_the_last_validation_accuracy_in_percent():
     assert val_accuracy({"status": "complete", "history": {"val_accuracy": [0.5, 0.9]}}) == 90.0
     assert val_accuracy({"status": "diverged", "history": {"val_accuracy": [0.5]}}) is None
     assert val_accuracy({"status": "complete", "history": {}}) is None
+
+
+def test_rate_note_says_far_from_trained_only_two_points_or_more_below_the_line():
+    learned = rules.learned_threshold(MAJORITY)
+    far = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 2.5}, MAJORITY)
+    near = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 1.96}, MAJORITY)
+    assert "though far from trained" in far and "though not trained" in near

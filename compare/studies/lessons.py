@@ -404,7 +404,8 @@ def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent
         if note.direction == "larger":
             verdict += " in these epochs"
         return f" The same network reaches {note.accuracy:.2f} % at lr {fmt(note.rate)}: {verdict}."
+    far = learned_threshold(majority_percent) - note.accuracy >= NEAR_LEARNED
     return (
         f" The same network gets above chance at lr {fmt(note.rate)} ({note.accuracy:.2f} %), "
-        "though far from trained."
+        f"though {'far from' if far else 'not'} trained."
     )
