@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from compare.studies import rules
+from compare.studies.lessons import NEAR_LEARNED, ONE_SEED
 from compare.studies.rules import (  # noqa: F401 - SLOPE_BOUND and layer_factors: the notebook's
     CHANCE,
     CHANCE_MARGIN,
@@ -344,7 +345,8 @@ def chance_words(results: Sequence[dict], class_shares: Sequence[float]) -> str:
     loss = _span(losses, lambda v: f"{v:.3f}")
     if all(near_uniform(v, k) for v in losses):
         words += (
-            f". Its test loss, {loss}, is within {max(off, 0.001):.3f} of ln {k} = "
+            f". Its test loss, {loss}, is within {max(math.ceil(off * 1000) / 1000, 0.001):.3f} "
+            f"of ln {k} = "
             f"{uniform:.3f}, the loss of predicting 1/{k} for every class: it has learned "
             "nothing from the images"
         )
@@ -381,7 +383,7 @@ def learning_sentences(
         f"Below, a network *learns* at a rate if its test accuracy there is above "
         f"{learned_threshold(100 * share):.2f} %, halfway from always answering the most common "
         f"digit ({majority}, {pct(share)} of the test set) to 100 %, and is *at chance* if it is "
-        f"within {CHANCE_MARGIN:g} points of {pct(share)}."
+        f"within {CHANCE_MARGIN:g} points of {pct(share)}. Each network is trained from {ONE_SEED}."
     ]
     stuck_all, deep_learners = [], []
     for activation in dict.fromkeys(n["activation"] for n in networks):
@@ -431,10 +433,13 @@ def learning_sentences(
             v = verdict[id(n)]
             if v.slow_at_smallest:
                 low = min(n["results"], key=lambda r: r["learning_rate"])
+                gap = learned_threshold(100 * share) - 100 * low["test_accuracy"]
                 state = (
                     "at chance"
                     if v.outcomes[low["learning_rate"]] == CHANCE
                     else "far from trained"
+                    if gap >= NEAR_LEARNED
+                    else "not trained"
                 )
                 text += (
                     f" At lr {low['learning_rate']:g} alone, depth {n['depth']} would look unable "

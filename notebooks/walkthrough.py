@@ -566,8 +566,9 @@ plt.tight_layout()
 # compared between hidden layers, which all have 50 units: $d$ hidden layers give $d - 1$ factors.
 # Each weight gradient is that error times the activations below it,
 # $\partial L / \partial W = [1 \,|\, A]^\top \delta$, so the ratio of two weight-gradient norms
-# is the backward factor **times a forward part** (how the activations it multiplies differ from
-# layer to layer). The two parts can move in opposite directions, and then the weight gradients
+# is the backward factor **times the rest** (weight factor / backward factor: how the activations
+# differ from layer to layer *and how they line up with* $\delta$, not the activations alone). The
+# two parts can move in opposite directions, and then the weight gradients
 # keep their size while $\delta$ shrinks: the weight-gradient ratio alone would hide it.
 #
 # The logistic's slope is at most $1/4$ (at $z = 0$): with Glorot's weights, which pass $\delta$
@@ -657,7 +658,10 @@ for n in networks:
             f" geometric mean {mean:.2f}   (slope bound {lessons.SLOPE_BOUND[n['activation']]:g})"
         )
 print("(no factor at 1 hidden layer: no two hidden layers to compare)")
-print("\nWeight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| = backward x forward, depth 8:")
+print(
+    "\nWeight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| = backward x rest, depth 8 (over the"
+    " 6 pairs with a weight-gradient factor; rest: the activations and how they line up with delta):"
+)
 for n in networks:
     if n["depth"] == max(DEPTHS) and n["weight_grad_factors"]:
         backward = lessons.geometric_mean(n["delta_factors"][1:])
@@ -698,9 +702,12 @@ for sentence in lessons.learning_sentences(networks, class_shares, STUDY_EPOCHS)
     display(Markdown(sentence))
 
 # %% [markdown]
-# Where a network's best rate is the largest tried, or it is at chance at every rate, the table
-# cannot say that a larger rate would not do better. So those networks are trained again at the
-# next rates on the 1-3-10 ladder (0.3, then 1), and the study's sentences judge all their rates.
+# Where a network's best rate is the largest tried and it is above chance there, the table cannot
+# say that a larger rate would not do better. So those networks are trained again at the next
+# rates on the 1-3-10 ladder (0.3, then 1), and the study's sentences judge all their rates. A
+# network at chance at every rate is not owed one. This section holds out no validation rows, so
+# it picks rates on test accuracy; `mlp-compare study vanishing` picks them on validation
+# accuracy and reports the test accuracy at that rate.
 
 # %%
 from compare.studies.lessons import learning_verdict
@@ -981,8 +988,10 @@ if net is not None:
 #   so only held-out rows tell learning from memorizing.
 # * A gradient check (`check_grad` for any function, `check_gradients` for the network) finds the
 #   mistakes that still let training run.
-# * Depth needs activations and initializations that keep the gradient's size from one hidden
-#   layer to the next (a layer factor near 1; the logistic's is about its slope bound, 1/4). A
+# * Depth needs activations and initializations that keep the backpropagated error delta's size
+#   from one hidden layer to the next (a backward factor near 1; the logistic's is about its slope
+#   bound, 1/4). Every network here is one seed: a result within a few points of a threshold may
+#   flip with another seed. A
 #   network at chance at one learning rate may learn at another: try several before blaming depth.
 # * The learning rate has a best value between learning too slowly and overshooting; telling two
 #   rates apart takes several seeds and intervals, not one run each.

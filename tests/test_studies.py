@@ -40,7 +40,7 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     planned = [r for r in study["runs"] if not r.get("rate_added")]
     assert study["status"] == "complete" and len(planned) == 48
     for r in study["runs"]:
-        if r.get("rate_added"):  # only where the largest rate so far was the best, or all chance
+        if r.get("rate_added"):  # only where the largest rate so far was the best on validation
             assert r["learning_rate"] in (0.3, 1.0), r
     runs = {(r["activation"], r["init"], r["depth"]): r for r in planned}
     for r in study["runs"]:
@@ -62,7 +62,7 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     assert logistic["mean_delta_factor"] < 0.3
     assert 0.7 < tanh["mean_delta_factor"] < 0.95
     assert 0.95 < relu["mean_delta_factor"] < 1.05
-    # tanh's weight-gradient factor keeps its size while delta shrinks: the forward part grows
+    # tanh's weight-gradient factor keeps its size while delta shrinks: the rest grows
     assert 0.95 < tanh["mean_weight_grad_factor"] < 1.05
     assert (
         len(tanh["weight_grad_factors"]) == 6
@@ -87,6 +87,10 @@ def test_vanishing_quick_shows_the_vanishing_gradient(tmp_path, mnist_dir, cli):
     assert "backward pass alone" not in report and "forward signal collapses" in report
     assert "delta_h = (delta_next W_next[1:]^T) * f'(Z_h)" in report and "at most 1/4" in report
     assert "![Test accuracy against depth](vanishing_accuracy.png)" in report
+    assert "1 seed: no interval" in report and "x rest |" in report
+    assert ("where the rule added them" in report) == any(
+        r.get("rate_added") for r in study["runs"]
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

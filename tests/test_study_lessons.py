@@ -141,7 +141,9 @@ def test_decomposition_sentence_follows_which_part_changes():
     relu = lessons.decomposition_sentence(_vrun("relu", [0.99, 1.02, 0.95, 1.02, 0.98, 0.99, 1.06],
                                                 [0.9, 0.88, 0.9, 0.87, 0.88, 0.89]))  # fmt: skip
     assert "it keeps its size on its way down" in relu
-    assert "is the activations, not the error" in relu
+    assert "is the rest (the activations and how they line up with delta)" in relu
+    assert "backward 1.00 (the backward factor over the 6 pairs" in relu
+    assert "is the activations, not the error" not in relu
     # logistic: the error alone, and the forward collapse named with the logits' spread
     logistic = lessons.decomposition_sentence(
         _vrun("logistic", [0.23] * 7, [0.235] * 6, spread=[0.22, 1e-3, 9.3e-6], logits=1.3e-5)
@@ -157,22 +159,70 @@ def test_needs_larger_rate_and_the_ladder():
     assert rules.needs_larger_rate({0.01: 80.0, 0.1: 90.0}, MAJORITY)  # best at the largest
     assert not rules.needs_larger_rate({0.01: 90.0, 0.1: 80.0}, MAJORITY)
     assert not rules.needs_larger_rate({0.01: 80.0, 0.1: None}, MAJORITY)  # largest diverged
-    assert rules.needs_larger_rate({0.01: 12.0, 0.1: 10.0}, MAJORITY)  # at chance everywhere
+    # at chance everywhere (validation accuracy): no larger rate is owed, ...
+    assert not rules.needs_larger_rate({0.01: 10.0, 0.1: 11.0, 0.3: 11.5, 1.0: 12.0}, MAJORITY)
+    # ... but just above chance at the largest, best one: owed
+    assert rules.needs_larger_rate({0.01: 12.0, 0.1: 10.0, 1.0: 16.5}, MAJORITY)
     assert not rules.needs_larger_rate({0.01: 90.0}, MAJORITY)  # one rate: no best rate to judge
-    assert rules.needs_larger_rate({0.01: 10.0}, MAJORITY)  # ... unless it is at chance
+    assert not rules.needs_larger_rate({0.01: 10.0}, MAJORITY)
+
+
+def test_loss_rises_with_rate():
+    assert rules.loss_rises_with_rate({0.1: 2.30, 0.3: 2.31, 1.0: 2.5})
+    assert rules.loss_rises_with_rate({0.1: 2.30, 1.0: None})  # diverged: the highest loss
+    assert not rules.loss_rises_with_rate({0.1: 2.30, 0.3: 2.29, 1.0: 2.5})  # falls once
+    assert not rules.loss_rises_with_rate({0.1: 2.30, 1.0: 2.30})  # flat
+    assert not rules.loss_rises_with_rate({0.1: 2.30})
+
+
+def test_best_rate_is_chosen_on_validation_and_reports_test():
+    v = rules.network_verdict({0.01: 91.0, 0.1: 90.0}, MAJORITY, {0.01: 89.0, 0.1: 92.0})
+    assert (v.best_rate, v.best_accuracy) == (0.1, 90.0)
+    assert rules.network_verdict({0.01: 91.0, 0.1: 90.0}, MAJORITY).best_rate == 0.01
     ladder = [rules.next_rate(r) for r in (0.1, 0.3, 1.0, 3.0, 0.001)]
     assert ladder == [0.3, 1.0, 3.0, 10.0, 0.003]
 
 
 def test_depth_is_blamed_only_when_no_larger_rate_is_owed():
     owed = [("logistic", 4, {0.01: 20.0, 0.1: 90.0}), ("logistic", 8, {0.01: 10.1, 0.1: 10.1})]
-    text = " ".join(lessons.learning_verdict(owed, MAJORITY))
+    val = {("logistic", 8): {0.01: 10.1, 0.1: 30.0}}  # above chance on validation at the largest
+    text = " ".join(lessons.learning_verdict(owed, MAJORITY, val))
     assert "depth, not the learning rate" not in text and "a larger rate must be tried" in text
     assert "Best at the largest rate tried" in text and "logistic depth 4 (lr 0.1)" in text
     settled = [("logistic", 4, {0.1: 90.0, 0.3: 85.0}), ("logistic", 8, {0.1: 10.1, 0.3: None})]
     text = " ".join(lessons.learning_verdict(settled, MAJORITY))
     assert "depth, not the learning rate, is what stops it" in text
     assert "must be tried" not in text and "Best at the largest" not in text
+
+
+def test_at_chance_at_every_rate_owes_no_larger_rate_when_the_loss_rises():
+    # 8-layer logistic: at chance up to lr 1 on test and validation, its loss rising with the rate
+    nets = [("logistic", 4, {0.1: 90.0}), ("logistic", 8, {0.1: 11.3, 0.3: 11.3, 1.0: 10.1})]
+    val = {("logistic", 8): {0.1: 11.2, 0.3: 11.0, 1.0: 10.0}, ("logistic", 4): {0.1: 90.0}}
+    rising = {("logistic", 8): {0.1: 2.302, 0.3: 2.31, 1.0: 2.4}}
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, rising, 10))
+    assert "rates up to 1 were tried; the loss rises with the rate (2.3020 at lr 0.1, " in text
+    assert "must be tried" not in text and "depth, not the learning rate" in text
+    assert "a uniform guess's loss" not in text  # 2.4 is 0.1 nats from ln 10
+    near = {("logistic", 8): {0.1: 2.3029, 0.3: 2.3056, 1.0: 2.3058}}
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, near, 10))
+    assert "every one is within 0.05 of ln 10 = 2.303, a uniform guess's loss" in text
+    flat = {("logistic", 8): {0.1: 2.302, 0.3: 2.30, 1.0: 2.31}}
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, flat))
+    assert "the loss rises" not in text and "does not rise with the rate" in text
+    assert "depth, not the learning rate" not in text
+    # above chance on validation at the largest, best rate: a larger rate is owed
+    val[("logistic", 8)] = {0.1: 11.2, 0.3: 14.0, 1.0: 17.0}
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY, val, rising))
+    assert "a larger rate must be tried" in text
+
+
+def test_far_from_trained_only_two_points_or_more_below_the_learned_line():
+    learned = rules.learned_threshold(MAJORITY)
+    far = " ".join(lessons.learning_verdict([("logistic", 8, {0.1: learned - 2.5})], MAJORITY))
+    near = " ".join(lessons.learning_verdict([("logistic", 8, {0.1: learned - 1.96})], MAJORITY))
+    assert "Above chance but far from trained" in far
+    assert "Above chance but not trained" in near and "far from" not in near
 
 
 def test_init_verdicts_name_what_trains_the_deepest_network_or_that_nothing_did():
@@ -191,6 +241,14 @@ def test_init_verdicts_name_what_trains_the_deepest_network_or_that_nothing_did(
     # rendered: what trains it, or that nothing tried did and what to try when not tried
     words = lessons.init_sentences(nets, MAJORITY, epochs=5)
     assert "trains in 5 epochs with glorot_uniform_x4 (80.00 % at lr 0.1)" in words[0]
+    # the init that fails names its own rates (0.1 and 0.3), not the pair's pooled ones
+    assert "not with glorot_uniform (at chance at every rate; rates up to 0.3)." in words[0]
+    mixed = [
+        ("logistic", "glorot_uniform", 8, {0.1: 10.1}),
+        ("logistic", "glorot_uniform_x4", 8, {0.1: 80.0, 0.3: 85.0}),
+    ]
+    said = lessons.init_sentences(mixed, MAJORITY)[0]
+    assert "glorot_uniform (at chance at every rate; rates up to 0.1)" in said
     assert "nothing tried trains it" in words[1] and "--inits lecun_uniform" in words[1]
     assert "glorot_uniform (at chance at every rate)" in words[1]
     above = [("tanh", "glorot_uniform", 8, {0.1: 40.0})]
@@ -440,3 +498,18 @@ def test_bad_learning_rates_get_one_line_naming_the_flag(tmp_path, cli, value):
     assert result.returncode == 2
     assert "--learning-rates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_study_chooses_rates_on_the_last_validation_accuracy_in_percent():
+    from compare.studies.cells import val_accuracy
+
+    assert val_accuracy({"status": "complete", "history": {"val_accuracy": [0.5, 0.9]}}) == 90.0
+    assert val_accuracy({"status": "diverged", "history": {"val_accuracy": [0.5]}}) is None
+    assert val_accuracy({"status": "complete", "history": {}}) is None
+
+
+def test_rate_note_says_far_from_trained_only_two_points_or_more_below_the_line():
+    learned = rules.learned_threshold(MAJORITY)
+    far = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 2.5}, MAJORITY)
+    near = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 1.96}, MAJORITY)
+    assert "though far from trained" in far and "though not trained" in near

@@ -138,3 +138,11 @@ def finish_record(
 
 def _percent(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels) * 100.0)
+
+
+def val_accuracy(record: dict) -> float | None:
+    """The final validation accuracy of a finished run in percent, None for a diverged one (or
+    one without validation rows): the accuracy the study chooses rates on, so the test set only
+    reports."""
+    values = (record.get("history") or {}).get("val_accuracy") or []
+    return 100.0 * values[-1] if record["status"] == "complete" and values else None

@@ -29,6 +29,7 @@ from compare.studies.rules import (
     geometric_mean,
     init_verdicts,
     learned_threshold,
+    loss_rises_with_rate,
     near_uniform,
     needs_larger_rate,
     network_verdict,
@@ -85,7 +86,8 @@ TREND_WORDS = {
 }
 PART_WORDS = {
     "backward": "what changes the weight gradients is the backpropagated error",
-    "forward": "what changes the weight gradients is the activations, not the error",
+    "forward": "what changes the weight gradients is the rest (the activations and how they line "
+    "up with delta), not the error's size",
     "both": "both parts change",
     "neither": "neither part changes the weight gradients much",
 }
@@ -93,7 +95,8 @@ PART_WORDS = {
 
 def decomposition_sentence(r: Mapping) -> str:
     """What one network's numbers at initialization say about where its weight gradients change
-    (rules.changing_part: the backpropagated error, the activations it multiplies, or both), and
+    (rules.changing_part: the backpropagated error, the rest = weight factor / backward factor,
+    which holds the activations and how they line up with delta, or both), and
     whether its forward signal collapses (rules.forward_verdict). r: a vanishing study run
     (delta_factors, weight_grad_factors, forward_factors, layer_stats[0])."""
     activation, depth = r["activation"], r["depth"]
@@ -119,8 +122,10 @@ def decomposition_sentence(r: Mapping) -> str:
         opposite = part == "both" and ("shrink" in backward) != ("shrink" in forward)
         text += (
             f". The weight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)|| is {w_mean:.2f} per "
-            f"layer = backward {pairs:.2f} x forward {f_mean:.2f} (the activations each error "
-            f"multiplies, which {TREND_WORDS[forward]} over the {len(forwards)} steps); "
+            f"layer = backward {pairs:.2f} (the backward factor over the {len(forwards)} pairs of "
+            f"layers that have a weight-gradient factor) x the rest {f_mean:.2f} (the activations "
+            f"and how they line up with delta, which {TREND_WORDS[forward]} over those "
+            f"{len(forwards)} steps); "
             + PART_WORDS[part]
             + (", in opposite directions, so the weight gradient hides what delta does" if opposite
                else "")
@@ -146,12 +151,17 @@ def decomposition_sentence(r: Mapping) -> str:
 INIT_TO_TRY = {
     "logistic": (
         "glorot_uniform_x4",
-        "Glorot's range times 4 = 1 / max f': the weights make up for the slope's 1/4, in both "
-        "directions",
+        "Glorot's range times 4 = 1 / max f': the weights partly make up for the slope's 1/4",
     ),
     "tanh": ("lecun_uniform", "variance 1 / fan_in, which keeps a slope-1 layer level"),
     "relu": ("he_uniform", "variance 2 / fan_in makes up for the half of the units that are off"),
 }
+
+
+NEAR_LEARNED = 2.0  # points below the learned line: too close to call a network "far from" it
+ONE_SEED = (
+    "1 seed: no interval; a result within a few points of a threshold may flip with another seed"
+)
 
 
 def _how_far(v) -> str:
@@ -175,9 +185,13 @@ def init_sentences(
         if v.trains:
             trains = ", ".join(f"{i} ({a:.2f} % at lr {fmt(lr)})" for i, lr, a in v.trains)
             text = f"{head} trains {when} with {trains}"
-            if v.fails:
-                text += f", not with {', '.join(i for i, _ in v.fails)}"
-            out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
+            if v.fails:  # each with its own rates: the rule adds rates per network
+                fails = ", ".join(
+                    f"{i} ({_how_far(n)}; rates up to {fmt(max(n.outcomes))})" for i, n in v.fails
+                )
+                out.append(text + f", not with {fails}.")
+            else:
+                out.append(text + f" (rates tried up to {fmt(max(v.rates))}).")
             continue
         tried = ", ".join(f"{i} ({_how_far(n)})" for i, n in v.fails)
         text = (
@@ -241,12 +255,19 @@ def chance_sentence(
 def learning_verdict(
     networks: Sequence[tuple[str, int, Mapping[float, float | None]]],
     majority_percent: float,
+    val: Mapping[tuple[str, int], Mapping[float, float | None]] | None = None,
+    losses: Mapping[tuple[str, int], Mapping[float, float | None]] | None = None,
+    n_classes: int | None = None,
 ) -> list[str]:
     """Which networks learn at some learning rate, which only get above chance, which at none
     (rules.network_verdict for each), as sentences.
 
     networks: (activation, depth, {learning rate: test accuracy %, or None when it diverged}).
+    val, losses: {(activation, depth): {rate: final validation accuracy % / loss}}, when
+    recorded: the best rate and whether a larger one is owed are judged on validation accuracy
+    (on test accuracy without it); the losses say whether the loss rises with the rate.
     """
+    val, losses = val or {}, losses or {}
     rates = sorted({lr for *_, by_rate in networks for lr in by_rate})
     learned = learned_threshold(majority_percent)
     chance = chance_ceiling(majority_percent)
@@ -255,9 +276,10 @@ def learning_verdict(
     out = []
     late = []
     rates_of: dict[tuple[str, int], Mapping[float, float | None]] = {}
+    above_rates: list[Mapping[float, float | None]] = []
     for activation, depth, by_rate in networks:
         rates_of[activation, depth] = by_rate
-        v = network_verdict(by_rate, majority_percent)
+        v = network_verdict(by_rate, majority_percent, val.get((activation, depth)))
         tier = CHANCE if v.tier == DIVERGED else v.tier
         if v.best_rate is None:
             what = f"{depth} (diverged at every rate)"
@@ -270,6 +292,8 @@ def learning_verdict(
                 f"{v.best_accuracy:.2f} % at {fmt(v.best_rate)})"
             )
         tiers[tier].setdefault(activation, []).append(what)
+        if tier == ABOVE:
+            above_rates.append(by_rate)
         depth_of.setdefault((tier, activation), []).append(depth)
 
     def listing(tier: str) -> str:
@@ -281,9 +305,11 @@ def learning_verdict(
             f"answering the most common class to perfect): {listing(LEARNS)}."
         )
     if tiers[ABOVE]:
+        bests = [max(a for a in r.values() if a is not None) for r in above_rates]
+        near = any(learned - a < NEAR_LEARNED for a in bests)
         out.append(
-            f"Above chance but far from trained at every rate (best between {chance:.2f} and "
-            f"{learned:.2f} %): {listing(ABOVE)}."
+            f"Above chance but {'not' if near else 'far from'} trained at every rate (best "
+            f"between {chance:.2f} and {learned:.2f} %): {listing(ABOVE)}."
         )
     if tiers[CHANCE]:
         out.append(
@@ -293,18 +319,34 @@ def learning_verdict(
         for activation in tiers[CHANCE]:
             stuck = min(depth_of[(CHANCE, activation)])
             fine = [d for d in depth_of.get((LEARNS, activation), []) if d < stuck]
-            owed = needs_larger_rate(rates_of[activation, stuck], majority_percent)
-            if fine and not owed:
+            judged = val.get((activation, stuck), rates_of[activation, stuck])
+            owed = needs_larger_rate(judged, majority_percent)
+            top = fmt(max(rates_of[activation, stuck]))
+            known = losses.get((activation, stuck))
+            rises = bool(known) and loss_rises_with_rate(known)
+            if rises:
+                out.append(
+                    f"{activation} at depth {stuck}: rates up to {top} were tried; the loss rises "
+                    f"with the rate ({_losses(known)}){_uniform_note(known, n_classes)}, so "
+                    "nothing here says a larger rate would help (the initializer verdict says "
+                    "whether another init trains it)."
+                )
+            elif known and not owed:
+                out.append(
+                    f"{activation} at depth {stuck}: at chance at every rate up to {top}, and the "
+                    "loss does not rise with the rate: whether a larger rate moves it is not known."
+                )
+            if fine and not owed and (rises or not known):
                 out.append(
                     f"With the same activation and the same rates, {activation} learns at depth "
                     f"{max(fine)} but not at depth {stuck}: at these rates and epochs, depth, not the "
                     "learning rate, is what stops it."
                 )
-            elif fine:
+            elif fine and owed:
                 out.append(
                     f"{activation} learns at depth {max(fine)} but not at depth {stuck} at any rate "
-                    f"tried, yet the largest, {fmt(max(rates_of[activation, stuck]))}, still "
-                    "finished: a larger rate must be tried before depth alone is blamed."
+                    f"tried, yet the largest, {top}, is its best and above chance on validation: a "
+                    "larger rate must be tried before depth alone is blamed."
                 )
     else:
         out.append("No network stays at chance at every rate tried.")
@@ -312,7 +354,7 @@ def learning_verdict(
         f"{activation} depth {depth} (lr {fmt(max(by_rate))})"
         for (activation, depth), by_rate in rates_of.items()
         if network_verdict(by_rate, majority_percent).tier in (LEARNS, ABOVE)
-        and needs_larger_rate(by_rate, majority_percent)
+        and needs_larger_rate(val.get((activation, depth), by_rate), majority_percent)
     ]
     if edge:
         out.append(
@@ -325,6 +367,25 @@ def learning_verdict(
             f"rate trains them: {'; '.join(late)}."
         )
     return out
+
+
+def _uniform_note(by_rate: Mapping[float, float | None], n_classes: int | None) -> str:
+    """ "; every one within ... of ln k" when every loss is a uniform guess's (rules.near_uniform)."""
+    values = list(by_rate.values())
+    if n_classes is None or any(v is None or not near_uniform(v, n_classes) for v in values):
+        return ""
+    return (
+        f"; every one is within {UNIFORM_LOSS_TOLERANCE:g} of ln {n_classes} = "
+        f"{uniform_loss(n_classes):.3f}, a uniform guess's loss"
+    )
+
+
+def _losses(by_rate: Mapping[float, float | None]) -> str:
+    """Final validation losses by rate, e.g. "2.3029 at lr 0.001, diverged at lr 0.1"."""
+    return ", ".join(
+        f"{'diverged' if v is None else f'{v:.4f}'} at lr {fmt(lr)}"
+        for lr, v in sorted(by_rate.items())
+    )
 
 
 def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent: float) -> str:
@@ -343,7 +404,8 @@ def rate_note(lr: float, by_rate: Mapping[float, float | None], majority_percent
         if note.direction == "larger":
             verdict += " in these epochs"
         return f" The same network reaches {note.accuracy:.2f} % at lr {fmt(note.rate)}: {verdict}."
+    far = learned_threshold(majority_percent) - note.accuracy >= NEAR_LEARNED
     return (
         f" The same network gets above chance at lr {fmt(note.rate)} ({note.accuracy:.2f} %), "
-        "though far from trained."
+        f"though {'far from' if far else 'not'} trained."
     )

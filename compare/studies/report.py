@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from compare.html import write_html
+from compare.studies.cells import val_accuracy
 from compare.studies.lessons import (
     CHANCE_MARGIN,
+    ONE_SEED,
     SLOPE_BOUND,
     at_chance,
     chance_sentence,
@@ -31,16 +33,18 @@ at a time, and each weight gradient is that error times the activations below it
 Every hidden layer multiplies delta by a weight matrix and by the activation's slope f'(Z_h): the
 backward factor ||delta^(l)|| / ||delta^(l+1)|| measures what one layer does to the error. The
 weight gradient of a layer also carries the activations A_prev it multiplies, which differ from
-layer to layer, so the ratio of two weight-gradient norms is the backward factor times a forward
-part; the two can move in opposite directions, and then the weight gradients keep their size while
-delta shrinks. The computed sentences above say which part moves for which network.
+layer to layer, so the ratio of two weight-gradient norms is the backward factor times the rest
+(weight factor / backward factor): the activations and how they line up with delta, not the
+activations alone; the two can move in opposite directions, and then the weight gradients keep
+their size while delta shrinks. The computed sentences above say which part moves for which network.
 
 * **logistic**: f'(z) = A (1 - A) is at most 1/4 (at z = 0), so unless the weights are larger
   than Glorot's, every logistic layer shrinks delta about 4-fold. The same slope shrinks the
   forward signal: a unit's output varies over the images about a quarter as much as its input, so
   in a deep stack every unit ends up giving about 0.5 for every image (not saturated: at the
   middle of the curve) and the output cannot tell the images apart. Glorot's range times 4 (the
-  gain 1 / max f') makes up for the slope in both directions.
+  gain 1 / max f') partly makes up for the slope: the computed sentences give how much delta
+  still shrinks per layer with it, and its accuracy at depth.
 * **tanh with Glorot init**: f'(0) = 1, and Glorot's scale sqrt(6 / (fan_in + fan_out)) keeps the
   variance about level; units away from 0 have a slope below 1, so delta still shrinks a little
   per layer, while the activations feeding the weight gradients change too.
@@ -80,13 +84,17 @@ def _vanishing(study: dict, out: Path) -> str:
     s = c["settings"]
     runs = study["runs"]
     rates = c.get("learning_rates") or [s["learning_rate"]]
+    extra = sorted({r["learning_rate"] for r in runs if r.get("rate_added")})
+    added = (
+        f", plus {', '.join(f'{r:g}' for r in extra)} where the rule added them" if extra else ""
+    )
     lines = [
         "# The vanishing gradient, measured",
         "",
         f"Status: **{study['status']}**. Hidden layers of {c['width']} units, depths "
         f"{', '.join(map(str, c['depths']))}; every network trained {c['epochs']} epoch(s) at "
-        f"each learning rate {', '.join(f'{r:g}' for r in rates)}; batch {s['batch_size']}, "
-        f"momentum {s['momentum']}, {s['dtype']}, seed {s['seed']}"
+        f"each learning rate {', '.join(f'{r:g}' for r in rates)}{added}; batch {s['batch_size']}, "
+        f"momentum {s['momentum']}, {s['dtype']}, seed {s['seed']} ({ONE_SEED})"
         + (f", first {c['limit']} training rows" if c.get("limit") else "")
         + f". Norms: Frobenius norms, on the first {c['probe_rows']} training rows, at "
         "initialization (the same for every learning rate) unless marked after training.",
@@ -103,12 +111,13 @@ def _vanishing(study: dict, out: Path) -> str:
         "",
         *factor_lists(runs),
         "",
-        "## The weight-gradient factor: forward times backward",
+        "## The weight-gradient factor: backward times the rest",
         "",
         "dL/dW^(l) = [1 | A^(l-1)]^T delta^(l): the weight-gradient factor ||dL/dW^(l)|| / "
         "||dL/dW^(l+1)|| between same-shape hidden-to-hidden matrices is the backward factor of "
-        "the same layers times a forward part, the activations each error multiplies (geometric "
-        "means at initialization, deepest network of each pair; forward = weight / backward).",
+        "the same layers times the rest: the activations and how they line up with delta "
+        "(geometric means at initialization, deepest network of each pair, over the d - 2 pairs "
+        "that have a weight-gradient factor; rest = weight / backward).",
         "",
         *decomposition_table(runs),
         "",
@@ -130,7 +139,9 @@ def _vanishing(study: dict, out: Path) -> str:
         "## Test accuracy at each learning rate",
         "",
         "Test accuracy in percent, with the final validation loss in brackets; one row per "
-        "network, one column per learning rate.",
+        "network, one column per learning rate. A network's best rate is the one with the best "
+        f"final validation accuracy; the test set only reports it. {ONE_SEED[0].upper()}"
+        f"{ONE_SEED[1:]}.",
         "",
         *accuracy_table(runs),
         "",
@@ -228,10 +239,10 @@ def factor_lists(runs: Sequence[dict]) -> list[str]:
 
 
 def decomposition_table(runs: Sequence[dict]) -> list[str]:
-    """Markdown: weight-gradient factor = backward x forward, deepest network of each pair."""
+    """Markdown: weight-gradient factor = backward x the rest, deepest network of each pair."""
     nets = _networks(runs)
     rows = [
-        "| activation, init | depth | weight-gradient factor | = backward | x forward |",
+        "| activation, init | depth | weight-gradient factor | = backward | x rest |",
         "|---|---|---|---|---|",
     ]
     for pair in _pairs(nets):
@@ -272,7 +283,8 @@ def forward_table(runs: Sequence[dict]) -> list[str]:
 
 
 def _best_run(runs: Sequence[dict], net: dict) -> dict | None:
-    """The finished run of `net` (same activation, init, depth) with the best test accuracy."""
+    """The finished run of `net` (same activation, init, depth) with the best final validation
+    accuracy (test accuracy where none was recorded)."""
     mine = [
         r
         for r in runs
@@ -280,7 +292,7 @@ def _best_run(runs: Sequence[dict], net: dict) -> dict | None:
         == (net["activation"], net["init"], net["depth"])
         and r["status"] == "complete"
     ]
-    return max(mine, key=lambda r: r["test_accuracy"]) if mine else None
+    return max(mine, key=lambda r: val_accuracy(r) or r["test_accuracy"]) if mine else None
 
 
 def trained_lines(runs: Sequence[dict]) -> list[str]:
@@ -300,7 +312,7 @@ def trained_lines(runs: Sequence[dict]) -> list[str]:
             else "no backward factor"
         )
         lines.append(
-            f"* {pair[0]}, {pair[1]}, depth {best['depth']}, at its best rate "
+            f"* {pair[0]}, {pair[1]}, depth {best['depth']}, at its best rate by validation "
             f"{best['learning_rate']:g} ({best['test_accuracy']:.2f} %): {factor}; last hidden "
             f"layer's unit spread {before['unit_spread'][-1]:.2g} -> "
             f"{after['unit_spread'][-1]:.2g}, saturated share {before['saturation'][-1]:.2f} -> "
@@ -337,13 +349,21 @@ def conclusions(study: dict) -> list[str]:
 
     networks: dict[tuple[str, int], dict[float, float | None]] = {}
     by_init: dict[tuple[str, str, int], dict[float, float | None]] = {}
+    val: dict[tuple[str, int], dict[float, float | None]] = {}
+    losses: dict[tuple[str, int], dict[float, float | None]] = {}
     for r in study["runs"]:
         accuracy = r.get("test_accuracy") if r["status"] == "complete" else None
         networks.setdefault((label(r), r["depth"]), {})[r["learning_rate"]] = accuracy
+        val.setdefault((label(r), r["depth"]), {})[r["learning_rate"]] = val_accuracy(r)
+        losses.setdefault((label(r), r["depth"]), {})[r["learning_rate"]] = (
+            _final_loss(r) if r["status"] == "complete" else None
+        )
         by_init.setdefault((r["activation"], r["init"], r["depth"]), {})[r["learning_rate"]] = (
             accuracy
         )
-    verdict = learning_verdict([(a, d, v) for (a, d), v in networks.items()], majority_percent)
+    verdict = learning_verdict(
+        [(a, d, v) for (a, d), v in networks.items()], majority_percent, val, losses, c["n_classes"]
+    )
     verdict += init_sentences(
         [(*k, v) for k, v in by_init.items()], majority_percent, c.get("epochs")
     )

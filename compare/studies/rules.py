@@ -17,12 +17,15 @@ The rules:
 - the layer factor ||g^(l)|| / ||g^(l+1)|| between neighbouring same-shape hidden matrices; a
   mean factor below VANISHES_BELOW vanishes, above EXPLODES_ABOVE explodes;
 - the backward factor ||delta^(l)|| / ||delta^(l+1)|| between neighbouring hidden layers, and the
-  forward part of a weight-gradient factor (weight factor / backward factor); a part changes the
-  gradient when its factor compounded over the network is not "kept" (0.5 to 2); the forward
+  rest of a weight-gradient factor (weight factor / backward factor: the activations and how they
+  line up with delta); a part changes the gradient when its factor compounded over the network is
+  not "kept" (0.5 to 2); the forward
   signal collapses when the last hidden layer's unit spread is below SPREAD_COLLAPSE of the
   first's, and the logits ignore the input below LOGITS_IGNORE;
-- a larger learning rate is owed when the largest tried finished and is the best (or every rate
-  is at chance); which initializers train each activation's deepest network;
+- a network's best rate is the one with the best validation accuracy; a larger learning rate is
+  owed when the largest tried finished, is the best and is above chance (at chance at every rate,
+  with the loss rising with the rate, none is owed); which initializers train each activation's
+  deepest network;
 - over seeds: mean, sample standard deviation (ddof=1) and a 95 % Student-t interval, from
   MIN_SEEDS = 3 seeds on; with fewer, no spread is estimated and no comparison drawn; two settings
   are told apart only when their intervals do not overlap.
@@ -123,7 +126,8 @@ class NetworkVerdict:
     """What one network did over the learning rates it was trained at.
 
     tier: LEARNS at one rate or more; else ABOVE at one rate or more; else CHANCE (or DIVERGED
-    when it diverged at every rate). best_rate/best_accuracy: its highest test accuracy (None when
+    when it diverged at every rate). best_rate: the rate with the highest validation accuracy
+    (test accuracy when no validation is given), best_accuracy its test accuracy (None when
     every rate diverged). slow_at_smallest: it learns, but not at the smallest rate (which did not
     diverge). too_large: the rates at which it diverged or sat at chance while a smaller rate
     trained it. outcomes: {rate: outcome}.
@@ -138,12 +142,17 @@ class NetworkVerdict:
 
 
 def network_verdict(
-    by_rate: Mapping[float, float | None], majority_percent: float
+    by_rate: Mapping[float, float | None],
+    majority_percent: float,
+    val_by_rate: Mapping[float, float | None] | None = None,
 ) -> NetworkVerdict:
-    """by_rate: {learning rate: test accuracy %, or None when it diverged}."""
+    """by_rate: {learning rate: test accuracy %, or None when it diverged}; val_by_rate: the
+    same rates' final validation accuracy %, when recorded: the best rate is then chosen on it
+    (its test accuracy reported), else on the test accuracy."""
     kinds = {lr: outcome(a, majority_percent) for lr, a in by_rate.items()}
     done = {lr: a for lr, a in by_rate.items() if a is not None}
-    best = max(done, key=lambda lr: (kinds[lr] == LEARNS, done[lr])) if done else None
+    pick = done if val_by_rate is None else {lr: val_by_rate.get(lr) or 0.0 for lr in done}
+    best = max(done, key=lambda lr: pick[lr]) if done else None
     values = set(kinds.values())
     tier = next((t for t in (LEARNS, ABOVE, CHANCE) if t in values), DIVERGED)
     low = min(by_rate) if by_rate else None
@@ -313,18 +322,29 @@ def forward_verdict(unit_spread: Sequence[float], logit_spread: float | None) ->
 # --------------------------------------------------------------------------- larger rates, inits
 
 
-def needs_larger_rate(by_rate: Mapping[float, float | None], majority_percent: float) -> bool:
-    """True when a learning rate larger than any tried might train the network better: the
-    largest rate tried finished (did not diverge) and either the network is at chance at every
-    rate, or, of two or more rates, the largest gives the best test accuracy. by_rate: {rate: test
-    accuracy %, None when diverged}."""
-    done = {lr: a for lr, a in by_rate.items() if a is not None}
-    top = max(by_rate)
-    if top not in done:
+def needs_larger_rate(val_by_rate: Mapping[float, float | None], majority_percent: float) -> bool:
+    """True when a learning rate larger than any tried might train the network better, judged on
+    VALIDATION accuracy: of two or more rates, the largest finished (did not diverge), gives the
+    best validation accuracy, and is above chance there. A network at chance at every rate is not
+    owed a larger rate (`loss_rises_with_rate` says whether the rate is what it lacks).
+    val_by_rate: {rate: final validation accuracy %, None when diverged}."""
+    done = {lr: a for lr, a in val_by_rate.items() if a is not None}
+    top = max(val_by_rate)
+    if top not in done or at_chance(done[top], majority_percent):
         return False
-    if all(at_chance(a, majority_percent) for a in done.values()):
-        return True
-    return len(by_rate) > 1 and done[top] >= max(done.values())
+    return len(val_by_rate) > 1 and done[top] >= max(done.values())
+
+
+def loss_rises_with_rate(loss_by_rate: Mapping[float, float | None]) -> bool:
+    """True when the final validation loss never falls as the rate grows and the largest rate's
+    is above the smallest's (two rates at least; a diverged rate, None, counts as the highest
+    loss): a larger rate would only raise it further. loss_by_rate: {rate: loss in nats}."""
+    losses = [math.inf if v is None else v for _, v in sorted(loss_by_rate.items())]
+    if len(losses) < 2:
+        return False
+    return (
+        all(b >= a for a, b in zip(losses[:-1], losses[1:], strict=True)) and losses[-1] > losses[0]
+    )
 
 
 def next_rate(lr: float) -> float:

@@ -8,11 +8,12 @@ saturation, and the logits' spread). From the numbers at initialization it deriv
 
     the backward factor        ||delta^(l)|| / ||delta^(l+1)||   between neighbouring hidden layers
     the weight-gradient factor ||dL/dW^(l)|| / ||dL/dW^(l+1)||  between same-shape hidden matrices
-    its forward part           weight-gradient factor / backward factor
+    the rest                   weight-gradient factor / backward factor
 
-since dL/dW = [1 | A]^T delta makes each weight gradient the activations below times the error.
+since dL/dW = [1 | A]^T delta makes each weight gradient the activations below times the error:
+the rest holds the activations and how they line up with delta, not the activations alone.
 Each network is trained at every learning rate of the plan (one record per network and rate);
-when its best test accuracy is at the largest rate tried, or it is at chance at every rate, the
+when its best final validation accuracy is at the largest rate tried and above chance there, the
 study adds the next rate on the 1-3-10 ladder (at most MAX_ADDED_RATES of them). Why the numbers
 behave as they do is in report.py's text, which report.md shows.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from compare.config import TUTORIAL, Settings
 from compare.jsonio import json_safe, write_json
-from compare.studies.cells import cached_data, train_cell
+from compare.studies.cells import cached_data, train_cell, val_accuracy
 from compare.studies.rules import (
     delta_factors,
     forward_factors,
@@ -159,20 +160,23 @@ def run_vanishing(
             "flow_every_steps": FLOW_EVERY,
             "settings": plan.settings.to_dict(),
             "accuracy_unit": "percent",
+            "seeds": "1 (the settings' seed): no interval; a result within a few points of a "
+            "threshold may flip with another seed",
             "norm": "Frobenius norm of dL/dW over the whole matrix, bias row included",
             "delta_factor": "||delta^(l)|| / ||delta^(l+1)||, delta = dL/dZ, at initialization for "
             "neighbouring hidden layers (d - 1 per network); mean_delta_factor is their geometric "
             "mean; trained_delta_factors: the same after the last epoch",
             "weight_grad_factor": "||dL/dW^(l)|| / ||dL/dW^(l+1)|| at initialization for "
             "neighbouring hidden-to-hidden matrices (same shape, d - 2 per network) = the delta "
-            "factor of the same pair times forward_factors (the activations it multiplies)",
+            "factor of the same pair times forward_factors (the rest: the activations and how they "
+            "line up with delta)",
             "layer_stats": "numpy_mlp.layer_stats on the probe rows, at initialization then after "
             "every epoch: mean_activation, unit_spread (mean over units of each unit's std over "
             "the rows), saturation (tanh |a| > 0.97, logistic outside [0.03, 0.97], relu dead "
             "units), logit_spread, delta_norm, grad_norm, weight_norm, update_ratio (the "
             "optimizer's next step on the probe gradient)",
-            "added_rates": f"when a network's best test accuracy is at the largest rate tried, or "
-            f"it is at chance at every rate, the next rate on the 1-3-10 ladder is added (at most "
+            "added_rates": f"when a network's best final validation accuracy is at the largest rate "
+            f"tried and above chance there, the next rate on the 1-3-10 ladder is added (at most "
             f"{MAX_ADDED_RATES} per network; such runs have rate_added true)",
             "n_classes": plan.settings.layers[-1],
             "test_majority_class": majority_class,
@@ -206,14 +210,14 @@ def run_vanishing(
             by_rate = {}
             for settings in group:
                 record = train(settings)
-                by_rate[settings.learning_rate] = _accuracy(record)
+                by_rate[settings.learning_rate] = val_accuracy(record)
             for _ in range(MAX_ADDED_RATES):
                 if not needs_larger_rate(by_rate, majority_percent):
                     break
                 total += 1
                 lr = next_rate(max(by_rate))
                 record = train(dataclasses.replace(group[-1], learning_rate=lr), added=True)
-                by_rate[lr] = _accuracy(record)
+                by_rate[lr] = val_accuracy(record)
         study["status"] = "complete"
     except KeyboardInterrupt:
         study["status"] = "interrupted"
@@ -244,11 +248,6 @@ def _finish(study: dict, out: Path) -> None:
         raise
 
 
-def _accuracy(record: dict) -> float | None:
-    """The test accuracy of a finished run, None for a diverged one."""
-    return record.get("test_accuracy") if record["status"] == "complete" else None
-
-
 def majority(labels) -> tuple[int, float]:
     """The most common class of `labels` and its share in percent (what always answering it
     scores)."""
@@ -263,7 +262,7 @@ def _line(i: int, total: int, r: dict) -> str:
     test = f"{r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else r["status"]
     mean = r.get("mean_delta_factor")
     factor = f"delta factor {mean:.2f}" if mean is not None else "no delta factor (depth 1)"
-    added = " (added: best at the largest rate)" if r.get("rate_added") else ""
+    added = " (added: best on validation at the largest rate)" if r.get("rate_added") else ""
     return (
         f"[{i}/{total}] {r['activation']:<8} {r['init']:<17} depth {r['depth']} "
         f"lr {r['learning_rate']:g}{added}: {factor}; test {test}"
