@@ -334,7 +334,9 @@ def learning_verdict(
             elif known and not owed:
                 out.append(
                     f"{activation} at depth {stuck}: at chance at every rate up to {top}, and the "
-                    "loss does not rise with the rate: whether a larger rate moves it is not known."
+                    f"loss does not rise with the rate by more than {UNIFORM_LOSS_TOLERANCE} "
+                    f"({_losses(known)}){_uniform_note(known, n_classes)}: whether a larger rate "
+                    "moves it is not known."
                 )
             if fine and not owed and (rises or not known):
                 out.append(

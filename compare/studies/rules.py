@@ -337,13 +337,15 @@ def needs_larger_rate(val_by_rate: Mapping[float, float | None], majority_percen
 
 def loss_rises_with_rate(loss_by_rate: Mapping[float, float | None]) -> bool:
     """True when the final validation loss never falls as the rate grows and the largest rate's
-    is above the smallest's (two rates at least; a diverged rate, None, counts as the highest
-    loss): a larger rate would only raise it further. loss_by_rate: {rate: loss in nats}."""
+    is above the smallest's by more than UNIFORM_LOSS_TOLERANCE (two rates at least; a diverged
+    rate, None, counts as the highest loss): a larger rate would only raise it further. A smaller
+    rise is one seed's noise around the same guess, not a trend. {rate: loss in nats}."""
     losses = [math.inf if v is None else v for _, v in sorted(loss_by_rate.items())]
     if len(losses) < 2:
         return False
     return (
-        all(b >= a for a, b in zip(losses[:-1], losses[1:], strict=True)) and losses[-1] > losses[0]
+        all(b >= a for a, b in zip(losses[:-1], losses[1:], strict=True))
+        and losses[-1] - losses[0] > UNIFORM_LOSS_TOLERANCE
     )
 
 
