@@ -90,13 +90,15 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
         if verdict == "explained":
             start += (
                 f" That is what its spread-out logits predict: within a row, Z_out varies with "
-                f"variance {row_variance:.3f}, and ln 10 + {row_variance:.3f} / 2 = "
-                f"{predicted:.4f}. Nothing is broken; the initial weights are simply not tiny."
+                f"variance {row_variance:.3f}, and the second-order estimate for small logits, "
+                f"ln 10 + {row_variance:.3f} / 2 = {predicted:.4f}, is close to the measured "
+                f"{loss:.4f}. Nothing is broken; the initial weights are simply not tiny."
             )
         else:
             start += (
-                f" The logits' spread predicts {predicted:.4f} (ln 10 + {row_variance:.3f} / 2), "
-                "which does not explain it: check the loss and the initialization."
+                f" The logits' spread predicts {predicted:.4f} (the second-order estimate for small"
+                f" logits, ln 10 + {row_variance:.3f} / 2), which does not explain the measured "
+                f"{loss:.4f}: check the loss and the initialization."
             )
     return start + (
         f" With W_out set to zero, every class gets probability 1/10 and the loss is "
@@ -123,8 +125,8 @@ def overfit_sentence(accuracies: Sequence[float], rows: int, losses: Sequence[fl
     first = memorized_in(accuracies)
     near_zero = loss < LOSS_NEAR_ZERO
     said_loss = f"the loss fell from {losses[0]:.3f} to {loss:.3f}, " + (
-        f"near zero (below {LOSS_NEAR_ZERO:g}: on average the right class gets probability "
-        f"e^-{loss:.3f} = {math.exp(-loss):.2f})"
+        f"near zero (below {LOSS_NEAR_ZERO:g}: the geometric mean over the rows of the "
+        f"probability the right class gets is e^-{loss:.3f} = {math.exp(-loss):.2f})"
         if near_zero
         else f"not near zero (above {LOSS_NEAR_ZERO:g})"
     )
@@ -166,7 +168,7 @@ def random_labels_sentence(
     if verdict == "memorizes noise":
         return text + (
             f"at chance (always answering the most common digit scores {pct(majority_share)}). "
-            "It memorized noise: a network this size can fit any labels, so 100 % on the "
+            "It memorized noise: this network fits these shuffled labels, so 100 % on the "
             "training rows says nothing about what it learned; only rows it never trained on "
             "tell a learned pattern from memorized answers."
         )
