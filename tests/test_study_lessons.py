@@ -238,7 +238,7 @@ def test_best_value_renders_the_comparison():
     assert text.startswith("Best on the validation rows: lr = 0.01, validation accuracy 96.20 %")
     assert "Its test accuracy, 95.20 % +- 0.20" in text and "biased upward" in text
     assert "Next: lr = 0.1, 1.10 points lower; the 95 % interval of the difference" in text
-    assert "paired by seed over 3 seeds" in text
+    assert "from the 3 per-seed differences (a seed has the same starting weights" in text
     assert "0.85 to 1.35 points: it excludes 0, so the two are apart" in text
     b["val"] = [95.5, 96.5, 96.0]
     within = sweep_lessons.best_value([a, b])

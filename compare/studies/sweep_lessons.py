@@ -89,11 +89,12 @@ def best_value(groups: Sequence[Mapping]) -> str:
             "does not say whether the two differ: rerun with --seeds 3 or more."
         )
     how = (
-        f"paired by seed over {d.n} seeds (same starting weights and batches)"
+        f", from the {d.n} per-seed differences (a seed has the same starting weights and "
+        "batches at every value),"
         if d.paired
-        else "Welch's, the seeds not paired"
+        else " (Welch's, the seeds not paired)"
     )
-    text += f"; the 95 % interval of the difference ({how}) is {d.low:.2f} to {d.high:.2f} points"
+    text += f"; the 95 % interval of the difference{how} is {d.low:.2f} to {d.high:.2f} points"
     if v.comparison == "within noise":
         return (
             text
