@@ -331,7 +331,7 @@ def test_effective_step_renders_rho_as_an_approximation():
     assert "accuracy rises with it (Spearman rank correlation rho = 1.00 over 6 cells" in rises
     assert "small-step approximation" in rises and "not a law" in rises
     assert same.startswith("Cells with the same effective step: (0.001, 0.9) and (0.01, 0)")
-    assert "70.00 vs 70.00 %, within noise" in same
+    assert "70.00 vs 70.00 %, difference +0.00 points (95 % interval -0.43 to 0.43), within" in same
     assert "Every pair is within noise (the 95 % interval of each pair's per-seed" in same
     text = " ".join(
         sweep_lessons.effective_step(_grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr)))

@@ -608,8 +608,8 @@ class EffectiveStep:
     rows: (step, mean validation accuracy, group) of the cells that trained; seeds: the fewest
     seeds a trained cell has; best_step; rho (Spearman, step against mean accuracy up to
     best_step; None with too few cells) and rho_lr (the learning rate alone); rises: rho >=
-    RISES_RHO; pairs: cells with equal steps, each with rules.compare_settings of their
-    accuracies; worst: their largest difference of means; span: the grid's range of means;
+    RISES_RHO; pairs: cells with equal steps, each (row, row, rules.difference of their
+    accuracies, its verdict); worst: their largest difference of means; span: the grid's range of means;
     same: every pair within noise (None without pairs). rises and same are None below MIN_SEEDS
     seeds: a measurement, not a conclusion. beyond / diverged_beyond: cells past the best step
     that trained lower / diverged. The step itself is a small-step approximation.
@@ -648,12 +648,13 @@ def effective_step(groups: Sequence[Mapping]) -> EffectiveStep | None:
     rho_lr = spearman([r[2]["lr"] for r in upto], [r[1] for r in upto])
     span = max(r[1] for r in rows) - min(r[1] for r in rows)
     pairs = tuple(
-        (a, b, compare_settings(a[2]["val"], b[2]["val"]))
+        (a, b, d, d.verdict)
         for i, a in enumerate(rows)
         for b in rows[i + 1 :]
         if math.isclose(a[0], b[0], rel_tol=1e-6)
+        for d in (difference(a[2]["val"], b[2]["val"]),)
     )
-    worst = max(abs(a[1] - b[1]) for a, b, _ in pairs) if pairs else None
+    worst = max(abs(a[1] - b[1]) for a, b, *_ in pairs) if pairs else None
     same = None
     if pairs and decided:
         same = all(verdict == "within noise" for *_, verdict in pairs)

@@ -249,8 +249,13 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
     if v.pairs:
         listed = "; ".join(
             f"{a[2]['label']} and {b[2]['label']} (step {a[0]:.3g}): {a[1]:.2f} vs {b[1]:.2f} %"
-            + ("" if verdict == "too few seeds" else f", {verdict}")
-            for a, b, verdict in v.pairs
+            + (
+                ""
+                if verdict == "too few seeds"
+                else f", difference {d.diff:+.2f} points (95 % interval {d.low:.2f} to "
+                f"{d.high:.2f}), {verdict}"
+            )
+            for a, b, d, verdict in v.pairs
         )
         text = f"Cells with the same effective step: {listed}."
         if v.same is None:
