@@ -91,13 +91,15 @@ def initial_loss_sentence(loss: float, row_variance: float, zero_output_loss: fl
         if verdict == "explained":
             start += (
                 f" That is what its spread-out logits predict: within a row, Z_out varies with "
-                f"variance {row_variance:.3f}, and ln 10 + {row_variance:.3f} / 2 = "
-                f"{predicted:.4f}. Nothing is broken; the initial weights are simply not tiny."
+                f"variance {row_variance:.3f}, and the second-order estimate for small logits, "
+                f"ln 10 + {row_variance:.3f} / 2 = {predicted:.4f}, is close to the measured "
+                f"{loss:.4f}. Nothing is broken; the initial weights are simply not tiny."
             )
         else:
             start += (
-                f" The logits' spread predicts {predicted:.4f} (ln 10 + {row_variance:.3f} / 2), "
-                "which does not explain it: check the loss and the initialization."
+                f" The logits' spread predicts {predicted:.4f} (the second-order estimate for small"
+                f" logits, ln 10 + {row_variance:.3f} / 2), which does not explain the measured "
+                f"{loss:.4f}: check the loss and the initialization."
             )
     return start + (
         f" With W_out set to zero, every class gets probability 1/10 and the loss is "
@@ -124,8 +126,8 @@ def overfit_sentence(accuracies: Sequence[float], rows: int, losses: Sequence[fl
     first = memorized_in(accuracies)
     near_zero = loss < LOSS_NEAR_ZERO
     said_loss = f"the loss fell from {losses[0]:.3f} to {loss:.3f}, " + (
-        f"near zero (below {LOSS_NEAR_ZERO:g}: on average the right class gets probability "
-        f"e^-{loss:.3f} = {math.exp(-loss):.2f})"
+        f"near zero (below {LOSS_NEAR_ZERO:g}: the geometric mean over the rows of the "
+        f"probability the right class gets is e^-{loss:.3f} = {math.exp(-loss):.2f})"
         if near_zero
         else f"not near zero (above {LOSS_NEAR_ZERO:g})"
     )
@@ -167,7 +169,7 @@ def random_labels_sentence(
     if verdict == "memorizes noise":
         return text + (
             f"at chance (always answering the most common digit scores {pct(majority_share)}). "
-            "It memorized noise: a network this size can fit any labels, so 100 % on the "
+            "It memorized noise: this network fits these shuffled labels, so 100 % on the "
             "training rows says nothing about what it learned; only rows it never trained on "
             "tell a learned pattern from memorized answers."
         )
@@ -529,9 +531,12 @@ class RateVerdict:
     val_loss: rules.SeedStats of the final validation accuracy (percent), the training loss on
     the training rows after training and the last epoch's validation loss (the seeds that did not
     diverge). accuracy_vs_best, train_vs_best, val_loss_vs_best: rules.compare_settings against
-    the best rate ("apart", "within noise", "too few seeds"). still_falling: the validation loss
-    (mean over seeds) fell in the last epoch. diverged: how many seeds diverged, of seeds;
-    diverged_accuracy: the validation accuracy (percent) of the diverged seeds' last epochs.
+    the best rate ("apart", "within noise", "too few seeds": the 95 % t-interval of the
+    difference, paired by seed when no seed of this rate diverged, else Welch's);
+    accuracy_difference: that rules.Difference for the accuracy (this rate - best).
+    still_falling: the validation loss (mean over seeds) fell in the last epoch. diverged: how
+    many seeds diverged, of seeds; diverged_accuracy: the validation accuracy (percent) of the
+    diverged seeds' last epochs.
     """
 
     learning_rate: float
@@ -547,6 +552,7 @@ class RateVerdict:
     val_loss_vs_best: str | None = None
     still_falling: bool = False
     diverged_accuracy: rules.SeedStats | None = None
+    accuracy_difference: rules.Difference | None = None
 
 
 def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict]:
@@ -556,11 +562,12 @@ def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict
     (bool), val_accuracy and val_loss (per-epoch lists, fractions and nats; what was recorded
     before a divergence) and train_loss (the mean loss over the training rows after training,
     evaluated at the end, not the running mean of an epoch; None when it diverged).
-    initial_loss: the training loss before the first step. Returns [] when no rate trained on
+    initial_loss: the training loss before the first step, the mean over the same seeds (each
+    seed starts from its own weights). Returns [] when no rate trained on
     every seed and lowered the loss; the best rate (highest mean final validation accuracy among
     those) is the one whose kind is "best".
     """
-    out = {}
+    out, values = {}, {}
     for run in runs:
         ok = [s for s in run["seeds"] if not s["diverged"]]
         gone = [s for s in run["seeds"] if s["diverged"]]
@@ -583,6 +590,11 @@ def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict
             falling = float(np.mean([s["val_loss"][-1] for s in ok])) < float(
                 np.mean([s["val_loss"][-2] for s in ok])
             )
+        values[run["learning_rate"]] = {
+            "accuracy": [100 * s["val_accuracy"][-1] for s in ok],
+            "train_loss": [s["train_loss"] for s in ok],
+            "val_loss": [s["val_loss"][-1] for s in ok],
+        }
         out[run["learning_rate"]] = dict(
             learning_rate=run["learning_rate"], kind=kind, seeds=len(run["seeds"]),
             diverged=len(gone), still_falling=falling,
@@ -599,10 +611,17 @@ def rate_verdicts(runs: Sequence[dict], initial_loss: float) -> list[RateVerdict
             continue
         compared = {}
         if v["accuracy"] is not None:
+            mine, top, paired = values[lr], values[best["learning_rate"]], not v["diverged"]
+            d = rules.difference(mine["accuracy"], top["accuracy"], paired)
             compared = {
-                "accuracy_vs_best": rules.compare_settings(v["accuracy"], best["accuracy"]),
-                "train_vs_best": rules.compare_settings(v["train_loss"], best["train_loss"]),
-                "val_loss_vs_best": rules.compare_settings(v["val_loss"], best["val_loss"]),
+                "accuracy_vs_best": d.verdict,
+                "accuracy_difference": d,
+                "train_vs_best": rules.compare_settings(
+                    mine["train_loss"], top["train_loss"], paired
+                ),
+                "val_loss_vs_best": rules.compare_settings(
+                    mine["val_loss"], top["val_loss"], paired
+                ),
             }
         side = "smaller" if lr < best["learning_rate"] else "larger"
         verdicts.append(RateVerdict(side=side, **v, **compared))
@@ -638,8 +657,9 @@ def learning_rate_sentences(
             f"; with fewer than {rules.MIN_SEEDS} seeds the spread is not an estimate and no two "
             "rates are compared below."
             if few
-            else " [95 % t-interval of the mean]; two rates are told apart only when their "
-            "intervals do not overlap."
+            else " [95 % t-interval of the mean]; two rates are told apart when the 95 % "
+            "t-interval of their difference, seed by seed (a seed starts from the same weights "
+            "and sees the same batches at every rate), excludes 0."
         )
         + " Training loss here is the loss on the training rows after training, measured like "
         "the validation loss (not the running mean over the last epoch's batches)."
@@ -647,7 +667,7 @@ def learning_rate_sentences(
     if not verdicts:
         out.append(
             "No learning rate tried trained on every seed and lowered the training loss below the "
-            f"{initial_loss:.3f} it started from. Try smaller ones."
+            f"{initial_loss:.3f} it started from (mean over the seeds). Try smaller ones."
         )
         return out
     rates = sorted(r["learning_rate"] for r in runs)
@@ -706,9 +726,9 @@ def learning_rate_sentences(
         elif v.kind == "no lower":
             words += (
                 f", yet its training loss ended at {_stats(v.train_loss, '', 3)}, no lower than "
-                f"the {initial_loss:.3f} it started from: steps this large leave it confidently "
-                f"wrong on many rows (below the {bound:.2f} that counts as diverged, so not "
-                "stopped)."
+                f"the {initial_loss:.3f} the same seeds started from (their mean): steps this "
+                f"large leave it confidently wrong on many rows (below the {bound:.2f} that counts "
+                "as diverged, so not stopped)."
             )
         elif v.accuracy_vs_best == "too few seeds":
             words += (
@@ -717,11 +737,16 @@ def learning_rate_sentences(
                 "the best."
             )
         else:
-            apart = v.accuracy_vs_best == "apart"
+            d = v.accuracy_difference
+            how = "seed by seed" if d.paired else "Welch's, unpaired"
+            gap = (
+                f"{abs(d.diff):.2f} points {'below' if d.diff < 0 else 'above'} the best, 95 % "
+                f"interval of the difference ({how}) [{d.low:.2f}, {d.high:.2f}]"
+            )
             words += (
-                ": below the best, and their intervals do not overlap"
-                if apart
-                else ": within noise of the best (the intervals overlap)"
+                f": {gap}, which excludes 0: apart from the best"
+                if v.accuracy_vs_best == "apart"
+                else f": {gap}, which includes 0: within noise of the best"
             )
             if v.side == "smaller" and v.still_falling:
                 words += (

@@ -375,7 +375,11 @@ print(check_grad(softplus_sum, softplus_gradient, np.linspace(-3, 3, 7)).report(
 from numpy_mlp.checks.gradcheck import check_gradients
 
 for r in check_gradients(small, x, y):
-    print(f"{r.name}: max relative error {r.max_rel_error:.1e} over {r.checked} entries")
+    print(
+        f"{r.name}: max relative error {r.max_rel_error:.1e} over {r.checked} entries; worst "
+        f"|g_bp - g_fd| is {r.max_line_ratio:.2g} of its pass line (8r + e; passes at <= 1), "
+        f"{r.wrong} entries past it -> {'passes' if r.passed else 'FAILS'}"
+    )
 
 # %% [markdown]
 # Now a copy of backpropagation with one classic mistake, on the line marked below: the sign
@@ -845,8 +849,11 @@ display(exercises.check_normal_init(prediction, big, ratio, glorot, X_probe, y_p
 # compare one draw of the initial weights with another, so each rate trains **five networks**
 # from five initial-weight seeds; `fit_many` trains all 25 together on the same batches, in one
 # pass. Each number below is the mean over the five, with the sample standard deviation and the
-# 95 % t-interval of the mean; two rates are called different only when their intervals do not
-# overlap. The training loss is measured on the training rows after training, like the
+# 95 % t-interval of the mean. Seed $s$ starts from the same weights and sees the same batches at
+# every rate, so two rates are compared seed by seed: they are called different ("apart") when the
+# 95 % t-interval of the five per-seed differences excludes 0, "within noise" when it holds 0.
+# (Two means' intervals can overlap while their difference is clear: overlap is not the test.)
+# The training loss is measured on the training rows after training, like the
 # validation loss, so the two can be compared (the loss `fit` reports per epoch is the running
 # mean over that epoch's batches, taken while the weights move).
 #
@@ -862,7 +869,9 @@ from numpy_mlp import fit_many
 rates, lr_seeds = (0.001, 0.01, 0.1, 1.0, 10.0), (0, 1, 2, 3, 4)
 X_fit, y_fit = X_train_std[:18_000], y_train[:18_000]
 X_val, y_val = X_train_std[18_000:20_000], y_train[18_000:20_000]
-start_loss = MLP((784, 50, 50, 10), seed=lr_seeds[0]).loss(X_fit, y_fit)
+# the loss before training, seed by seed, and its mean over the same seeds the rates use
+start_losses = [MLP((784, 50, 50, 10), seed=seed).loss(X_fit, y_fit) for seed in lr_seeds]
+start_loss = float(np.mean(start_losses))
 pairs = [(lr, seed) for lr in rates for seed in lr_seeds]
 lr_nets = [MLP((784, 50, 50, 10), seed=seed) for _, seed in pairs]
 lr_histories = fit_many(
@@ -905,7 +914,8 @@ for lr in rates:
     gone = len(seeds) - len(ok)
     print(line + (f"; diverged on {gone} of {len(seeds)} seeds" if gone else ""))
 print(
-    f"(means over {len(lr_seeds)} seeds) untrained network's loss on these rows: {start_loss:.3f}"
+    f"(means over {len(lr_seeds)} seeds) untrained networks' loss on these rows: {start_loss:.3f}"
+    f" (mean over the same seeds; {min(start_losses):.3f} to {max(start_losses):.3f})"
 )
 val_majority = 100 * np.bincount(y_val).max() / len(y_val)
 for sentence in lessons.learning_rate_sentences(lr_runs, start_loss, 10, val_majority):
@@ -921,7 +931,7 @@ for i, r in enumerate(lr_runs):
                  label=f"learning rate {r['learning_rate']:g}")  # fmt: skip
         plt.fill_between(epochs_run, np.min(curves, axis=0), np.max(curves, axis=0),
                          color=f"C{i}", alpha=0.2)  # fmt: skip
-plt.axhline(start_loss, color="grey", linestyle=":", label="untrained network")
+plt.axhline(start_loss, color="grey", linestyle=":", label="untrained (mean over seeds)")
 plt.yscale("log")
 plt.xticks(np.arange(1, 4))
 plt.xlabel("epoch")
@@ -933,7 +943,8 @@ plt.grid(alpha=0.3, which="both")
 # Exercise 10. Find the smallest learning rate in exercises.CANDIDATE_RATES for which fit
 # stops one epoch on 5,000 rows as diverged (momentum 0.9, batch 64; the rule of section 9: a
 # non-finite loss, or a training loss above 2 ln 10 = 4.61). exercises.diverges(lr, X, y) trains
-# that epoch and says. Replace None.
+# that epoch and says. Replace None. The answer is for one seed and one epoch: another seed, or
+# more epochs, can move the edge by a candidate.
 print("candidates:", exercises.CANDIDATE_RATES)
 X_5k, y_5k = X_train_std[:5000], y_train[:5000]
 smallest_diverging = None

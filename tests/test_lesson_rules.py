@@ -165,20 +165,31 @@ def test_seed_stats_sample_sd_and_interval():
     assert rules.seed_stats([]) is None
 
 
-def test_compare_settings_by_the_intervals():
-    a = rules.seed_stats([90.0, 91.0, 92.0])  # interval 91 +- 2.48
-    far = rules.seed_stats([95.0, 96.0, 97.0])
-    near = rules.seed_stats([92.0, 93.0, 94.0])
-    assert rules.compare_settings(a, far) == "apart"
-    assert rules.compare_settings(a, near) == "within noise"
-    assert rules.compare_settings(a, rules.seed_stats([95.0, 96.0])) == "too few seeds"
-    assert rules.compare_settings(None, a) == "too few seeds"
-    # the boundary: b's interval starts exactly where a's ends
-    touching = rules.SeedStats(3, 95.0, 1.0, a.high, a.high + 2)
-    assert rules.compare_settings(a, touching) == "within noise"
-    assert rules.compare_settings(touching, a) == "within noise"  # the same, either order
-    apart = rules.SeedStats(3, 95.0, 1.0, a.high + EPS, a.high + 2)
-    assert rules.compare_settings(a, apart) == "apart"
+def test_compare_settings_by_the_interval_of_the_difference():
+    a = [90.0, 91.0, 92.0]
+    # every seed 0.5 higher: the means' intervals (+-2.48) overlap, yet the per-seed difference
+    # is the same on every seed: apart when paired, within noise when not (Welch)
+    shifted = [90.5, 91.5, 92.5]
+    assert rules.compare_settings(shifted, a) == "apart"
+    assert rules.compare_settings(shifted, a, paired=False) == "within noise"
+    d = rules.difference(shifted, a)
+    assert d.paired and d.n == 3 and d.diff == pytest.approx(0.5) and d.low == d.high
+    mixed = [91.0, 90.0, 92.3]  # per-seed differences 1, -1, 0.3: the interval holds 0
+    assert rules.compare_settings(mixed, a) == "within noise"
+    assert rules.compare_settings(a, mixed) == "within noise"  # the same, either order
+    assert rules.compare_settings([95.0, 96.0, 97.0], a, paired=False) == "apart"
+    assert rules.compare_settings(a, [95.0, 96.0]) == "too few seeds"
+    assert rules.compare_settings([], a) == "too few seeds"
+    # the notebook's case: 0.11 +- 0.1 per seed over 5 seeds, a difference interval off 0
+    best = [94.7, 94.4, 95.1, 94.9, 94.6]
+    lower = [x - dx for x, dx in zip(best, (0.5, 0.7, 0.6, 0.9, 0.4), strict=True)]
+    d = rules.difference(lower, best)
+    assert d.verdict == "apart" and d.high < 0 < d.high + 1
+    assert d.low == pytest.approx(
+        -0.62 - 2.7764 * np.std([0.5, 0.7, 0.6, 0.9, 0.4], ddof=1) / 5**0.5
+    )
+    # unequal counts cannot be paired: Welch
+    assert not rules.difference([90.0, 91.0, 92.0, 93.0], shifted).paired
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -190,7 +201,7 @@ def _group(label, val, diverged=0, value=None, cells=None, **kw):
             "value": value, "cells": cells, **kw}  # fmt: skip
 
 
-def test_best_value_moves_with_the_data_and_compares_by_intervals():
+def test_best_value_moves_with_the_data_and_compares_by_the_difference():
     a = _group("a", [96.0, 96.4, 96.2])
     b = _group("b", [95.0, 95.2, 95.1])
     v = rules.best_value([a, b])
@@ -198,8 +209,12 @@ def test_best_value_moves_with_the_data_and_compares_by_intervals():
     assert v.gap == pytest.approx(1.1)
     b["val"] = [97.0, 97.2, 97.1]
     assert rules.best_value([a, b]).best["label"] == "b"
-    b["val"] = [96.0, 97.0, 96.5]
-    assert rules.best_value([a, b]).comparison == "within noise"
+    b["val"] = [96.0, 97.0, 96.5]  # per-seed differences 0, 0.6, 0.3: interval holds 0
+    v = rules.best_value([a, b])
+    assert v.comparison == "within noise" and v.difference.low < 0 < v.difference.high
+    b["val"] = [96.2, 96.6, 96.4]  # 0.2 above a on every seed: apart, paired by seed
+    v = rules.best_value([a, b])
+    assert (v.best["label"], v.comparison) == ("b", "apart")
     b["val"] = [97.0, 97.2]  # two seeds: no comparison drawn
     assert rules.best_value([a, b]).comparison == "too few seeds"
     assert rules.best_value([a]).runner_up is None
@@ -250,14 +265,26 @@ def test_divergence_onset_moves_and_vanishes():
     assert rules.divergence(calm, False).largest is None  # a grid has no largest value
 
 
+def _seed_order(spread, i, seeds):
+    """Three seeds: the spread rotated by the cell's index; fewer: -0.1, 0.1 or one 0."""
+    if seeds < 3:
+        return spread[:seeds] if seeds > 1 else [0.0]
+    return spread[i % 3 :] + spread[: i % 3]
+
+
 def _grid(accuracy, seeds=3):
     """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives a cell's mean validation
-    accuracy, its seeds spread by +-0.1."""
-    spread = [-0.1, 0.1, 0.0][:seeds] if seeds > 1 else [0.0]
+    accuracy, its seeds spread by +-0.1 (in a different seed order per cell)."""
+    spread = [-0.1, 0.1, 0.0]
+    cells = [(lr, m) for lr in (0.001, 0.01, 0.1) for m in (0.0, 0.9)]
     return [
-        _group(f"({lr:g}, {m:g})", [accuracy(lr, m) + d for d in spread], lr=lr, momentum=m)
-        for lr in (0.001, 0.01, 0.1)
-        for m in (0.0, 0.9)
+        _group(
+            f"({lr:g}, {m:g})",
+            [accuracy(lr, m) + d for d in _seed_order(spread, i, seeds)],
+            lr=lr,
+            momentum=m,
+        )
+        for i, (lr, m) in enumerate(cells)
     ]
 
 
@@ -279,12 +306,14 @@ def test_effective_step_with_fewer_than_three_seeds_decides_nothing():
         assert [verdict for *_, verdict in v.pairs] == ["too few seeds"] * 2
 
 
-def test_effective_step_pairs_apart_by_their_intervals():
+def test_effective_step_pairs_apart_by_their_difference():
     """Equal steps 0.3 points apart: within noise at a 0.1 spread, apart at 0.01."""
     grid = _grid(lambda lr, m: 80 + 5 * math.log10(lr / (1 - m)) + (0.3 if m else 0.0))
-    assert rules.effective_step(grid).same is True  # intervals +-0.25 around each mean overlap
+    assert rules.effective_step(grid).same is True  # the differences' intervals hold 0
     for g in grid:
-        g["val"] = [np.mean(g["val"]) + d for d in (-0.01, 0.01, 0.0)]
+        g["val"] = [np.mean(g["val"]) + d for d in (-0.01, 0.01, 0.0)][
+            :: 1 if g["momentum"] else -1
+        ]
     assert rules.effective_step(grid).same is False
 
 

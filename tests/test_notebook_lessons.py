@@ -33,9 +33,13 @@ def test_initial_loss_verdict_flips(loss, variance, verdict):
 def test_initial_loss_sentence_renders_the_prediction():
     text = lessons.initial_loss_sentence(2.51, 0.38, LN10)
     assert text.startswith("The untrained network's loss is 2.5100, 0.207 above ln 10 = 2.3026")
-    assert "ln 10 + 0.380 / 2 = 2.4926. Nothing is broken" in text
+    assert (
+        "second-order estimate for small logits, ln 10 + 0.380 / 2 = 2.4926, is close to the "
+        "measured 2.5100. Nothing is broken" in text
+    )
     assert text.endswith(f"the loss is {LN10:.4f}.")
-    assert "which does not explain it" in lessons.initial_loss_sentence(3.40, 0.38, LN10)
+    off = lessons.initial_loss_sentence(3.40, 0.38, LN10)
+    assert "which does not explain the measured 3.4000" in off
     assert "spreads its probability almost evenly" in lessons.initial_loss_sentence(2.32, 0, LN10)
 
 
@@ -45,7 +49,8 @@ def test_memorized_in_and_its_sentence():
     assert lessons.memorized_in([0.2, 0.4]) is None
     done = lessons.overfit_sentence([0.5, 0.9, 1.0, 1.0], 100, [2.34, 0.0674])
     assert "100.00 %, first reached in epoch 3 of 4, and the loss fell from 2.340 to 0.067" in done
-    assert "near zero (below 0.1" in done and "= 0.93)" in done and "work together" in done
+    assert "near zero (below 0.1" in done and "work together" in done
+    assert "the geometric mean over the rows of the probability" in done and "= 0.93)" in done
     # the loss decides too: 100 % with a loss of 0.1 or more is not the sanity check passed
     assert "look for a bug" in lessons.overfit_sentence([1.0], 100, [2.3, 0.1])
     assert "work together" in lessons.overfit_sentence([1.0], 100, [2.3, 0.0999])
@@ -284,6 +289,20 @@ def test_rate_verdicts_compare_each_rate_with_the_best_by_intervals():
     assert lessons.rate_verdicts([_rate(10.0, [], diverged=2)], 2.418) == []
 
 
+def test_rate_verdicts_pair_the_seeds():
+    """0.2 points below the best on every seed: the means' intervals overlap, yet the per-seed
+    difference is apart; the same accuracies in another seed order are within noise."""
+    best = _rate(0.01, [0.946, 0.948, 0.950])
+    _, near = lessons.rate_verdicts([best, _rate(0.1, [0.944, 0.946, 0.948])], 2.418)
+    assert near.accuracy.high > 94.8 - 0.5  # the intervals of the means overlap
+    d = near.accuracy_difference
+    assert near.accuracy_vs_best == "apart" and d.paired
+    assert d.diff == pytest.approx(-0.2) and d.high < 0
+    _, shuffled = lessons.rate_verdicts([best, _rate(0.1, [0.948, 0.944, 0.946])], 2.418)
+    assert shuffled.accuracy_vs_best == "within noise"
+    assert shuffled.accuracy_difference.low < 0 < shuffled.accuracy_difference.high
+
+
 def test_learning_rate_sentences_render_the_verdicts():
     runs = [
         _rate(0.001, [0.90, 0.905, 0.91], train=0.4, val=0.38, falling=True),
@@ -300,9 +319,11 @@ def test_learning_rate_sentences_render_the_verdicts():
         "validation loss 0.191 +- 0.001 [0.189, 0.193], training loss 0.141 +- 0.001 "
         "[0.139, 0.143]."
     )
-    assert "intervals do not overlap; its validation loss was still falling" in small
-    assert "within noise of the best" in large and "does worse on held-out rows" in large
-    assert "no lower than the 2.418 it started from" in huge
+    assert "4.30 points below the best, 95 % interval of the difference (seed by seed)" in small
+    assert "which excludes 0: apart from the best; its validation loss was still falling" in small
+    assert "which includes 0: within noise of the best" in large
+    assert "does worse on held-out rows" in large
+    assert "no lower than the 2.418 the same seeds started from (their mean)" in huge
     assert gone.startswith("10 (larger): diverged on 3 of 3 seeds: the training loss went above")
     assert "worse than a uniform guess in cross-entropy" in gone and "50.00 %" in gone
     assert "50.00 % +- 0.00 [50.00, 50.00]: better than a guess in accuracy (always" in gone

@@ -72,7 +72,7 @@ def check_sentences_agree_with_the_numbers(notebook) -> None:
 
 def check_learning_rate_cell(printed: str, said: list[str]) -> None:
     """Section 9: the best rate and each rate's verdict against the printed means."""
-    start = float(re.search(r"untrained network's loss on these rows: ([\d.]+)", printed)[1])
+    start = float(re.search(r"untrained networks' loss on these rows: ([\d.]+)", printed)[1])
     runs = re.findall(r"learning rate (\S+) +training loss +([\d.]+), .* validation accuracy +"
                       r"([\d.]+) %.*$", printed, re.M)  # fmt: skip
     stopped = re.findall(r"learning rate (\S+) *; diverged on (\d+) of (\d+) seeds", printed)
@@ -93,7 +93,12 @@ def check_learning_rate_cell(printed: str, said: list[str]) -> None:
         assert (lr == best[0]) == (mine == ""), (lr, mine)
         assert ("no lower than the" in mine) == (float(loss) >= start), (lr, mine)
         if mine and "diverged" not in mine and "no lower" not in mine:
-            assert ("intervals do not overlap" in mine) != ("within noise" in mine), mine
+            # the verdict follows the printed interval of the difference: apart iff it excludes 0
+            low, high = map(
+                float, re.search(r"difference \([^)]*\) \[([-\d.]+), ([-\d.]+)\]", mine).groups()
+            )
+            assert ("excludes 0: apart" in mine) == (low > 0 or high < 0), mine
+            assert ("excludes 0: apart" in mine) != ("includes 0: within noise" in mine), mine
 
 
 def _depths(depths: list[int]) -> str:

@@ -298,13 +298,26 @@ def test_best_value_renders_the_comparison():
     text = sweep_lessons.best_value([a, b])
     assert text.startswith("Best on the validation rows: lr = 0.01, validation accuracy 96.20 %")
     assert "Its test accuracy, 95.20 % +- 0.20" in text and "biased upward" in text
-    assert "Next: lr = 0.1, 1.10 points lower; their 95 % intervals" in text
-    assert "do not overlap: the difference is more than noise." in text
+    assert "Next: lr = 0.1, 1.10 points lower; the 95 % interval of the difference" in text
+    assert "from the 3 per-seed differences (a seed has the same starting weights" in text
+    assert "0.85 to 1.35 points: it excludes 0, so the two are apart" in text
     b["val"] = [95.5, 96.5, 96.0]
-    assert "overlap: within noise, more seeds" in sweep_lessons.best_value([a, b])
+    within = sweep_lessons.best_value([a, b])
+    assert "it includes 0, so within noise, more seeds" not in within
+    assert "it includes 0, so within noise: more seeds" in within
+    # the README's case: means' intervals overlap, the per-seed difference does not hold 0
+    b["val"] = [95.6, 95.9, 95.9]
+    assert "apart" in sweep_lessons.best_value([a, b])
     b["val"] = [95.5, 96.0]
     few = sweep_lessons.best_value([a, b])
     assert "does not say whether the two differ: rerun with --seeds 3 or more" in few
+    # two seeds for every value: each seed shown, no ranking; flips with the seeds' agreement
+    a["val"], b["val"] = [96.0, 95.0], [95.5, 95.2]
+    two = sweep_lessons.best_value([a, b])
+    assert "not a ranking" in two and "lr = 0.01: 96.00, 95.00 %" in two
+    assert "the seeds disagree on which value is highest" in two
+    b["val"] = [95.5, 94.9]
+    assert "every seed puts it highest" in sweep_lessons.best_value([a, b])
     assert "no best value" in sweep_lessons.best_value([_group("a", [], diverged=2)])
 
 
@@ -352,12 +365,25 @@ def test_divergence_renders_the_uniform_guess_bound_and_the_onset():
 def _grid(accuracy, seeds=3):
     """A 3 x 2 learning_rate x momentum grid; accuracy(lr, m) gives a cell's mean validation
     accuracy over `seeds` seeds."""
-    spread = [-0.1, 0.1, 0.0][:seeds] if seeds > 1 else [0.0]
+    spread = [-0.1, 0.1, 0.0]
+    cells = [(lr, m) for lr in (0.001, 0.01, 0.1) for m in (0.0, 0.9)]
     return [
-        _group(f"({lr:g}, {m:g})", [accuracy(lr, m) + d for d in spread], lr=lr, momentum=m)
-        for lr in (0.001, 0.01, 0.1)
-        for m in (0.0, 0.9)
+        _group(
+            f"({lr:g}, {m:g})",
+            [accuracy(lr, m) + d for d in _seed_order(spread, i, seeds)],
+            lr=lr,
+            momentum=m,
+        )
+        for i, (lr, m) in enumerate(cells)
     ]
+
+
+def _seed_order(spread, i, seeds):
+    """Three seeds: the spread rotated by the cell's index (seeds differ per cell); fewer:
+    -0.1, 0.1 or one 0."""
+    if seeds < 3:
+        return spread[:seeds] if seeds > 1 else [0.0]
+    return spread[i % 3 :] + spread[: i % 3]
 
 
 def test_effective_step_renders_rho_as_an_approximation():
@@ -366,8 +392,8 @@ def test_effective_step_renders_rho_as_an_approximation():
     assert "accuracy rises with it (Spearman rank correlation rho = 1.00 over 6 cells" in rises
     assert "small-step approximation" in rises and "not a law" in rises
     assert same.startswith("Cells with the same effective step: (0.001, 0.9) and (0.01, 0)")
-    assert "70.00 vs 70.00 %, within noise" in same
-    assert "Every pair is within noise (95 % intervals overlap): here accuracy follows" in same
+    assert "70.00 vs 70.00 %, difference +0.00 points (95 % interval -0.43 to 0.43), within" in same
+    assert "Every pair is within noise (the 95 % interval of each pair's per-seed" in same
     text = " ".join(
         sweep_lessons.effective_step(_grid(lambda lr, m: 90 + 3 * m - 2 * math.log10(lr)))
     )
@@ -479,7 +505,11 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     text = sweep_report(study, tmp_path)
     assert "Fixed: network 784-50-50-10, tanh, glorot_uniform init, 3 epochs, batch 64, " in text
     assert "lr 0.001" not in text  # the swept learning rate is not "fixed"
-    assert "Best on the validation rows: learning_rate = 0.1, validation accuracy 95.75 %" in text
+    # two seeds: each seed shown, the highest mean named, no ranking claimed
+    assert "Best on the validation rows" not in text and "not a ranking" in text
+    assert "learning_rate = 0.1: 95.50, 96.00 %" in text
+    assert "The highest mean is learning_rate = 0.1's (95.75 %) and every seed puts it" in text
+    assert "14 model-epochs (epochs the cells completed;" in text
     assert (
         "Still improving, train longer: 2 of 4" in text and "learning_rate = 0.01 (2 cells)" in text
     )
@@ -491,8 +521,8 @@ def test_sweep_report_and_figures_from_a_crafted_sweep(tmp_path, history, epoch)
     assert "![Learning curves" in text
     # two seeds: the sample sd is shown, said not to be an estimate, and nothing is compared
     assert "+- is the sample standard deviation over seeds (ddof=1)" in text
-    assert "with 2 seed(s) it is not an estimate of the spread" in text
-    assert "| 95.75 +- 0.35 |" in text and "rerun with --seeds 3 or more" in text
+    assert "with 2 seeds the sd is a one-degree-of-freedom estimate" in text
+    assert "| 95.75 +- 0.35 |" in text and "Rerun with --seeds 3 or more" in text
 
 
 @pytest.mark.parametrize("value", ["0.1,-1", "0.1,abc", ","])

@@ -27,8 +27,11 @@ The rules:
   with the loss rising with the rate, none is owed); which initializers train each activation's
   deepest network;
 - over seeds: mean, sample standard deviation (ddof=1) and a 95 % Student-t interval, from
-  MIN_SEEDS = 3 seeds on; with fewer, no spread is estimated and no comparison drawn; two settings
-  are told apart only when their intervals do not overlap.
+  MIN_SEEDS = 3 seeds on; with fewer, no interval is drawn and no comparison made; two settings
+  are told apart when the 95 % t-interval of their difference excludes 0: paired by seed (the
+  per-seed differences, when both have the same MIN_SEEDS or more seeds in seed order: same seed,
+  same starting weights and batches), else Welch's interval. Overlapping intervals of the two
+  means are not a test of the difference (they can overlap while the difference is clear).
 """
 
 from __future__ import annotations
@@ -449,12 +452,53 @@ def seed_stats(values: Sequence[float]) -> SeedStats | None:
     return SeedStats(int(v.size), mean, sd, mean - half, mean + half)
 
 
-def compare_settings(a: SeedStats | None, b: SeedStats | None) -> str:
-    """ "too few seeds" (either has fewer than MIN_SEEDS), "within noise" (the 95 % intervals
-    overlap) or "apart"."""
-    if a is None or b is None or not (a.estimated and b.estimated):
-        return "too few seeds"
-    return "within noise" if a.low <= b.high and b.low <= a.high else "apart"
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """a - b over seeds: verdict ("apart": the 95 % t-interval of the difference excludes 0;
+    "within noise": it contains 0; "too few seeds"), the difference of the means, its interval
+    (None with too few seeds), n (pairs when paired, else the smaller count) and paired (the
+    per-seed differences; False: Welch's interval for two independent samples)."""
+
+    verdict: str
+    diff: float | None
+    low: float | None
+    high: float | None
+    n: int
+    paired: bool
+
+
+def difference(a: Sequence[float], b: Sequence[float], paired: bool = True) -> Difference:
+    """The 95 % t-interval of mean(a) - mean(b). paired (and equal counts): a[i], b[i] are the
+    same seed, the interval is that of the n per-seed differences (df n - 1); otherwise Welch's
+    (df Welch-Satterthwaite, rounded down). Either way MIN_SEEDS values per side or more."""
+    x = np.asarray([float(v) for v in a], dtype=np.float64)
+    y = np.asarray([float(v) for v in b], dtype=np.float64)
+    if min(x.size, y.size) < MIN_SEEDS:
+        diff = float(x.mean() - y.mean()) if x.size and y.size else None
+        return Difference("too few seeds", diff, None, None, int(min(x.size, y.size)), False)
+    if paired and x.size == y.size:
+        d = x - y
+        diff = float(d.mean())
+        half = t_quantile(d.size - 1) * float(d.std(ddof=1)) / math.sqrt(d.size)
+        n, is_paired = int(d.size), True
+    else:
+        diff = float(x.mean() - y.mean())
+        vx, vy = float(x.var(ddof=1)) / x.size, float(y.var(ddof=1)) / y.size
+        se2 = vx + vy
+        if se2 > 0:
+            df = se2**2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+            half = t_quantile(max(1, int(df))) * math.sqrt(se2)
+        else:
+            half = 0.0
+        n, is_paired = int(min(x.size, y.size)), False
+    low, high = diff - half, diff + half
+    verdict = "within noise" if low <= 0 <= high else "apart"
+    return Difference(verdict, diff, low, high, n, is_paired)
+
+
+def compare_settings(a: Sequence[float], b: Sequence[float], paired: bool = True) -> str:
+    """ "too few seeds", "within noise" or "apart": `difference(a, b, paired).verdict`."""
+    return difference(a, b, paired).verdict
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -464,17 +508,20 @@ def compare_settings(a: SeedStats | None, b: SeedStats | None) -> str:
 class BestValue:
     """The best setting by mean validation accuracy (only settings where no seed diverged
     compete), its runner-up, and whether the two are told apart ("apart", "within noise", "too
-    few seeds"; None without a runner-up)."""
+    few seeds"; None without a runner-up) with the difference itself (best - runner-up, paired
+    by seed; None without a runner-up)."""
 
     best: Mapping
     runner_up: Mapping | None
     gap: float | None
     comparison: str | None
+    difference: Difference | None = None
 
 
 def best_value(groups: Sequence[Mapping]) -> BestValue | None:
-    """groups: one per value, each {"label", "val": [...], "test": [...], "diverged": int};
-    None when no value trained on every seed."""
+    """groups: one per value, each {"label", "val": [...], "test": [...], "diverged": int}, the
+    lists in seed order (the same seeds for every value: paired); None when no value trained on
+    every seed."""
     fine = [g for g in groups if g["val"] and not g["diverged"]]
     if not fine:
         return None
@@ -483,8 +530,8 @@ def best_value(groups: Sequence[Mapping]) -> BestValue | None:
     if second is None:
         return BestValue(best, None, None, None)
     gap = float(np.mean(best["val"]) - np.mean(second["val"]))
-    comparison = compare_settings(seed_stats(best["val"]), seed_stats(second["val"]))
-    return BestValue(best, second, gap, comparison)
+    d = difference(best["val"], second["val"])
+    return BestValue(best, second, gap, d.verdict, d)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -583,8 +630,8 @@ class EffectiveStep:
     rows: (step, mean validation accuracy, group) of the cells that trained; seeds: the fewest
     seeds a trained cell has; best_step; rho (Spearman, step against mean accuracy up to
     best_step; None with too few cells) and rho_lr (the learning rate alone); rises: rho >=
-    RISES_RHO; pairs: cells with equal steps, each with rules.compare_settings of their
-    accuracies; worst: their largest difference of means; span: the grid's range of means;
+    RISES_RHO; pairs: cells with equal steps, each (row, row, rules.difference of their
+    accuracies, its verdict); worst: their largest difference of means; span: the grid's range of means;
     same: every pair within noise (None without pairs). rises and same are None below MIN_SEEDS
     seeds: a measurement, not a conclusion. beyond / diverged_beyond: cells past the best step
     that trained lower / diverged. The step itself is a small-step approximation.
@@ -623,12 +670,13 @@ def effective_step(groups: Sequence[Mapping]) -> EffectiveStep | None:
     rho_lr = spearman([r[2]["lr"] for r in upto], [r[1] for r in upto])
     span = max(r[1] for r in rows) - min(r[1] for r in rows)
     pairs = tuple(
-        (a, b, compare_settings(seed_stats(a[2]["val"]), seed_stats(b[2]["val"])))
+        (a, b, d, d.verdict)
         for i, a in enumerate(rows)
         for b in rows[i + 1 :]
         if math.isclose(a[0], b[0], rel_tol=1e-6)
+        for d in (difference(a[2]["val"], b[2]["val"]),)
     )
-    worst = max(abs(a[1] - b[1]) for a, b, _ in pairs) if pairs else None
+    worst = max(abs(a[1] - b[1]) for a, b, *_ in pairs) if pairs else None
     same = None
     if pairs and decided:
         same = all(verdict == "within noise" for *_, verdict in pairs)

@@ -70,6 +70,8 @@ def best_value(groups: Sequence[Mapping]) -> str:
     if v is None:
         return "No value trained on every seed without diverging: there is no best value to name."
     best = v.best
+    if len(best["val"]) < MIN_SEEDS:
+        return _no_ranking(groups, best)
     text = (
         f"Best on the validation rows: {best['label']}, validation accuracy "
         f"{seed_summary(seed_stats(best['val']))}. Its test accuracy, "
@@ -79,24 +81,48 @@ def best_value(groups: Sequence[Mapping]) -> str:
     )
     if v.runner_up is None:
         return text
-    second = v.runner_up
+    second, d = v.runner_up, v.difference
     text += f" Next: {second['label']}, {v.gap:.2f} points lower"
     if v.comparison == "too few seeds":
-        text += (
+        return text + (
             f". With fewer than {MIN_SEEDS} seeds per value there is no interval, so this report "
-            "does not say whether the two differ: rerun with --seeds 3 or more"
+            "does not say whether the two differ: rerun with --seeds 3 or more."
         )
-    else:
-        a, b = seed_stats(best["val"]), seed_stats(second["val"])
-        intervals = f"95 % intervals {a.low:.2f} to {a.high:.2f} and {b.low:.2f} to {b.high:.2f}"
-        if v.comparison == "within noise":
-            text += (
-                f"; their {intervals} overlap: within noise, more seeds would be needed to tell "
-                "them apart"
-            )
-        else:
-            text += f"; their {intervals} do not overlap: the difference is more than noise"
-    return text + "."
+    how = (
+        f", from the {d.n} per-seed differences (a seed has the same starting weights and "
+        "batches at every value),"
+        if d.paired
+        else " (Welch's, the seeds not paired)"
+    )
+    text += f"; the 95 % interval of the difference{how} is {d.low:.2f} to {d.high:.2f} points"
+    if v.comparison == "within noise":
+        return (
+            text
+            + ": it includes 0, so within noise: more seeds would be needed to tell them apart."
+        )
+    return text + ": it excludes 0, so the two are apart, more than noise."
+
+
+def _no_ranking(groups: Sequence[Mapping], best: Mapping) -> str:
+    """Fewer than MIN_SEEDS seeds: each seed's validation accuracy per value, the highest mean
+    named, and no ranking claimed."""
+    n = len(best["val"])
+    fine = [g for g in groups if g["val"] and not g["diverged"] and len(g["val"]) == n]
+    listed = "; ".join(
+        f"{g['label']}: " + ", ".join(f"{x:.2f}" for x in g["val"]) + " %" for g in fine
+    )
+    tops = {max(fine, key=lambda g: g["val"][i])["label"] for i in range(n)}
+    agree = (
+        "every seed puts it highest"
+        if tops == {best["label"]}
+        else "the seeds disagree on which value is highest"
+    )
+    return (
+        f"Validation accuracy per seed ({n} seed(s) per value, in seed order): {listed}. "
+        f"The highest mean is {best['label']}'s ({float(sum(best['val'])) / n:.2f} %) and "
+        f"{agree}, but with fewer than {MIN_SEEDS} seeds there is no interval, so this is not a "
+        "ranking. Rerun with --seeds 3 or more to rank them."
+    )
 
 
 def still_improving(cells: Sequence[Mapping], label) -> str:
@@ -223,20 +249,27 @@ def effective_step(groups: Sequence[Mapping]) -> list[str]:
     if v.pairs:
         listed = "; ".join(
             f"{a[2]['label']} and {b[2]['label']} (step {a[0]:.3g}): {a[1]:.2f} vs {b[1]:.2f} %"
-            + ("" if verdict == "too few seeds" else f", {verdict}")
-            for a, b, verdict in v.pairs
+            + (
+                ""
+                if verdict == "too few seeds"
+                else f", difference {d.diff:+.2f} points (95 % interval {d.low:.2f} to "
+                f"{d.high:.2f}), {verdict}"
+            )
+            for a, b, d, verdict in v.pairs
         )
         text = f"Cells with the same effective step: {listed}."
         if v.same is None:
             text += f" Whether they differ is not decided: {undecided}."
         elif v.same:
             text += (
-                " Every pair is within noise (95 % intervals overlap): here accuracy follows "
+                " Every pair is within noise (the 95 % interval of each pair's per-seed "
+                "difference includes 0): here accuracy follows "
                 "lr / (1 - m) (approximately), not the learning rate or momentum alone."
             )
         else:
             text += (
-                " At least one pair is told apart by its intervals: here the step alone does not "
+                " At least one pair is apart (its difference's 95 % interval excludes 0): here "
+                "the step alone does not "
                 "set the accuracy."
             )
         out.append(text)

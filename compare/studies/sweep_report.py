@@ -42,7 +42,10 @@ def sweep_groups(study: dict) -> tuple[list[str], list[dict]]:
         cells = [s for s in study["cells"] if tuple(s["values"][n] for n in names) == key]
         if not cells:
             continue
-        done = [s for s in cells if s["status"] == "complete"]
+        # in seed order: the same seed across values shares starting weights and batches (paired)
+        done = sorted(
+            (s for s in cells if s["status"] == "complete"), key=lambda s: s.get("seed") or 0
+        )
         groups.append(
             {
                 "key": key,
@@ -153,8 +156,13 @@ def sweep_report(study: dict, out: Path) -> str:
         + (
             "[low, high] the 95 % t-interval of the mean"
             if c["seeds"] >= MIN_SEEDS
-            else f"with {c['seeds']} seed(s) it is not an estimate of the spread (that takes "
-            f"{MIN_SEEDS} or more), so no two values are compared"
+            else (
+                "with 2 seeds the sd is a one-degree-of-freedom estimate of the spread, too rough "
+                if c["seeds"] == 2
+                else "with 1 seed no spread is measured "
+            )
+            + f"for an interval (that takes {MIN_SEEDS} or more seeds), so no two values are "
+            "compared"
         )
         + "; validation accuracy is the last epoch's, on the held-out part of the training rows.",
         "",
@@ -164,7 +172,9 @@ def sweep_report(study: dict, out: Path) -> str:
         "",
         *"\n\n".join(conclusions(study)).split("\n"),
         "",
-        f"This run trained {t['cells_trained_now']} cell(s), {t['model_epochs']} model-epochs, in "
+        f"This run trained {t['cells_trained_now']} cell(s), {t['model_epochs']} model-epochs "
+        "(epochs the cells completed; the epoch in which a diverged cell was stopped is not "
+        f"counted), in "
         f"{t['wall_seconds']:.1f} s"
         + (f" ({rate:.2f} model-epochs per second" if rate else "")
         + (f", {c['jobs']} worker process(es), method {c['method']})." if rate else ".")
