@@ -511,11 +511,15 @@ def learning_sentences(
         if all(factor_trend(m) != "vanishes" for *_, m in level):
             text += (
                 " At the same depth, "
-                + _and(f"{a} (factor {m:.2f})" for a, _, m in level)
+                + _and(
+                    f"{a} (factor {m:.2f}, {m ** len(n['factors']):.2g} over "
+                    f"{len(n['factors'])} layers)"
+                    for a, n, m in level
+                )
                 + f" learn{'s' * (len(level) == 1)}: one thing that stops a deep network here "
-                "is the product of its backward factors, one per layer, which only a factor near "
-                "1 keeps from shrinking delta as layers are added; the forward statistics above "
-                "say whether its signal collapses on the way up as well."
+                "is the product of its backward factors, one per layer, and the closer a factor "
+                "is to 1 the less that product shrinks delta as layers are added; the forward "
+                "statistics above say whether its signal collapses on the way up as well."
             )
     out.append(text)
     return out

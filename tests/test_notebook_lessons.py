@@ -170,7 +170,10 @@ def test_learning_sentences_say_which_learn_at_some_rate_and_which_at_none():
         "Its backward factor, 0.250, leaves the backpropagated error delta 0.00024 of its size 6"
         in closing
     )
-    assert "At the same depth, tanh (factor 1.00) learns: one thing that stops" in closing
+    assert (
+        "At the same depth, tanh (factor 1.00, 1 over 6 layers) learns: one thing that stops"
+        in closing
+    )
 
 
 def test_network_verdicts_convert_fractions_to_the_rules_percent():
