@@ -546,3 +546,13 @@ def test_rate_note_says_far_from_trained_only_two_points_or_more_below_the_line(
     far = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 2.5}, MAJORITY)
     near = lessons.rate_note(0.001, {0.001: 11.0, 0.1: learned - 1.96}, MAJORITY)
     assert "though far from trained" in far and "though not trained" in near
+
+
+def test_the_at_chance_sentence_lists_the_rates_those_networks_were_tried_at():
+    """A rate added for another network (0.3 here) is not one the network at chance was tried at."""
+    nets = [
+        ("logistic", 4, {0.01: 20.0, 0.1: 80.0, 0.3: 90.0}),
+        ("logistic", 8, {0.01: 10.1, 0.1: 10.1}),
+    ]
+    text = " ".join(lessons.learning_verdict(nets, MAJORITY))
+    assert "At chance at every rate tried (0.01, 0.1; " in text

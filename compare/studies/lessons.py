@@ -277,6 +277,7 @@ def learning_verdict(
     late = []
     rates_of: dict[tuple[str, int], Mapping[float, float | None]] = {}
     above_rates: list[Mapping[float, float | None]] = []
+    chance_rates: set[float] = set()  # the rates the networks at chance were tried at
     for activation, depth, by_rate in networks:
         rates_of[activation, depth] = by_rate
         v = network_verdict(by_rate, majority_percent, val.get((activation, depth)))
@@ -294,6 +295,8 @@ def learning_verdict(
         tiers[tier].setdefault(activation, []).append(what)
         if tier == ABOVE:
             above_rates.append(by_rate)
+        if tier == CHANCE:
+            chance_rates.update(by_rate)
         depth_of.setdefault((tier, activation), []).append(depth)
 
     def listing(tier: str) -> str:
@@ -313,7 +316,8 @@ def learning_verdict(
         )
     if tiers[CHANCE]:
         out.append(
-            f"At chance at every rate tried ({', '.join(fmt(r) for r in rates)}; test accuracy at "
+            f"At chance at every rate tried ({', '.join(fmt(r) for r in sorted(chance_rates))}; "
+            "test accuracy at "
             f"most {chance:.2f} %): {listing(CHANCE)}."
         )
         for activation in tiers[CHANCE]:
