@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -108,3 +109,11 @@ def small_idx_set(n: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (n // 2, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, n // 2, dtype=np.uint8),
     }
+
+
+def interruptible() -> None:
+    """preexec_fn for a child a test interrupts with SIGINT: Ctrl-C at its default, whatever the
+    test runner inherited. A non-interactive shell starts background jobs (`cmd &`, as some CI
+    runners do) with SIGINT ignored, children inherit that, and Python then installs no
+    KeyboardInterrupt handler: the child would not notice the signal and run to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,11 +17,9 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP
-from tests.conftest import ROOT, quick_run
+from tests.conftest import ROOT, interruptible, quick_run
 
-# Far more epochs than a test lets it finish: the signals below must land while it trains. (With
-# 30 epochs on 20,000 rows the whole run took ~3 s, and a busy test process could read
-# "Epoch 2/30" from the pipe after the run had already ended with status 0.)
+# Far more epochs than a test lets it finish: the signals below land while it trains.
 EPOCHS = "1000"
 
 
@@ -30,7 +28,7 @@ def _start_run(out, mnist_dir, *extra):
         [sys.executable, "-m", "compare", "run", "--impl", "numpy", "--epochs", EPOCHS,
          "--limit", "20000", "--data-dir", str(mnist_dir), "--out", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=interruptible,
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from compare.config import Settings
-from tests.conftest import ROOT, keras_or_skip, quick_run, run_cli
+from tests.conftest import ROOT, interruptible, keras_or_skip, quick_run, run_cli
 
 PNGS = [
     "digits.png",
@@ -216,6 +216,7 @@ def test_ctrl_c_keeps_what_finished(tmp_path, mnist_dir):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=interruptible,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
