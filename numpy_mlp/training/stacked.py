@@ -5,10 +5,15 @@ Nesterov) and start from their own weights can share one pass over the data: eac
 batch for all of them. At the tutorial's size NumPy spends most of a step on per-call overhead and
 thin matrix products; stacked, the K networks share the calls:
 
-* the parameters of network k are row k of one (K, T) buffer P, in the model's own layout, so each
-  W^(l) is a (K, m_l + 1, d_l) stack (`flat_views`), as are the gradients G and the velocities V;
-* every layer is one stacked product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
-* the update is `momentum_update` once on (K, T), each network's eta_t and momentum a (K, 1) column.
+* the K networks' parameters live in flat buffers (P, and likewise the gradients G and the
+  velocities V) laid out by `numpy_mlp.training.stack_layout`: every W^(l) is seen as a
+  (K, m_l + 1, d_l) stack, network k's matrix at [k];
+* the first layer reads the same batch in every network, so where this BLAS allows it exactly
+  its K matrices sit side by side and each direction is one wide product
+  [1 | A_in] [W^(0)_1 | ... | W^(0)_K] (see `stack_layout`); every other layer is one stacked
+  product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
+* the update is `momentum_update` once per block of the layout, each network's eta_t and momentum
+  a (K, 1) column (a row over the side-by-side first layer; a scalar where all are equal).
 
 The forward pass, loss and backpropagation are the fast step's own operations
 (`numpy_mlp.training.fast.layer_operations`, with `numpy_mlp.model.loss`), built on buffers with a
@@ -19,8 +24,9 @@ BLAS thread, float32, on the 2-core machine under load), and the single-network 
 against 219 us.
 
 Each network's arithmetic is `fit`'s: the same formulas, the same batches in the same order (same
-`seed`), its own optimizer; only how the products are blocked differs, so in float64 every network
-ends where `fit` alone takes it, to the last bit (the tests check it). A network that diverges (the
+`seed`), its own optimizer; only how the products are blocked differs, and the fused products are
+used only where they give the separate products' bits, so every network ends where `fit` alone
+takes it, to the last bit (the tests check it in float64 and float32). A network that diverges (the
 rule of `numpy_mlp.training.divergence`) or whose callbacks stop it leaves the stack with the
 weights the same event leaves in `fit`; the others carry on.
 """

@@ -13,8 +13,13 @@ load before and after:
    start-up, data, training, figures, report) against the fits one by one, and the start-up alone;
 3. the step's operation breakdown (`numpy_mlp.training.profile`: the step's own operation list,
    each timed) and one epoch of `fit` against its matrix products alone;
-4. the first layer's products of 8 networks: 8 small ones (as stacked now) against one product with
-   8 x 50 columns (fused), forward and weight gradient.
+4. the first layer's products of 8 networks: 8 small ones against one product with 8 x 50 columns
+   (fused), forward and weight gradient, alone; then whole stacked steps of 8 networks on real
+   batches with the first layer side by side (fused) against network by network, where the
+   update's cost of the side-by-side layout counts too;
+5. K = 8 tutorial networks sharing one seed (8 learning rates from 1e-3 to 0.2), `fit_many`
+   against `fit` called 8 times, in a child process held to one core (`os.sched_setaffinity`:
+   fit's batch thread shares that core too) and in one free to use both.
 
 Everything runs with one BLAS thread per process (as `fit` does). Timings are medians of `--rounds`
 alternating rounds; on a shared machine read the ratios, not the absolute times.
@@ -215,12 +220,115 @@ def fused_first_layer(rounds: int, K: int = 8) -> None:
         print(f"   {name:32s} {_median(ts):8.1f}")
 
 
+def stacked_steps(rounds: int, K: int = 8, steps: int = 320) -> None:
+    """Whole stacked steps (gradients, finiteness check, update) of K networks on real batches,
+    the first layer side by side against network by network, alternating rounds."""
+    from compare.studies.cells import cached_data
+    from numpy_mlp import MLP, SGD
+    from numpy_mlp.model.loss import label_positions
+    from numpy_mlp.training import stacked
+    from numpy_mlp.training.stack_layout import StackLayout
+
+    data = cached_data(None, "float32", None)
+    X, y = data.X_train[:54000], data.y_train[:54000]
+    rng = np.random.default_rng(0)
+    chunk = np.ones((16 * 64, 785), np.float32)
+    with threadpool_limits(limits=1, user_api="blas"):
+
+        def build(side_by_side: bool):
+            mlps = [MLP([784, 50, 50, 10], seed=k) for k in range(K)]
+            opts = [SGD(learning_rate=1e-3 * (k + 1)) for k in range(K)]
+            chosen = stacked.choose_layout
+            if not side_by_side:
+                stacked.choose_layout = lambda shapes, K, sizes, dtype: StackLayout(shapes, K)
+            try:
+                return stacked.StackedStep(mlps, opts, 64, one_hot=True, sizes=(64,))
+            finally:
+                stacked.choose_layout = chosen
+
+        steppers = {"side by side (fused)": build(True), "network by network": build(False)}
+        times: dict[str, list[float]] = {name: [] for name in steppers}
+        for _ in range(rounds):
+            for name, stack in steppers.items():
+                elapsed = 0.0
+                for s in range(steps):
+                    if s % 16 == 0:  # a chunk of batches, as the background gatherer fills it
+                        idx = rng.integers(0, X.shape[0], chunk.shape[0])
+                        np.take(X, idx, axis=0, out=chunk[:, 1:])
+                        labels = y[idx]
+                    rows = slice((s % 16) * 64, (s % 16 + 1) * 64)
+                    batch_labels = labels[rows]
+                    Y = np.eye(10, dtype=np.float32)[batch_labels]
+                    positions = label_positions(batch_labels, 10)
+                    started = time.perf_counter()
+                    stack.gradients(chunk[rows], Y, batch_labels, positions)
+                    stack.gradient_finite()
+                    stack.update()
+                    elapsed += time.perf_counter() - started
+                times[name].append(elapsed / steps * 1e6)
+    print(f"   whole stacked steps of {K} networks on real batches, median us per step:")
+    for name, ts in times.items():
+        N = steppers[name].layout.N
+        print(f"   {name:32s} {_median(ts):8.1f}  (first block {N or 'none'} columns)")
+
+
+def one_core(epochs: int, limit: int | None, rounds: int, K: int = 8) -> dict[str, float]:
+    """`fit_many` of K networks with one seed against `fit` K times, in this process (seconds)."""
+    from compare.studies.cells import cached_data
+    from numpy_mlp import MLP, SGD, fit_many
+
+    data = cached_data(None, "float32", limit)
+    X, y = data.X_train, data.y_train
+    rates = np.geomspace(1e-3, 0.2, K)
+
+    def nets():
+        return [MLP([784, 50, 50, 10], seed=1) for _ in rates], [
+            SGD(learning_rate=r) for r in rates
+        ]
+
+    def stacked_run():
+        fit_many(*nets(), X, y, epochs=epochs, seed=1)
+
+    def fits():
+        for mlp, opt in zip(*nets(), strict=True):
+            mlp.fit(X, y, epochs=epochs, seed=1, optimizer=opt, verbose=0)
+
+    times: dict[str, list[float]] = {"fit_many": [], "fit": []}
+    for _ in range(rounds):
+        for name, run in (("fit_many", stacked_run), ("fit", fits)):
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: _median(ts) for name, ts in times.items()}
+
+
+def fit_many_one_core(epochs: int, limit: int | None, rounds: int) -> None:
+    print(f"\n5. 8 tutorial networks, one seed, {epochs} epoch(s): fit_many vs fit 8 times "
+          f"(model-epochs/s, median of {rounds})")  # fmt: skip
+    for where, cores in (("held to one core", "1"), ("free (both cores)", "")):
+        code = (
+            "import json, os, sys; "
+            f"cores = '{cores}'; "
+            "cores and os.sched_setaffinity(0, {int(cores)}); "
+            "from tests.benchmarks.numpy_throughput import one_core; "
+            f"print(json.dumps(one_core({epochs}, {limit!r}, {rounds})))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+        )
+        t = json.loads(out.stdout.strip().splitlines()[-1])
+        model_epochs = 8 * epochs
+        print(f"   {where:18s} fit_many {model_epochs / t['fit_many']:6.2f}, fit "
+              f"{model_epochs / t['fit']:6.2f} model-epochs/s: {t['fit'] / t['fit_many']:.2f}x "
+              f"(load now {_load()})")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="MNIST rows (default: all)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip", default="", help="comma list of parts to skip: 1,2,3,4")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: 1,2,3,4,5")
     args = parser.parse_args(argv)
     skip = set(args.skip.split(","))
     print(f"load before: {_load()} (1, 5, 15 min), {os.cpu_count()} cores")
@@ -231,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         breakdown(args.rounds)
     if "4" not in skip:
         fused_first_layer(args.rounds)
+        stacked_steps(args.rounds)
+    if "5" not in skip:
+        fit_many_one_core(args.epochs, args.limit, args.rounds)
     print(f"\nload after: {_load()}; {time.perf_counter() - started:.0f} s in all")
     print(json.dumps({"epochs": args.epochs, "limit": args.limit, "rounds": args.rounds}))
     return 0
