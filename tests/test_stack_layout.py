@@ -94,13 +94,17 @@ def test_same_bits_tells_a_reordered_product_apart(monkeypatch):
     real_dot = np.dot
     assert same_bits(8, (30, 5), 1, 5, np.float64)  # K = 1, no padding: the same product
 
-    def reordered(a, b, out=None):
-        if b.shape[1] > 5:  # the fused product: the same terms, summed last to first
-            return real_dot(a[:, ::-1], b[::-1, :], out=out)
-        return real_dot(a, b, out=out)
+    for which in ("forward", "gradient"):  # (8, 30) @ (30, 16) or (30, 8) @ (8, 16)
 
-    monkeypatch.setattr(np, "dot", reordered)
-    assert not same_bits(8, (30, 5), 3, 16, np.float64)
+        def reordered(a, b, out=None, which=which):
+            wide = b.shape[1] > 5 and (a.shape[0] == 8) == (which == "forward")
+            if wide:  # that fused product: the same terms, summed last to first
+                return real_dot(a[:, ::-1], b[::-1, :], out=out)
+            return real_dot(a, b, out=out)
+
+        monkeypatch.setattr(np, "dot", reordered)
+        assert not same_bits(8, (30, 5), 3, 16, np.float64), which
+        monkeypatch.undo()
 
 
 def _batch(rng, m, d, k, dtype):
