@@ -199,3 +199,21 @@ def test_fit_many_ends_where_fit_does_in_float32_too():
                 assert together[k].history[key] == history.history[key], (layers, k, key)
             np.testing.assert_array_equal(mlps[k].params, alone.params)
             np.testing.assert_array_equal(mlps[k].optimizer.velocity, alone.optimizer.velocity)
+
+
+@pytest.mark.parametrize("N", [0, 21])
+def test_a_non_finite_gradient_entry_marks_only_its_network(N):
+    """gradient_finite is per network, in either layout: an inf in one network's first layer or
+    a NaN in another's output layer marks that network alone, and its reported sum is fit's."""
+    layers, K = [6, 5, 4, 3], 4
+    mlps = [MLP(layers, seed=k, dtype=np.float64) for k in range(K)]
+    stack = StackedStep(mlps, [SGD() for _ in mlps], 8, one_hot=True)
+    stack.layout = StackLayout(weight_shapes(layers), K, N)
+    stack.G = np.zeros(stack.layout.size)
+    stack._ones = np.ones_like(stack.G)
+    first, _, out = stack.layout.matrices(stack.G)
+    assert stack.gradient_finite().tolist() == [True] * K
+    first[1][2, 3] = np.inf
+    out[3][0, 1] = np.nan
+    assert stack.gradient_finite().tolist() == [True, False, True, False]
+    assert np.isinf(np.add.reduce(stack.gradient(1))) and np.isnan(stack.gradient(3).sum())
