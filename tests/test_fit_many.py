@@ -193,3 +193,21 @@ def test_an_interrupt_mid_epoch_leaves_weights_velocities_and_iterations_consist
             np.testing.assert_allclose(W, W_alone, rtol=1e-12, atol=1e-15)
         for v, v_alone in zip(opt.velocities, alone_opt.velocities, strict=True):
             np.testing.assert_allclose(v, v_alone, rtol=1e-12, atol=1e-15)
+
+
+def test_fit_many_ends_where_fit_does_in_float32_too():
+    """Every history value, weight and velocity equal to fit's in float32 (the default dtype)."""
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(150, 30)), rng.integers(0, 4, 150)
+    configs = [dict(learning_rate=0.01), dict(learning_rate=0.1, momentum=0.5), dict()]
+    kwargs = dict(epochs=2, batch_size=32, validation_split=0.2, seed=2, verbose=0)
+    for layers in ([30, 20, 4], [30, 3, 5, 4]):
+        mlps = [MLP(layers, seed=k) for k in range(len(configs))]
+        together = fit_many(mlps, [SGD(**c) for c in configs], X, y, **kwargs)
+        for k, c in enumerate(configs):
+            alone = MLP(layers, seed=k)
+            history = fit(alone, X, y, optimizer=SGD(**c), **kwargs)
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                assert together[k].history[key] == history.history[key], (layers, k, key)
+            np.testing.assert_array_equal(mlps[k].params, alone.params)
+            np.testing.assert_array_equal(mlps[k].optimizer.velocity, alone.optimizer.velocity)

@@ -65,7 +65,7 @@ def all_finite(flat: np.ndarray, ones: np.ndarray | None = None) -> bool:
     Their sum (a dot product with `ones`, a BLAS call, or a reduction without) is finite only if
     every entry is: an inf or NaN entry makes it inf or NaN. Only when the sum is not finite
     (finite entries can overflow it too) are the entries themselves checked, so the verdict does
-    not depend on the order of the sum, nor on how the entries are laid out.
+    not depend on the order of the sum.
     """
     total = np.dot(flat, ones) if ones is not None else np.add.reduce(flat)
     return bool(np.isfinite(total)) or bool(np.isfinite(flat).all())
@@ -96,18 +96,10 @@ class LayerBuffers:
 
     A_h: [1 | f(Z_h)] per hidden layer (column 0 stays 1); Z_h: Z per hidden layer; f_prime:
     f'(Z_h); delta: delta^(l+1) for every matrix l. The output one, delta[-1], holds Z_out, then
-    the shifted logits, exp, A_out = softmax(Z_out), then delta_out = (A_out - Y)/m. delta_in is
-    where delta_h1 * f'(Z_h1) is written for the first layer's weight gradient (delta[0] itself).
-
-    fused_cols = N > 0 (a stack with a hidden layer, `numpy_mlp.training.stack_layout`): Z_first
-    and delta_first are (capacity, N) matrices holding the K networks' Z_h1 and delta_h1 side by
-    side, the layout of one fused first-layer product; Z_h[0] and delta_in are their (K, m, d_1)
-    strided views, so the other operations see one network per index as usual.
+    the shifted logits, exp, A_out = softmax(Z_out), then delta_out = (A_out - Y)/m.
     """
 
-    def __init__(
-        self, shapes, dtype, capacity: int, lead: tuple[int, ...] = (), fused_cols: int = 0
-    ) -> None:
+    def __init__(self, shapes, dtype, capacity: int, lead: tuple[int, ...] = ()) -> None:
         units, B = [c for _, c in shapes], capacity
         self.lead, self.capacity = lead, B
         self.A_h = [np.ones((*lead, B, u + 1), dtype) for u in units[:-1]]
@@ -115,13 +107,6 @@ class LayerBuffers:
         self.f_prime = [np.empty((*lead, B, u), dtype) for u in units[:-1]]
         self.delta = [np.empty((*lead, B, u), dtype) for u in units]
         self.loss = softmax_loss.LossBuffers(lead, B, units[-1], dtype)
-        self.Z_first = self.delta_first = None
-        self.delta_in = self.delta[0]
-        if fused_cols:  # the padding columns of delta_first stay 0: no gradient reaches them
-            self.Z_first = np.zeros((B, fused_cols), dtype)
-            self.delta_first = np.zeros((B, fused_cols), dtype)
-            self.Z_h[0] = _side_by_side(self.Z_first, lead[0], units[0])
-            self.delta_in = _side_by_side(self.delta_first, lead[0], units[0])
 
     def rows(self, m: int) -> LayerBuffers:
         """The first m rows of every buffer (views)."""
@@ -133,16 +118,7 @@ class LayerBuffers:
         view.Z_h = [Z[..., :m, :] for Z in self.Z_h]
         view.f_prime = [T[..., :m, :] for T in self.f_prime]
         view.delta = [D[..., :m, :] for D in self.delta]
-        view.delta_in = self.delta_in[..., :m, :]
-        fused = self.Z_first is not None
-        view.Z_first = self.Z_first[:m] if fused else None
-        view.delta_first = self.delta_first[:m] if fused else None
         return view
-
-
-def _side_by_side(M: np.ndarray, K: int, d: int) -> np.ndarray:
-    """The (K, rows, d) view of the first K d columns of M (rows, N): block k at [k]."""
-    return M[:, : K * d].reshape(M.shape[0], K, d).transpose(1, 0, 2)
 
 
 def _shape(lead: tuple[int, ...], rows: int, cols: int) -> str:
@@ -160,16 +136,12 @@ def layer_operations(
     product: Callable = np.dot,
     one_hot: bool = True,
     after_loss: Sequence[Operation] = (),
-    fused: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Operation]:
     """Forward pass, loss and backpropagation as named operations on `buf` (already cut to m rows).
 
     weights, grads: W^(l) and dL/dW^(l) per matrix, (m_l + 1, d_l), or (K, m_l + 1, d_l) stacks
     with `product=np.matmul`. Products are labelled with their shapes. `after_loss` runs right
-    after the loss value is known (the step's stop on a non-finite loss). fused: for a stack whose
-    buffers hold the first layer side by side (`LayerBuffers(fused_cols=N)`), the (d_in + 1, N)
-    matrices [W^(0)_1 | ... | W^(0)_K | 0] and their gradient: the first layer's two products are
-    then one `np.dot` each, on A_in (m, d_in + 1) (`numpy_mlp.training.stack_layout`).
+    after the loss value is known (the step's stop on a non-finite loss).
 
         Z_h = [1 | A] W_h,  A_h = [1 | f(Z_h)]           per hidden layer
         Z_out = [1 | A_h] W_out, loss and delta_out        `numpy_mlp.model.loss`
@@ -197,10 +169,7 @@ def layer_operations(
         out = buf.Z_h[l] if l < hidden else buf.delta[-1]
         name = f"Z_h{l + 1}" if l < hidden else "Z_out"
         below = "A_in" if l == 0 else f"A_h{l}"
-        if l == 0 and fused is not None:
-            ops.append(_fused_first(inputs, fused[0], buf.Z_first, lead[0]))
-        else:
-            ops.append(mul(f"{name} = [1|{below}] W^({l})", A, weights[l], out, (m, rows_l, cols)))
+        ops.append(mul(f"{name} = [1|{below}] W^({l})", A, weights[l], out, (m, rows_l, cols)))
         if l < hidden:
             run = partial(f.f, buf.Z_h[l], out=f_out[l])
             ops.append(Operation(f"A_h{l + 1} = {f.name}(Z_h{l + 1})", run, "elementwise"))
@@ -209,13 +178,10 @@ def layer_operations(
     ops += [*loss_ops[:at], *after_loss, *loss_ops[at:]]
     for l in range(hidden, -1, -1):
         rows_l, cols = weights[l].shape[-2:]
-        if l == 0 and fused is not None:
-            ops.append(_fused_first_gradient(inputs, buf.delta_first, fused[1], lead[0]))
-            continue
         if l == 0:  # the batch A_in is read when the operation runs
             label = f"dL/dW^(0) = [1|A_in]^T delta  ({_shape((), rows_l, m)} @ "
             label += f"{_shape(lead, m, cols)})"
-            run = _input_layer_gradient(product, inputs, buf.delta_in, grads[0])
+            run = _input_layer_gradient(product, inputs, buf.delta[0], grads[0])
             ops.append(Operation(label, run, "product"))
             continue
         A = buf.A_h[l - 1]
@@ -230,8 +196,7 @@ def layer_operations(
         f_prime, d = buf.f_prime[l - 1], buf.delta[l - 1]
         run = partial(f.derivative, f_out[l - 1], out=f_prime)
         ops.append(Operation(f"f'(Z_h{l}) from A_h{l}", run, "elementwise"))
-        into = buf.delta_in if l == 1 else d  # delta_h1 goes where dL/dW^(0) reads it
-        run = partial(np.multiply, d, f_prime, out=into)
+        run = partial(np.multiply, d, f_prime, out=d)
         ops.append(Operation(f"delta_h{l} *= f'(Z_h{l})", run, "elementwise"))
     return ops
 
@@ -239,20 +204,6 @@ def layer_operations(
 def _input_layer_gradient(product, inputs: StepInputs, delta, G) -> Callable[[], object]:
     """dL/dW^(0) = [1 | A_in]^T delta^(1), for the batch in `inputs` when it runs."""
     return lambda: product(np.swapaxes(inputs.A_in, -1, -2), delta, out=G)
-
-
-def _fused_first(inputs: StepInputs, W_fused, Z_first, K: int) -> Operation:
-    """[Z_h1^(1) | ... | Z_h1^(K)] = [1 | A_in] [W^(0)_1 | ... | W^(0)_K | 0], one product."""
-    (m, N), rows = Z_first.shape, W_fused.shape[0]
-    label = f"Z_h1 = [1|A_in] W^(0), {K} networks side by side  ({m}x{rows} @ {rows}x{N})"
-    return Operation(label, lambda: np.dot(inputs.A_in, W_fused, out=Z_first), "product")
-
-
-def _fused_first_gradient(inputs: StepInputs, delta_first, G_fused, K: int) -> Operation:
-    """[dL/dW^(0)_1 | ... | dL/dW^(0)_K] = [1 | A_in]^T [delta_h1^(1) | ... ], one product."""
-    (m, N), rows = delta_first.shape, G_fused.shape[0]
-    label = f"dL/dW^(0) = [1|A_in]^T delta, {K} networks side by side  ({rows}x{m} @ {m}x{N})"
-    return Operation(label, lambda: np.dot(inputs.A_in.T, delta_first, out=G_fused), "product")
 
 
 class FastStep:

@@ -5,15 +5,10 @@ Nesterov) and start from their own weights can share one pass over the data: eac
 batch for all of them. At the tutorial's size NumPy spends most of a step on per-call overhead and
 thin matrix products; stacked, the K networks share the calls:
 
-* the K networks' parameters live in flat buffers (P, and likewise the gradients G and the
-  velocities V) laid out by `numpy_mlp.training.stack_layout`: every W^(l) is seen as a
-  (K, m_l + 1, d_l) stack, network k's matrix at [k];
-* the first layer reads the same batch in every network, so where this BLAS allows it exactly
-  its K matrices sit side by side and each direction is one wide product
-  [1 | A_in] [W^(0)_1 | ... | W^(0)_K] (see `stack_layout`); every other layer is one stacked
-  product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
-* the update is `momentum_update` once per block of the layout, each network's eta_t and momentum
-  a (K, 1) column (a row over the side-by-side first layer; a scalar where all are equal).
+* the parameters of network k are row k of one (K, T) buffer P, in the model's own layout, so each
+  W^(l) is a (K, m_l + 1, d_l) stack (`flat_views`), as are the gradients G and the velocities V;
+* every layer is one stacked product (K, m, h + 1) @ (K, h + 1, d), every elementwise step one call;
+* the update is `momentum_update` once on (K, T), each network's eta_t and momentum a (K, 1) column.
 
 The forward pass, loss and backpropagation are the fast step's own operations
 (`numpy_mlp.training.fast.layer_operations`, with `numpy_mlp.model.loss`), built on buffers with a
@@ -24,9 +19,8 @@ BLAS thread, float32, on the 2-core machine under load), and the single-network 
 against 219 us.
 
 Each network's arithmetic is `fit`'s: the same formulas, the same batches in the same order (same
-`seed`), its own optimizer; only how the products are blocked differs, and the fused products are
-used only where they give the separate products' bits, so every network ends where `fit` alone
-takes it, to the last bit (the tests check it in float64 and float32). A network that diverges (the
+`seed`), its own optimizer; only how the products are blocked differs, so in float64 every network
+ends where `fit` alone takes it, to the last bit (the tests check it). A network that diverges (the
 rule of `numpy_mlp.training.divergence`) or whose callbacks stop it leaves the stack with the
 weights the same event leaves in `fit`; the others carry on.
 """
@@ -41,6 +35,7 @@ import numpy as np
 
 from numpy_mlp.model.loss import LossResult, Operation
 from numpy_mlp.model.mlp import MLP
+from numpy_mlp.model.parameters import flat_views
 from numpy_mlp.training.callbacks import Callback
 from numpy_mlp.training.divergence import TrainingDivergedError, epoch_divergence
 from numpy_mlp.training.fast import (
@@ -60,16 +55,14 @@ from numpy_mlp.training.loop import (
     training_scope,
 )
 from numpy_mlp.training.optimizers import SGD, momentum_update
-from numpy_mlp.training.stack_layout import choose_layout, same_bits
 
 
 class StackedStep:
-    """One SGD step of K networks on one batch, in place on their stacked parameters.
+    """One SGD step of K networks on one batch, in place on their stacked (K, T) parameters.
 
     mlps, optimizers: the networks (same layer sizes, dtype and activation) and their SGDs;
-    batch_size: the largest batch that will be passed. The parameters P, gradients G and
-    velocities V are flat buffers in the `StackLayout` (the first layer side by side); the
-    networks' own buffers are not touched until `write_back`.
+    batch_size: the largest batch that will be passed. The networks' own buffers are not touched
+    until `write_back`.
     """
 
     def __init__(
@@ -79,60 +72,42 @@ class StackedStep:
         batch_size: int,
         *,
         one_hot: bool = False,
-        sizes: Sequence[int] | None = None,
     ) -> None:
-        self.sizes = tuple(sizes) if sizes else (batch_size,)  # the batch sizes it will see
         self.one_hot = one_hot  # targets one-hot: each label logit is picked, not summed
         for mlp, opt in zip(mlps, optimizers, strict=True):
             opt.init_state(mlp.weights)
         self.mlps, self.optimizers = list(mlps), list(optimizers)
         self.shapes = [W.shape for W in mlps[0].weights]
         self.f, self.dtype = mlps[0].activation, mlps[0].dtype
-        self.capacity = batch_size
-        self._bind([m.params for m in self.mlps], [o.velocity for o in self.optimizers])
-
-    def _bind(self, params: Sequence[np.ndarray], velocities: Sequence[np.ndarray]) -> None:
-        """Stack buffers, views, hyperparameter columns and batch buffers for the networks now
-        in the stack, from their flat (T,) parameters and velocities."""
-        K, dtype, opts = len(params), self.dtype, self.optimizers
-        layout = self.layout = choose_layout(self.shapes, K, self.sizes, dtype)
-        self.P, self.V = layout.pack(params, dtype), layout.pack(velocities, dtype)
+        self.P = np.stack([mlp.params for mlp in mlps])  # (K, T), copies
+        self.V = np.stack([opt.velocity for opt in optimizers])
         self.G = np.zeros_like(self.P)
-        self._ones = np.ones_like(self.G)  # the finiteness check's sum is a dot product
-        self.W, self.dW = layout.matrices(self.P), layout.matrices(self.G)
-        self.blocks = [layout.blocks(B) for B in (self.P, self.G, self.V)]
-        self.mu = layout.columns(np.array([o.momentum for o in opts], dtype))
+        self._bind(batch_size)
+
+    def _bind(self, batch_size: int) -> None:
+        """Views, hyperparameter columns and batch buffers for the networks now in the stack."""
+        K, dtype, opts = self.P.shape[0], self.dtype, self.optimizers
+        self.W, self.dW = flat_views(self.P, self.shapes), flat_views(self.G, self.shapes)
+        self.mu = np.array([o.momentum for o in opts], dtype)[:, None]
         flags = {o.nesterov for o in opts}
-        if len(flags) == 1:
-            self.nesterov = [flags.pop()] * len(self.mu)
-        else:
-            self.nesterov = layout.columns(np.array([o.nesterov for o in opts]))
-        self.l2 = [None] * len(self.mu)
-        if any(o.weight_decay for o in opts):  # 0 for the networks without L2
-            masks = [o.l2 if o.l2 is not None else np.zeros_like(params[0]) for o in opts]
-            self.l2 = layout.blocks(layout.pack(masks, dtype))
-        self.buffers = LayerBuffers(self.shapes, dtype, self.capacity, (K,), layout.N)
+        self.nesterov = flags.pop() if len(flags) == 1 else np.array([[o.nesterov] for o in opts])
+        self.l2 = None
+        if any(o.weight_decay for o in opts):  # 0 rows for the networks without L2
+            self.l2 = np.stack(
+                [o.l2 if o.l2 is not None else np.zeros_like(self.P[0]) for o in opts]
+            )
+        self._ones = np.ones(self.G.size, self.dtype)  # the finiteness check's dot product
+        self.capacity = batch_size
+        self.buffers = LayerBuffers(self.shapes, dtype, batch_size, lead=(K,))
         self.inputs, self.result = StepInputs(), LossResult()
-        self._runs: dict[int, tuple[bool, list]] = {}
+        self._runs: dict[int, list] = {}
 
-    def fuses(self, m: int) -> bool:
-        """Whether the first layer of m rows runs as one product: with the first layer side by
-        side, at the batch sizes the layout was chosen for, or where this BLAS gives the fused
-        product the K products' bits at m (`same_bits`); else K products on strided views."""
-        layout = self.layout
-        if not layout.shared or m in self.sizes:
-            return layout.shared
-        return same_bits(m, self.shapes[0], layout.K, layout.N, self.dtype)
-
-    def operations(self, m: int, fused: bool | None = None) -> list[Operation]:
+    def operations(self, m: int) -> list[Operation]:
         """Forward pass, loss and backpropagation of every network on m rows (the per-layer
-        operations of `numpy_mlp.training.fast`, on (K, m, ...) stacks with np.matmul; the first
-        layer one product per direction when `fused`, by default when `fuses(m)`)."""
-        fused = self.fuses(m) if fused is None else fused
-        first = (self.layout.fused(self.P), self.layout.fused(self.G)) if fused else None
+        operations of `numpy_mlp.training.fast`, on (K, m, ...) stacks with np.matmul)."""
         return layer_operations(
             self.buffers.rows(m), self.W, self.dW, self.f, self.inputs, self.result,
-            product=np.matmul, one_hot=self.one_hot, fused=first,
+            product=np.matmul, one_hot=self.one_hot,
         )  # fmt: skip
 
     def gradients(self, A_in, Y, labels, positions) -> tuple[np.ndarray, np.ndarray]:
@@ -143,58 +118,41 @@ class StackedStep:
         (K,), correct rows per network (K,)).
         """
         m = A_in.shape[0]
-        built = self._runs.get(m)
-        if built is None:
-            fused = self.fuses(m)
-            built = self._runs[m] = (fused, [op.run for op in self.operations(m, fused)])
-        fused, runs = built
+        runs = self._runs.get(m)
+        if runs is None:
+            runs = self._runs[m] = [op.run for op in self.operations(m)]
         inputs = self.inputs
-        inputs.A_in = A_in if fused else A_in[None]
-        inputs.Y, inputs.labels, inputs.positions = Y, labels, positions
+        inputs.A_in, inputs.Y, inputs.labels, inputs.positions = A_in[None], Y, labels, positions
         for run in runs:
             run()
         return self.result.loss, self.result.correct
 
     def gradient_finite(self) -> np.ndarray:
         """(K,) True where every entry of that network's gradient is finite (`all_finite`: one
-        dot product over the whole stack when all are)."""
-        K = self.layout.K
-        if all_finite(self.G, self._ones):
-            return np.ones(K, bool)
-        return np.array([bool(np.isfinite(self.gradient(k)).all()) for k in range(K)])
-
-    def gradient(self, k: int) -> np.ndarray:
-        """Network k's gradient, a flat (T,) copy in the model's layout."""
-        return self.layout.network(self.G, k)
-
-    def params(self, k: int) -> np.ndarray:
-        """Network k's parameters, a flat (T,) copy in the model's layout."""
-        return self.layout.network(self.P, k)
+        dot product over the whole stack when all are, network by network only when not)."""
+        if all_finite(self.G.reshape(-1), self._ones):
+            return np.ones(self.G.shape[0], bool)
+        return np.array([all_finite(G_k) for G_k in self.G])
 
     def update(self) -> None:
-        """`momentum_update` on every block of the stack: each network its own eta_t, momentum,
-        Nesterov and L2 (per-network columns, rows over the side-by-side first layer)."""
-        eta = np.array([o.current_learning_rate() for o in self.optimizers], self.dtype)
-        for P, G, V, eta_b, mu, nesterov, l2 in zip(
-            *self.blocks, self.layout.columns(eta), self.mu, self.nesterov, self.l2, strict=True
-        ):
-            momentum_update(P, G, V, eta_b, mu, nesterov, l2)
+        """`momentum_update` on (K, T): each network its own eta_t, momentum, Nesterov and L2."""
+        eta = np.array([o.current_learning_rate() for o in self.optimizers], self.dtype)[:, None]
+        momentum_update(self.P, self.G, self.V, eta, self.mu, self.nesterov, self.l2)
         for o in self.optimizers:
             o.iterations += 1
 
     def write_back(self, rows: Sequence[int] | None = None) -> None:
         """Copy the stacked parameters and velocities of `rows` (default all) into the networks."""
         for k in range(len(self.mlps)) if rows is None else rows:
-            self.mlps[k].params[...] = self.params(k)
-            self.optimizers[k].velocity[...] = self.layout.network(self.V, k)
+            self.mlps[k].params[...] = self.P[k]
+            self.optimizers[k].velocity[...] = self.V[k]
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only the networks at `rows` (indices into the current stack), dropping the rest."""
-        params = [self.params(k) for k in rows]
-        velocities = [self.layout.network(self.V, k) for k in rows]
         self.mlps = [self.mlps[k] for k in rows]
         self.optimizers = [self.optimizers[k] for k in rows]
-        self._bind(params, velocities)
+        self.P, self.V, self.G = self.P[rows], self.V[rows], self.G[rows]
+        self._bind(self.capacity)
 
 
 def _check_networks(mlps: Sequence[MLP], optimizers: Sequence[SGD]) -> None:
@@ -271,12 +229,10 @@ def fit_many(
         for callback in cbs:
             callback.on_train_begin(mlp)
 
+    stack = StackedStep(mlps, optimizers, B, one_hot=is_one_hot(Y_train))
+    run = _StackedRun(stack, callbacks, flows, (X_val, Y_val))
     rng = np.random.default_rng(seed)
     with training_scope(blas_threads, X_train, Y_train, B) as (scope, batches):
-        # built under the BLAS thread limit, which its choice of layout is checked under
-        sizes = sorted({B, n % B} - {0}, reverse=True)  # full batches, then the last one
-        stack = StackedStep(mlps, optimizers, B, one_hot=is_one_hot(Y_train), sizes=sizes)
-        run = _StackedRun(stack, callbacks, flows, (X_val, Y_val))
         # However training ends (a callback raising, Ctrl-C mid-epoch): every network's
         # on_train_end runs (each even if another raises), after the stack's weights and
         # velocities are written back, so they match the iteration counts, as in fit.
@@ -354,11 +310,11 @@ class _StackedRun:
         stack, flows = self.stack, self.flows
         if flows is not None and all([flows[i].due() for i in self.ids]):
             for row, i in enumerate(self.ids):
-                flows[i].note_gradient(stack.gradient(row))
-            before = [stack.params(row) for row in range(len(self.ids))]
+                flows[i].note_gradient(stack.G[row])
+            before = stack.P.copy()
             stack.update()
             for row, i in enumerate(self.ids):
-                flows[i].note_update(before[row], stack.params(row))
+                flows[i].note_update(before[row], stack.P[row])
         else:
             stack.update()
 
@@ -397,7 +353,7 @@ class _StackedRun:
 def _step_error(epoch: int, s: int, loss: float, stack: StackedStep, row: int):
     """The TrainingDivergedError fit raises for a non-finite loss or gradient at this step."""
     what = "loss" if not math.isfinite(loss) else "gradient"
-    value = loss if what == "loss" else float(np.add.reduce(stack.gradient(row)))
+    value = loss if what == "loss" else float(np.add.reduce(stack.G[row]))
     lr = stack.optimizers[row].learning_rate
     return TrainingDivergedError(epoch + 1, s + 1, value, lr, what)
 

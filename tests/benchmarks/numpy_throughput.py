@@ -13,10 +13,9 @@ load before and after:
    start-up, data, training, figures, report) against the fits one by one, and the start-up alone;
 3. the step's operation breakdown (`numpy_mlp.training.profile`: the step's own operation list,
    each timed) and one epoch of `fit` against its matrix products alone;
-4. the first layer's products of 8 networks: 8 small ones against one product with 8 x 50 columns
-   (fused), forward and weight gradient, alone; then whole stacked steps of 8 networks on real
-   batches with the first layer side by side (fused) against network by network, where the
-   update's cost of the side-by-side layout counts too;
+4. the first layer's products of 8 networks: 8 small ones (as stacked) against one product with
+   8 x 50 columns (fused), forward and weight gradient, each alone (the README says why the fused
+   product, faster alone, is not used);
 5. K = 8 tutorial networks sharing one seed (8 learning rates from 1e-3 to 0.2), `fit_many`
    against `fit` called 8 times, in a child process held to one core (`os.sched_setaffinity`:
    fit's batch thread shares that core too) and in one free to use both.
@@ -220,58 +219,6 @@ def fused_first_layer(rounds: int, K: int = 8) -> None:
         print(f"   {name:32s} {_median(ts):8.1f}")
 
 
-def stacked_steps(rounds: int, K: int = 8, steps: int = 320) -> None:
-    """Whole stacked steps (gradients, finiteness check, update) of K networks on real batches,
-    the first layer side by side against network by network, alternating rounds."""
-    from compare.studies.cells import cached_data
-    from numpy_mlp import MLP, SGD
-    from numpy_mlp.model.loss import label_positions
-    from numpy_mlp.training import stacked
-    from numpy_mlp.training.stack_layout import StackLayout
-
-    data = cached_data(None, "float32", None)
-    X, y = data.X_train[:54000], data.y_train[:54000]
-    rng = np.random.default_rng(0)
-    chunk = np.ones((16 * 64, 785), np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
-
-        def build(side_by_side: bool):
-            mlps = [MLP([784, 50, 50, 10], seed=k) for k in range(K)]
-            opts = [SGD(learning_rate=1e-3 * (k + 1)) for k in range(K)]
-            chosen = stacked.choose_layout
-            if not side_by_side:
-                stacked.choose_layout = lambda shapes, K, sizes, dtype: StackLayout(shapes, K)
-            try:
-                return stacked.StackedStep(mlps, opts, 64, one_hot=True, sizes=(64,))
-            finally:
-                stacked.choose_layout = chosen
-
-        steppers = {"side by side (fused)": build(True), "network by network": build(False)}
-        times: dict[str, list[float]] = {name: [] for name in steppers}
-        for _ in range(rounds):
-            for name, stack in steppers.items():
-                elapsed = 0.0
-                for s in range(steps):
-                    if s % 16 == 0:  # a chunk of batches, as the background gatherer fills it
-                        idx = rng.integers(0, X.shape[0], chunk.shape[0])
-                        np.take(X, idx, axis=0, out=chunk[:, 1:])
-                        labels = y[idx]
-                    rows = slice((s % 16) * 64, (s % 16 + 1) * 64)
-                    batch_labels = labels[rows]
-                    Y = np.eye(10, dtype=np.float32)[batch_labels]
-                    positions = label_positions(batch_labels, 10)
-                    started = time.perf_counter()
-                    stack.gradients(chunk[rows], Y, batch_labels, positions)
-                    stack.gradient_finite()
-                    stack.update()
-                    elapsed += time.perf_counter() - started
-                times[name].append(elapsed / steps * 1e6)
-    print(f"   whole stacked steps of {K} networks on real batches, median us per step:")
-    for name, ts in times.items():
-        N = steppers[name].layout.N
-        print(f"   {name:32s} {_median(ts):8.1f}  (first block {N or 'none'} columns)")
-
-
 def one_core(epochs: int, limit: int | None, rounds: int, K: int = 8) -> dict[str, float]:
     """`fit_many` of K networks with one seed against `fit` K times, in this process (seconds)."""
     from compare.studies.cells import cached_data
@@ -339,7 +286,6 @@ def main(argv: list[str] | None = None) -> int:
         breakdown(args.rounds)
     if "4" not in skip:
         fused_first_layer(args.rounds)
-        stacked_steps(args.rounds)
     if "5" not in skip:
         fit_many_one_core(args.epochs, args.limit, args.rounds)
     print(f"\nload after: {_load()}; {time.perf_counter() - started:.0f} s in all")
