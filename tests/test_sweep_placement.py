@@ -1,12 +1,16 @@
-"""How a sweep places its cells on processes: groups split so every worker has work, in words."""
+"""How a sweep places its cells on processes (groups split so every worker has work, in words), and
+the figure it draws aside in a forked child."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 
 import pytest
 
 from compare.config import TUTORIAL
+from compare.studies import workers
 from compare.studies.sweep import SweepPlan, batches_of_work, placement
 
 
@@ -46,3 +50,65 @@ def test_separate_cells_each_train_alone():
     work = batches_of_work(plan.cells(), plan.method, plan.jobs)
     assert [len(g) for g in work] == [1] * 8
     assert placement(work, plan).startswith("8 cell(s), each trained alone by fit, on 2 worker")
+
+
+# -- a figure drawn aside: a forked child while the parent draws the other ---------------------------
+
+needs_fork = pytest.mark.skipif(
+    not workers.fork_is_safe(), reason="fork is not safe here (no fork, or TensorFlow loaded)"
+)
+
+
+@needs_fork
+def test_aside_runs_the_task_in_a_child_and_waits_for_it(tmp_path):
+    path = tmp_path / "pid"
+    wait = workers.aside(lambda: path.write_text(str(os.getpid())))
+    wait()
+    assert int(path.read_text()) != os.getpid()  # written, and by another process
+
+
+@needs_fork
+def test_aside_raises_the_childs_error_here(tmp_path):
+    def fails() -> None:
+        raise OSError(28, "No space left on device", str(tmp_path / "sweep_curves.png"))
+
+    with pytest.raises(OSError, match="No space left") as caught:
+        workers.aside(fails)()
+    assert caught.value.errno == 28 and caught.value.filename.endswith("sweep_curves.png")
+
+    class Unpicklable(Exception):  # a local class: pickle cannot name it
+        pass
+
+    def fails_oddly() -> None:
+        raise Unpicklable("odd 42")
+
+    with pytest.raises(RuntimeError, match="Unpicklable: odd 42"):
+        workers.aside(fails_oddly)()
+
+
+@needs_fork
+def test_aside_cancelled_leaves_no_child(tmp_path):
+    path = tmp_path / "pid"
+
+    def slow() -> None:
+        path.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    wait = workers.aside(slow)
+    for _ in range(500):  # the child has started once it wrote its pid
+        if path.exists() and path.read_text():
+            break
+        time.sleep(0.01)
+    started = time.perf_counter()
+    wait(cancel=True)
+    assert time.perf_counter() - started < 10
+    with pytest.raises(ProcessLookupError):  # gone, and reaped
+        os.kill(int(path.read_text()), 0)
+
+
+def test_aside_without_a_safe_fork_runs_the_task_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
+    path = tmp_path / "pid"
+    wait = workers.aside(lambda: path.write_text(str(os.getpid())))
+    assert int(path.read_text()) == os.getpid()  # at once, before any wait
+    wait()
