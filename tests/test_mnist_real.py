@@ -82,3 +82,18 @@ def test_standardize_lookup_in_threads_is_the_arithmetic_bit_for_bit(dtype, thre
     by_table = standardize(X_train, X_test, dtype=dtype, chunk_rows=100)
     for a, b in zip(by_table, by_arithmetic, strict=True):
         assert a.dtype == dtype and np.array_equal(a, b)
+
+
+def test_standardize_lookup_raises_an_error_of_a_helper_thread():
+    """A chunk that fails in a helper thread (not the caller's) is raised, not left unwritten."""
+    from numpy_mlp.data import preprocessing
+
+    class Flaky(np.ndarray):
+        def __getitem__(self, key):
+            if isinstance(key, slice) and key.start == 100:  # the second chunk: a helper's
+                raise MemoryError("chunk at row 100")
+            return super().__getitem__(key)
+
+    X = np.random.default_rng(2).integers(0, 256, (400, 5)).astype(np.uint8).view(Flaky)
+    with pytest.raises(MemoryError, match="chunk at row 100"):
+        preprocessing._by_table(X, np.zeros(5), 1.0, np.float32, 100, threads=2)

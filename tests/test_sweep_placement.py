@@ -3,9 +3,14 @@ the figure it draws aside in a forked child."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +117,48 @@ def test_aside_without_a_safe_fork_runs_the_task_here(tmp_path, monkeypatch):
     wait = workers.aside(lambda: path.write_text(str(os.getpid())))
     assert int(path.read_text()) == os.getpid()  # at once, before any wait
     wait()
+
+
+@needs_fork
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_drawing_aside_dies_with_a_killed_parent(tmp_path):
+    marker = tmp_path / "child"
+    code = (
+        "import os, sys, time\n"
+        "from compare.studies.workers import aside\n"
+        "def task():\n"
+        f"    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "wait = aside(task)\n"
+        "time.sleep(60)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=root)
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while child is None and time.monotonic() < deadline:
+            text = marker.read_text() if marker.exists() else ""
+            child = int(text) if text else None
+            time.sleep(0.05)
+        assert child is not None, "the child never started"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(child):
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+        parent.wait()
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
