@@ -162,3 +162,16 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_aside_runs_the_task_here_when_no_process_can_be_started(tmp_path, monkeypatch):
+    import multiprocessing.process
+
+    def no_fork(self) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_fork)
+    path = tmp_path / "pid"
+    wait = workers.aside(lambda: path.write_text(str(os.getpid())))
+    assert int(path.read_text()) == os.getpid()
+    wait()

@@ -80,8 +80,8 @@ def aside(task: Callable[[], None]) -> Callable[..., None]:
     for it and raises what `task` raised (re-raised here, so a caller handles it as its own);
     `wait(cancel=True)` kills it instead (for a caller that is failing already).
 
-    Where a fork is not safe (`fork_is_safe`) or there is one core, `task` runs here, at once,
-    and `wait` does nothing. A `wait` cut short (Ctrl-C) kills the child before it returns.
+    Where a fork is not safe (`fork_is_safe`), there is one core or the fork fails, `task` runs
+    here, at once, and `wait` does nothing. A `wait` cut short (Ctrl-C) kills the child before it returns.
     """
     import multiprocessing
 
@@ -91,7 +91,13 @@ def aside(task: Callable[[], None]) -> Callable[..., None]:
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
     child = context.Process(target=_child_main, args=(task, writer, os.getpid()), daemon=True)
-    child.start()
+    try:
+        child.start()
+    except OSError:  # no process to be had (memory, a process limit): the task runs here
+        reader.close()
+        writer.close()
+        task()
+        return lambda cancel=False: None
     writer.close()
 
     def wait(cancel: bool = False) -> None:
