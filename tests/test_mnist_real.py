@@ -62,3 +62,38 @@ def test_one_hot_matches_to_categorical():
         one_hot(np.array([5, 0, 4]))[:, [0, 4, 5]], [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
     )
     assert one_hot(np.array([1, 2]), 3).sum() == 2
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardize_lookup_in_threads_is_the_arithmetic_bit_for_bit(dtype, threads, monkeypatch):
+    """The table lookup split over threads (chunks taken in turn, the last one short) writes every
+    row once, with the same bits as the arithmetic."""
+    import functools
+
+    from numpy_mlp.data import preprocessing
+
+    rng = np.random.default_rng(1)
+    X_train = rng.integers(0, 256, (1031, 13)).astype(np.uint8)
+    X_test = rng.integers(0, 256, (7, 13)).astype(np.uint8)
+    by_arithmetic = standardize(X_train.astype(np.int16), X_test.astype(np.int16), dtype=dtype)
+    lookup = functools.partial(preprocessing._by_table, threads=threads)
+    monkeypatch.setattr(preprocessing, "_by_table", lookup)
+    by_table = standardize(X_train, X_test, dtype=dtype, chunk_rows=100)
+    for a, b in zip(by_table, by_arithmetic, strict=True):
+        assert a.dtype == dtype and np.array_equal(a, b)
+
+
+def test_standardize_lookup_raises_an_error_of_a_helper_thread():
+    """A chunk that fails in a helper thread (not the caller's) is raised, not left unwritten."""
+    from numpy_mlp.data import preprocessing
+
+    class Flaky(np.ndarray):
+        def __getitem__(self, key):
+            if isinstance(key, slice) and key.start == 100:  # the second chunk: a helper's
+                raise MemoryError("chunk at row 100")
+            return super().__getitem__(key)
+
+    X = np.random.default_rng(2).integers(0, 256, (400, 5)).astype(np.uint8).view(Flaky)
+    with pytest.raises(MemoryError, match="chunk at row 100"):
+        preprocessing._by_table(X, np.zeros(5), 1.0, np.float32, 100, threads=2)

@@ -494,6 +494,20 @@ def _sweep(diverged_history: dict, diverged_epoch):
     }
 
 
+@pytest.mark.parametrize("broken", ["sweep_curves", "_summary_figure"])
+def test_sweep_figures_raise_an_error_of_either_figure(tmp_path, monkeypatch, broken):
+    """sweep_curves.png is drawn in a forked child (where a fork is safe), the other figure here:
+    an error in either comes out of sweep_figures, with its type and text."""
+    from compare.studies import figures
+
+    def full(*args) -> None:
+        raise OSError(28, "No space left on device", f"{broken}.png")
+
+    monkeypatch.setattr(figures, broken, full)
+    with pytest.raises(OSError, match=f"No space left on device: '{broken}.png'"):
+        sweep_figures(_sweep({}, None), tmp_path)
+
+
 @pytest.mark.parametrize(
     ("history", "epoch"),
     [({}, None), ({"loss": [3.0], "val_accuracy": [0.4]}, 2)],

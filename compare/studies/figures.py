@@ -226,11 +226,29 @@ def _mean_sd(cells: Sequence[dict], key: str) -> tuple[float, float, int]:
 
 
 def sweep_figures(study: dict, out: Path) -> list[str]:
-    """sweep_accuracy.png (one parameter) or sweep_heatmap.png (a grid), and sweep_curves.png."""
+    """sweep_accuracy.png (one parameter) or sweep_heatmap.png (a grid), and sweep_curves.png.
+
+    The two are drawn at once where a second core allows: sweep_curves.png in a forked child
+    (`workers.aside`), the other here; an error in either is raised here.
+    """
+    from compare.studies.workers import aside
+
+    _pyplot()  # imported (or its import by another thread awaited) before the fork, not twice after
+    wait = aside(lambda: sweep_curves(study, out / "sweep_curves.png"))
+    try:
+        name = _summary_figure(study, out)
+    except BaseException:
+        wait(cancel=True)
+        raise
+    wait()
+    return [name, "sweep_curves.png"]
+
+
+def _summary_figure(study: dict, out: Path) -> str:
+    """sweep_accuracy.png (one parameter) or sweep_heatmap.png (a grid); returns its name."""
     axes_cfg = study["config"]["axes"]
     cells = study["cells"]
     plt = _pyplot()
-    names = []
     if len(axes_cfg) == 1:
         name, values, log = axes_cfg[0]["param"], axes_cfg[0]["values"], axes_cfg[0]["log"]
         fig, ax = plt.subplots(figsize=(6.8, 4.2))
@@ -270,7 +288,7 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         ax.grid(True, alpha=0.3)
         ax.legend()
         _save(fig, out / "sweep_accuracy.png")
-        names.append("sweep_accuracy.png")
+        return "sweep_accuracy.png"
     else:
         (a, b) = axes_cfg
         grid = np.full((len(b["values"]), len(a["values"])), np.nan)
@@ -301,10 +319,7 @@ def sweep_figures(study: dict, out: Path) -> list[str]:
         ax.set_title("validation accuracy % (mean over seeds)")
         fig.colorbar(image, ax=ax, label="validation accuracy %")
         _save(fig, out / "sweep_heatmap.png")
-        names.append("sweep_heatmap.png")
-
-    sweep_curves(study, out / "sweep_curves.png")
-    return [*names, "sweep_curves.png"]
+        return "sweep_heatmap.png"
 
 
 def value_colours(plt, n: int) -> list:

@@ -1,8 +1,9 @@
-"""Where a study's cells run: in this process, in forked worker processes, or on a Dask cluster.
+"""Where a study's cells run: in this process, in forked worker processes, or on a Dask cluster;
+and `aside`, one task (a figure) in a forked child while this process does another.
 
-Forked workers die with the command: each asks the kernel for SIGKILL when its parent dies
-(Linux's PR_SET_PDEATHSIG; elsewhere it exits if its parent is already gone when it starts), and
-closes its inherited copy of the output folder's lock, so a killed sweep leaves no process behind
+Forked workers and children die with the command: each asks the kernel for SIGKILL when its parent
+dies (Linux's PR_SET_PDEATHSIG; elsewhere it exits if its parent is already gone when it starts),
+and closes its inherited copy of the output folder's lock, so a killed sweep leaves no process behind
 that holds the folder. A Dask scheduler is reached within CONNECT_SECONDS or not at all.
 """
 
@@ -50,6 +51,77 @@ def process_pool(jobs: int):
         initargs=(os.getpid(),),
     )
     return pool, lambda: pool.shutdown(wait=False, cancel_futures=True)
+
+
+def fork_is_safe() -> bool:
+    """Whether this process may fork a child that runs Python: fork exists here, and TensorFlow
+    (whose threads a forked child would inherit in an unknown state) is not loaded."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods() and "tensorflow" not in sys.modules
+
+
+def _child_main(task: Callable[[], None], conn, parent: int) -> None:
+    """In a forked child: run `task`, send back None or the exception it raised."""
+    _die_with_parent(parent)
+    try:
+        task()
+    except BaseException as exc:
+        try:
+            conn.send(exc)
+        except Exception:  # an exception that does not pickle: its type and text
+            conn.send(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(None)
+
+
+def aside(task: Callable[[], None]) -> Callable[..., None]:
+    """Start `task()` in a forked child that dies with this process; return `wait`, which waits
+    for it and raises what `task` raised (re-raised here, so a caller handles it as its own);
+    `wait(cancel=True)` kills it instead (for a caller that is failing already).
+
+    Where a fork is not safe (`fork_is_safe`), there is one core or the fork fails, `task` runs
+    here, at once, and `wait` does nothing. A `wait` cut short (Ctrl-C) kills the child before it returns.
+    """
+    import multiprocessing
+
+    if (os.cpu_count() or 1) < 2 or not fork_is_safe():
+        task()
+        return lambda cancel=False: None
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(task, writer, os.getpid()), daemon=True)
+    try:
+        child.start()
+    except OSError:  # no process to be had (memory, a process limit): the task runs here
+        reader.close()
+        writer.close()
+        task()
+        return lambda cancel=False: None
+    writer.close()
+
+    def wait(cancel: bool = False) -> None:
+        received, outcome = False, None
+        try:
+            if not cancel:
+                outcome, received = reader.recv(), True
+        except EOFError:  # it ended without a word: killed
+            pass
+        finally:
+            if not received:  # interrupted here, or it died: nothing of it outlives this call
+                child.kill()
+            child.join()
+            reader.close()
+        if cancel:
+            return
+        if not received:
+            raise RuntimeError(
+                f"a child process ended before its work was done (exit status {child.exitcode})"
+            )
+        if outcome is not None:
+            raise outcome
+
+    return wait
 
 
 def check_scheduler_address(address: str) -> str:

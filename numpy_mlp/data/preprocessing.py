@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 
 
@@ -61,18 +64,53 @@ def standardize(
     return apply(X_train), apply(X_test)
 
 
-def _by_table(X: np.ndarray, mean: np.ndarray, std: float, dtype, chunk_rows: int) -> np.ndarray:
+# The table lookup works on chunks of this many rows: a (rows, d) index array per chunk that stays in
+# the cache (1.6 MB at d = 784), in up to LOOKUP_THREADS threads (np.take runs without the GIL).
+LOOKUP_ROWS = 256
+LOOKUP_THREADS = 4
+
+
+def _by_table(
+    X: np.ndarray, mean: np.ndarray, std: float, dtype, chunk_rows: int, threads: int | None = None
+) -> np.ndarray:
     """The same arithmetic for 8-bit pixels, done once per (value, pixel) pair: a (256, d) table
-    computed with the very operations `apply` performs, then looked up (bit for bit the same result,
-    in about two thirds of the time: it trims the start-up of every command that loads MNIST)."""
+    computed with the very operations `apply` performs, then looked up (bit for bit the same
+    result, in about a third of the time with two threads: it trims the start-up of every command
+    that loads MNIST). threads: how many share the chunks (default: the cores, at most
+    LOOKUP_THREADS, at most one per chunk)."""
     d = X.shape[1]
     levels = np.arange(256, dtype=np.float64)[:, None]
     table = (((levels / 255.0 - 0.5) * 2.0 - mean) / std).astype(dtype).ravel()
     columns = np.arange(d)
     out = np.empty(X.shape, dtype=dtype)
-    for start in range(0, X.shape[0], chunk_rows):
-        where = X[start : start + chunk_rows].astype(np.intp)
-        where *= d  # row `value` of the table
-        where += columns  # column `pixel`
-        np.take(table, where, out=out[start : start + chunk_rows])
+    rows = max(1, min(chunk_rows, LOOKUP_ROWS))
+    starts = range(0, X.shape[0], rows)
+    if threads is None:
+        threads = min(os.cpu_count() or 1, LOOKUP_THREADS)
+    threads = max(1, min(threads, len(starts)))
+    errors: list[BaseException] = []
+
+    def look_up(mine: range) -> None:
+        try:
+            for start in mine:
+                where = X[start : start + rows].astype(np.intp)
+                where *= d  # row `value` of the table
+                where += columns  # column `pixel`
+                np.take(table, where, out=out[start : start + rows])
+        except BaseException as exc:  # raised by the caller, after every thread has ended
+            errors.append(exc)
+
+    helpers = [
+        threading.Thread(target=look_up, args=(starts[i::threads],), name=f"standardize-{i}")
+        for i in range(1, threads)
+    ]
+    for helper in helpers:
+        helper.start()
+    try:
+        look_up(starts[0::threads])
+    finally:
+        for helper in helpers:
+            helper.join()
+    if errors:
+        raise errors[0]
     return out
