@@ -59,9 +59,19 @@ def test_separate_cells_each_train_alone():
 
 # -- a figure drawn aside: a forked child while the parent draws the other ---------------------------
 
-needs_fork = pytest.mark.skipif(
-    not workers.fork_is_safe(), reason="fork is not safe here (no fork, or TensorFlow loaded)"
-)
+
+@pytest.fixture
+def forking(monkeypatch):
+    """aside forks even where TensorFlow is loaded (earlier tests of the same run load it): the
+    children here run plain Python, none of TensorFlow's threads' work."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        pytest.skip("aside runs tasks in this process here (no fork, or one core)")
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: True)
+
+
+needs_fork = pytest.mark.usefixtures("forking")
 
 
 @needs_fork
