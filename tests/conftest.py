@@ -117,3 +117,12 @@ def interruptible() -> None:
     runners do) with SIGINT ignored, children inherit that, and Python then installs no
     KeyboardInterrupt handler: the child would not notice the signal and run to its end."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (its state in /proc, Linux only)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from numpy_mlp import MLP
-from tests.conftest import ROOT, interruptible, quick_run
+from tests.conftest import ROOT, alive, interruptible, quick_run
 
 # Far more epochs than a test lets it finish: the signals below land while it trains.
 EPOCHS = "1000"
@@ -340,20 +340,12 @@ def test_a_child_started_with_die_with_parent_never_outlives_a_killed_parent(wat
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _alive(child):
+        while time.monotonic() < deadline and alive(child):
             time.sleep(0.05)
-        assert _alive(child) is not watched
+        assert alive(child) is not watched
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_bench_starts_its_measurement_children_with_die_with_parent(monkeypatch):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, alive
 
 PEAK_LIMIT_MB = 400  # the CLI with NumPy and matplotlib imported is ~150 MB
 
@@ -242,14 +242,6 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigkill_leaves_no_orphan_workers_and_no_lock(tmp_path, mnist_dir):
     import fcntl
@@ -266,15 +258,15 @@ def test_sigkill_leaves_no_orphan_workers_and_no_lock(tmp_path, mnist_dir):
         workers: list[int] = []
         while time.monotonic() < deadline and len(workers) < 2:
             time.sleep(0.2)
-            workers = [k for k in _children(proc.pid) if _alive(k)]
+            workers = [k for k in _children(proc.pid) if alive(k)]
         assert len(workers) >= 2, "the workers never started"
         time.sleep(1.0)  # let them settle into training
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        while time.monotonic() < deadline and any(alive(w) for w in workers):
             time.sleep(0.1)
-        assert not any(_alive(w) for w in workers), "a worker outlived the killed command"
+        assert not any(alive(w) for w in workers), "a worker outlived the killed command"
         with open(out / ".mlp-compare.lock", "a+") as handle:  # the lock went with them
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:

@@ -17,6 +17,7 @@ import pytest
 from compare.config import TUTORIAL
 from compare.studies import workers
 from compare.studies.sweep import SweepPlan, batches_of_work, placement
+from tests.conftest import alive
 
 
 def _plan(jobs: int, method: str, seeds: int = 2) -> SweepPlan:
@@ -155,23 +156,15 @@ def test_a_child_drawing_aside_dies_with_a_killed_parent(tmp_path):
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _alive(child):
+        while time.monotonic() < deadline and alive(child):
             time.sleep(0.05)
-        assert not _alive(child)
+        assert not alive(child)
     finally:
         parent.kill()
         parent.wait()
         if child is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_aside_runs_the_task_here_when_no_process_can_be_started(tmp_path, monkeypatch):
