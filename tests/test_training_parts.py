@@ -59,6 +59,16 @@ def test_one_update_serves_a_matrix_a_flat_buffer_and_a_stack(layers, configs, s
         np.testing.assert_array_equal(stack_V[k], per_matrix[k].velocity)
 
 
+def _near_ties(Z: np.ndarray, rtol: float) -> int:
+    """Rows of logits Z whose two largest entries are within rtol of the largest |Z| (at least one
+    float32 ulp of it): where paths that round differently may pick different classes."""
+    if Z.shape[1] < 2:
+        return 0
+    top2 = np.sort(Z, axis=1)[:, -2:]
+    scale = max(float(np.abs(Z).max()), np.finfo(np.float32).tiny)
+    return int(np.count_nonzero(top2[:, 1] - top2[:, 0] <= rtol * scale))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     layers=layer_lists,
@@ -92,10 +102,13 @@ def test_fast_step_matches_the_reference_on_random_shapes(
     order = rng.permutation(n)
     for step, start in enumerate(range(0, n, batch)):
         idx = order[start : start + batch]
+        ties = _near_ties(ref_model.logits(X[idx]), rtol) if dtype == np.float32 else 0
         loss_fast, hits_fast = fast(X, Y, idx)
         loss_ref, hits_ref = ref(X, Y, idx)
         assert loss_fast == pytest.approx(loss_ref, rel=rtol, abs=1e-14), f"step {step}"
-        assert hits_fast == hits_ref, f"step {step}"
+        # float32 weights agree to rounding, so a row whose two best logits agree to rounding
+        # may be counted by one path and not the other; every other row must count the same
+        assert abs(hits_fast - hits_ref) <= ties, f"step {step}"
         for l, (mine, theirs) in enumerate(zip(fast_model.weights, ref_model.weights, strict=True)):
             err = np.abs(mine - theirs).max() / max(np.abs(theirs).max(), 1e-30)
             assert err <= rtol, f"step {step}, W{l}: fast vs reference {err:.2e} > {rtol:g}"
